@@ -1,0 +1,153 @@
+import { z } from 'zod';
+import type { Catalog } from './catalog.js';
+import { HeraldError, HeraldErrorCode, type FieldIssue } from './errors.js';
+import { describeIssues, toFieldIssues } from './issues.js';
+
+/** The most user ids one publish may name; the dispatcher works through them in chunks. */
+export const MAX_USERS_PER_PUBLISH = 100_000;
+
+/** User ids come from tokens and producers; keep them printable and bounded. */
+export const UserId = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(128, 'must be at most 128 characters')
+  .regex(/^[^\s\u0000-\u001f]+$/, 'must not contain whitespace or control characters');
+
+/** Event ids are chosen by producers for idempotency; they end up in Redis keys and headers. */
+export const EventId = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_.:@-]+$/, 'may only contain letters, digits and _ . : @ -');
+
+export const RoomName = z.string().min(1).max(200);
+
+/** Who receives an event, as producers write it (HTTP body and publisher). */
+export const PublishTarget = z.union([
+  z.object({ user: UserId }).strict(),
+  z.object({ users: z.array(UserId).min(1).max(MAX_USERS_PER_PUBLISH) }).strict(),
+  z.object({ room: RoomName }).strict(),
+  z.object({ broadcast: z.literal(true) }).strict(),
+]);
+export type PublishTarget = z.infer<typeof PublishTarget>;
+
+/** `false` turns the event type's default fallback off; an object turns email on (and may name the address). */
+export const FallbackOption = z.union([
+  z.literal(false),
+  z.object({ channel: z.literal('email').default('email'), email: z.email().optional() }).strict(),
+]);
+export type FallbackOption = z.input<typeof FallbackOption>;
+
+/** Options of one publish. */
+export const PublishOptions = z
+  .object({
+    /** Stable id for idempotency: publishing the same id twice delivers once. Default: a new UUID. */
+    eventId: EventId.optional(),
+    /** Overrides the event type's default fallback. */
+    fallback: FallbackOption.optional(),
+  })
+  .strict();
+export type PublishOptions = z.input<typeof PublishOptions>;
+
+/** The body of `POST /v1/publish`. */
+export const PublishRequest = z
+  .object({
+    event: z.string().min(1),
+    to: PublishTarget,
+    payload: z.unknown(),
+    eventId: EventId.optional(),
+    fallback: FallbackOption.optional(),
+  })
+  .strict();
+export type PublishRequest = z.input<typeof PublishRequest>;
+
+/** Where the dispatcher sends an event: normalised form of `PublishTarget`. */
+export const JobTarget = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('users'), userIds: z.array(UserId).min(1) }),
+  z.object({ kind: z.literal('room'), room: RoomName }),
+  z.object({ kind: z.literal('broadcast') }),
+]);
+export type JobTarget = z.infer<typeof JobTarget>;
+
+/** A resolved fallback policy: only email exists today. */
+export const FallbackPolicy = z.object({ channel: z.literal('email'), email: z.email().optional() });
+export type FallbackPolicy = z.infer<typeof FallbackPolicy>;
+
+/** A validated event, ready to enqueue. */
+export const PreparedEvent = z.object({
+  eventId: EventId,
+  event: z.string().min(1),
+  payload: z.unknown(),
+  target: JobTarget,
+  fallback: FallbackPolicy.nullable(),
+  publishedAt: z.number(),
+});
+export type PreparedEvent = z.infer<typeof PreparedEvent>;
+
+function invalid(message: string, issues: FieldIssue[]): HeraldError {
+  return new HeraldError(HeraldErrorCode.invalidPayload, `${message}: ${describeIssues(issues)}`, { issues });
+}
+
+function normaliseTarget(to: PublishTarget): JobTarget {
+  if ('user' in to) return { kind: 'users', userIds: [to.user] };
+  if ('users' in to) return { kind: 'users', userIds: [...new Set(to.users)] };
+  if ('room' in to) return { kind: 'room', room: to.room };
+  return { kind: 'broadcast' };
+}
+
+export interface PrepareEventInput {
+  event: string;
+  to: unknown;
+  payload: unknown;
+  options?: unknown;
+}
+
+/**
+ * Validates one publish against a catalog and resolves its defaults. This is the
+ * single validation path: the publisher package and the HTTP API both call it.
+ * Throws `unknown_event` or `invalid_payload` naming the event and each failing field.
+ */
+export function prepareEvent(
+  catalog: Catalog,
+  input: PrepareEventInput,
+  newId: () => string = () => crypto.randomUUID(),
+): PreparedEvent {
+  const definition = Object.hasOwn(catalog, input.event) ? catalog[input.event] : undefined;
+  if (!definition) {
+    throw new HeraldError(
+      HeraldErrorCode.unknownEvent,
+      `Unknown event "${input.event}": add it to the catalog (extendCatalog) or use one of: ${Object.keys(catalog).join(', ')}`,
+      { issues: [{ path: 'event', message: 'not in the catalog' }] },
+    );
+  }
+  const to = PublishTarget.safeParse(input.to);
+  if (!to.success) throw invalid(`Invalid target for "${input.event}"`, toFieldIssues(to.error, 'to'));
+  const payload = definition.schema.safeParse(input.payload);
+  if (!payload.success) {
+    throw invalid(`Invalid payload for "${input.event}"`, toFieldIssues(payload.error, 'payload'));
+  }
+  const options = PublishOptions.safeParse(input.options ?? {});
+  if (!options.success) throw invalid(`Invalid options for "${input.event}"`, toFieldIssues(options.error));
+
+  const target = normaliseTarget(to.data);
+  const requested = options.data.fallback;
+  if (requested && target.kind !== 'users') {
+    throw invalid(`Invalid options for "${input.event}"`, [
+      { path: 'fallback', message: 'fallback applies to user targets only; rooms and broadcast are live-only' },
+    ]);
+  }
+  let fallback: FallbackPolicy | null = null;
+  if (target.kind === 'users') {
+    if (requested) fallback = requested.email ? { channel: 'email', email: requested.email } : { channel: 'email' };
+    else if (requested === undefined && definition.fallback === 'email') fallback = { channel: 'email' };
+  }
+  return {
+    eventId: options.data.eventId ?? newId(),
+    event: input.event,
+    // The parsed payload, not the input: it is what the schema vouched for (loose objects keep extra keys).
+    payload: payload.data,
+    target,
+    fallback,
+    publishedAt: Date.now(),
+  };
+}

@@ -1,0 +1,44 @@
+export { HeraldError, HeraldErrorCode, isHeraldError, toHeraldError } from './errors.js';
+export type { FieldIssue, HeraldErrorOptions } from './errors.js';
+export { describeIssues, formatPath, toFieldIssues } from './issues.js';
+export {
+  AchievementUnlockedPayload,
+  FallbackChannel,
+  LeaderboardUpdatedPayload,
+  Notification,
+  NotificationDeletedPayload,
+  NotificationNewPayload,
+  NotificationReadPayload,
+  NotificationUnreadCountPayload,
+  RankUpdatedPayload,
+  XpGainedPayload,
+  defaultCatalog,
+  defineEvent,
+  extendCatalog,
+} from './catalog.js';
+export type { Catalog, DefaultCatalog, EventDefinition, PayloadOf } from './catalog.js';
+export {
+  AuthenticatedPayload,
+  ClientEventRecord,
+  DeliveryMeta,
+  ErrorPayload,
+  clientEventSchemas,
+} from './protocol.js';
+export type { ClientEventAck, ClientEventName, ClientEventPayload } from './protocol.js';
+export {
+  EventId,
+  FallbackOption,
+  FallbackPolicy,
+  JobTarget,
+  MAX_USERS_PER_PUBLISH,
+  PreparedEvent,
+  PublishOptions,
+  PublishRequest,
+  PublishTarget,
+  RoomName,
+  UserId,
+  prepareEvent,
+} from './envelope.js';
+export type { PrepareEventInput } from './envelope.js';
+export { EventJobData, FallbackJobData, QueueName, USERS_PER_JOB, chunk } from './jobs.js';
+export type { ClientToServerEvents, ServerToClientEvents, SocketData } from './socket-events.js';

@@ -1,0 +1,30 @@
+import type { z } from 'zod';
+import type { Catalog, DefaultCatalog } from './catalog.js';
+import type {
+  AuthenticatedPayload,
+  ClientEventAck,
+  ClientEventName,
+  ClientEventPayload,
+  DeliveryMeta,
+  ErrorPayload,
+} from './protocol.js';
+
+/** Socket.IO's server→client map, derived from a catalog (payload first, Herald's metadata second). */
+export type ServerToClientEvents<C extends Catalog = DefaultCatalog> = {
+  [E in keyof C & string]: (payload: z.output<C[E]['schema']>, meta: DeliveryMeta) => void;
+} & {
+  authenticated: (payload: AuthenticatedPayload) => void;
+  error: (payload: ErrorPayload) => void;
+};
+
+/** Socket.IO's client→server map: the client events of the contracts, each with an optional ack. */
+export type ClientToServerEvents = {
+  [E in ClientEventName]: (payload: ClientEventPayload<E>, ack?: (result: ClientEventAck) => void) => void;
+};
+
+/** What the socket node keeps on `socket.data` after the handshake. */
+export interface SocketData {
+  userId: string;
+  email: string | null;
+  role: string | null;
+}

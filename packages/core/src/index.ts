@@ -1,0 +1,22 @@
+export { commonEnv, envInt, envList, envLogLevel, envPort, envPrefix, envRedisUrl, loadConfigOrExit, parseEnv } from './config.js';
+export { REDACTED_PATHS, createLogger, silentLogger } from './logger.js';
+export type { Logger, LoggerOptions } from './logger.js';
+export { Redis, closeRedis, createRedis } from './redis.js';
+export { createKeys } from './keys.js';
+export type { RedisKeys } from './keys.js';
+export { DEFAULT_PRESENCE_TTL_MS, PresenceReader, PresenceRegistry } from './presence.js';
+export type { PresenceRegistryOptions } from './presence.js';
+export { verifyAccessToken } from './jwt.js';
+export type { Identity, VerifyTokenOptions } from './jwt.js';
+export { EMAIL_TTL_S, lookupEmail, rememberEmail } from './contacts.js';
+export { CLIENT_EVENTS_MAXLEN, appendClientEvent, consumeClientEvents } from './client-events-stream.js';
+export type {
+  AppendClientEventInput,
+  ClientEventHandler,
+  ClientEventsConsumer,
+  ConsumeClientEventsOptions,
+} from './client-events-stream.js';
+export { BodyTooLargeError, DEFAULT_BODY_LIMIT_BYTES, readJsonBody, sendJson } from './http.js';
+export { exitOnSignal } from './shutdown.js';
+export type { ShutdownOptions } from './shutdown.js';
+export { createNodeId } from './node-id.js';

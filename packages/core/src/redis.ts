@@ -1,0 +1,22 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+export { Redis } from 'ioredis';
+
+/**
+ * Opens an ioredis connection. `maxRetriesPerRequest: null` is required by
+ * BullMQ's blocking connections and is harmless elsewhere: commands wait for a
+ * reconnect instead of failing after 20 tries while Redis restarts.
+ */
+export function createRedis(url: string, options: RedisOptions = {}): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, ...options });
+}
+
+/** Closes a connection politely, falling back to a hard disconnect if Redis is gone. */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'end') return;
+  try {
+    await redis.quit();
+  } catch {
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,11 @@
+export { uniquePrefix, uniqueUser } from './ids.js';
+export { TEST_JWT_SECRET, mintToken, mintUnsignedToken } from './tokens.js';
+export type { MintTokenOptions } from './tokens.js';
+export { sleep, waitFor } from './wait.js';
+export { startSmtpSink } from './smtp-sink.js';
+export type { ReceivedMail, SmtpSink } from './smtp-sink.js';
+export { connectDevice, connectError } from './devices.js';
+export type { ConnectDeviceOptions, Device, Received } from './devices.js';
+export { REPO_ROOT, spawnApp } from './child-process.js';
+export type { AppProcess } from './child-process.js';
+export { freePort } from '@herald/local-redis';

@@ -1,0 +1,65 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+
+export interface ReceivedMail {
+  from: string | null;
+  to: string[];
+  /** The raw RFC 822 message. */
+  raw: string;
+  subject: string | null;
+}
+
+export interface SmtpSink {
+  url: string;
+  port: number;
+  mails: ReceivedMail[];
+  /** Answers the next `n` messages with a temporary failure (451), as a flaky relay would. */
+  refuseNext(n: number): void;
+  /** How many messages were refused so far. */
+  refused: number;
+  close(): Promise<void>;
+}
+
+/** A real SMTP server on a free loopback port that keeps what it receives. */
+export async function startSmtpSink(): Promise<SmtpSink> {
+  let toRefuse = 0;
+  const sink: Omit<SmtpSink, 'url' | 'port' | 'close'> = {
+    mails: [],
+    refused: 0,
+    refuseNext(n) {
+      toRefuse = n;
+    },
+  };
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        if (toRefuse > 0) {
+          toRefuse -= 1;
+          sink.refused += 1;
+          const error = Object.assign(new Error('try again later'), { responseCode: 451 });
+          callback(error);
+          return;
+        }
+        const raw = Buffer.concat(chunks).toString('utf8');
+        const subject = /^Subject: (.*)$/im.exec(raw)?.[1]?.trim() ?? null;
+        const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : null;
+        sink.mails.push({ from, to: session.envelope.rcptTo.map((r) => r.address), raw, subject });
+        callback();
+      });
+    },
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server.server, 'listening');
+  const port = (server.server.address() as AddressInfo).port;
+  return Object.assign(sink, {
+    url: `smtp://127.0.0.1:${port}`,
+    port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }) as SmtpSink;
+}
