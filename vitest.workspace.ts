@@ -20,6 +20,7 @@ export default [
   project('packages/contracts'),
   project('packages/core'),
   project('packages/publisher'),
+  project('packages/local-redis'),
   project('apps/socket-node', 60_000),
   project('apps/publish-api'),
   project('apps/dispatcher', 120_000),

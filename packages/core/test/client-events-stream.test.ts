@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import type { ClientEventRecord } from '@herald/contracts';
 import { uniquePrefix, waitFor } from '@herald/testing';
 import { appendClientEvent, consumeClientEvents, type ClientEventsConsumer } from '../src/client-events-stream.js';
@@ -10,6 +10,9 @@ const redis = createRedis(inject('redisUrl'));
 const consumers: ClientEventsConsumer[] = [];
 afterEach(async () => {
   await Promise.all(consumers.splice(0).map((c) => c.stop()));
+});
+afterAll(async () => {
+  await redis.quit();
 });
 
 const base = { type: 'notification:mark_read' as const, socketId: 's', nodeId: 'n' };
