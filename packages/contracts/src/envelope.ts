@@ -11,7 +11,8 @@ export const UserId = z
   .string()
   .min(1, 'must not be empty')
   .max(128, 'must be at most 128 characters')
-  .regex(/^[^\s\u0000-\u001f]+$/, 'must not contain whitespace or control characters');
+  // \p{Cc} = control characters; ids end up in Redis keys and log lines.
+  .regex(/^[^\s\p{Cc}]+$/u, 'must not contain whitespace or control characters');
 
 /** Event ids are chosen by producers for idempotency; they end up in Redis keys and headers. */
 export const EventId = z

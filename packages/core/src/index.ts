@@ -20,3 +20,5 @@ export { BodyTooLargeError, DEFAULT_BODY_LIMIT_BYTES, readJsonBody, sendJson } f
 export { exitOnSignal } from './shutdown.js';
 export type { ShutdownOptions } from './shutdown.js';
 export { createNodeId } from './node-id.js';
+export { trackPublishes } from './publish-tracker.js';
+export type { PublishClient, PublishTracker } from './publish-tracker.js';

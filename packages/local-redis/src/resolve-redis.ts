@@ -59,7 +59,7 @@ export async function resolveRedis(options: ResolveRedisOptions = {}): Promise<R
         cause: error,
       });
     });
-    return { url: env.REDIS_URL, source: 'env', stop: async () => undefined };
+    return { url: env.REDIS_URL, source: 'env', stop: () => Promise.resolve() };
   }
   if ((options.tryContainer ?? true) && (await dockerEngineLikely(env))) {
     const container = await startContainer();

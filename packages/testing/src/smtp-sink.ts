@@ -61,5 +61,5 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     url: `smtp://127.0.0.1:${port}`,
     port,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  }) as SmtpSink;
+  });
 }
