@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { commonEnv, createLogger, envInt, exitOnSignal, loadConfigOrExit } from '@herald/core';
+import { startDispatcher } from './start-dispatcher.js';
+
+const env = loadConfigOrExit(
+  z.object({
+    ...commonEnv,
+    HERALD_FALLBACK_GRACE_MS: envInt(0, 7 * 24 * 3_600_000).default(10_000),
+    HERALD_DISPATCHER_CONCURRENCY: envInt(1, 1_000).default(4),
+    HERALD_FALLBACK_ATTEMPTS: envInt(1, 100).default(8),
+    HERALD_FALLBACK_BACKOFF_MS: envInt(0, 3_600_000).default(1_000),
+  }),
+);
+
+const logger = createLogger({ name: 'dispatcher', level: env.HERALD_LOG_LEVEL });
+const dispatcher = await startDispatcher({
+  redisUrl: env.REDIS_URL,
+  prefix: env.HERALD_REDIS_PREFIX,
+  logger,
+  fallbackGraceMs: env.HERALD_FALLBACK_GRACE_MS,
+  concurrency: env.HERALD_DISPATCHER_CONCURRENCY,
+  fallbackAttempts: env.HERALD_FALLBACK_ATTEMPTS,
+  fallbackBackoffMs: env.HERALD_FALLBACK_BACKOFF_MS,
+});
+logger.info(
+  { prefix: env.HERALD_REDIS_PREFIX, concurrency: env.HERALD_DISPATCHER_CONCURRENCY, fallbackGraceMs: env.HERALD_FALLBACK_GRACE_MS },
+  'dispatcher ready',
+);
+exitOnSignal(() => dispatcher.close(), { logger });

@@ -1,0 +1,107 @@
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { HeraldError, HeraldErrorCode, QueueName, type FallbackJobData } from '@herald/contracts';
+import { PresenceReader, closeRedis, createKeys, createRedis, type Logger } from '@herald/core';
+import { deliverEvent, type DeliveryResult } from './deliver-event.js';
+
+export interface DispatcherOptions {
+  /** Redis holding the queues, presence and the Socket.IO channel. */
+  redisUrl: string;
+  /** Hash-tagged key prefix shared by every Herald process, e.g. `{herald}`. */
+  prefix: string;
+  logger: Logger;
+  /** Delay before an offline user's fallback check. @default 10_000 */
+  fallbackGraceMs?: number;
+  /** Jobs processed at once. @default 4 */
+  concurrency?: number;
+  /** Attempts of the fallback jobs it schedules. @default 8 */
+  fallbackAttempts?: number;
+  /** First backoff of those fallback jobs (exponential). @default 1_000 */
+  fallbackBackoffMs?: number;
+}
+
+export interface Dispatcher {
+  worker: Worker;
+  /** Lets active jobs finish, then closes the worker, the fallback queue and the connections. */
+  close(): Promise<void>;
+}
+
+function checkInt(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new HeraldError(
+      HeraldErrorCode.invalidConfig,
+      `startDispatcher: ${name} must be an integer from ${min} to ${max}, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Starts a dispatcher: a BullMQ worker on the events queue that delivers each event
+ * to the online devices of its users (or a room, or everyone) through the Socket.IO
+ * Redis channel, and schedules a delayed fallback job for each offline user when the
+ * event has a fallback policy. Retries and backoff of events jobs come from the job
+ * options the publisher sets; poison jobs fail at once with their reason.
+ *
+ * @example
+ * const dispatcher = await startDispatcher({ redisUrl, prefix: '{herald}', logger });
+ * // …
+ * await dispatcher.close();
+ */
+export async function startDispatcher(options: DispatcherOptions): Promise<Dispatcher> {
+  const fallback = {
+    graceMs: checkInt('fallbackGraceMs', options.fallbackGraceMs ?? 10_000, 0, 7 * 24 * 3_600_000),
+    attempts: checkInt('fallbackAttempts', options.fallbackAttempts ?? 8, 1, 100),
+    backoffMs: checkInt('fallbackBackoffMs', options.fallbackBackoffMs ?? 1_000, 0, 3_600_000),
+  };
+  const concurrency = checkInt('concurrency', options.concurrency ?? 4, 1, 1_000);
+  const log = options.logger.child({ component: 'dispatcher' });
+  const keys = createKeys(options.prefix);
+
+  // Presence reads and PUBLISHes share one auto-pipelined connection: the commands of
+  // concurrent jobs (and the per-user PUBLISHes of one chunk) go out in a few writes.
+  const redis = createRedis(options.redisUrl, { enableAutoPipelining: true });
+  const queueRedis = createRedis(options.redisUrl);
+  const workerRedis = createRedis(options.redisUrl);
+  const connections = [redis, queueRedis, workerRedis];
+  for (const connection of connections) {
+    // ioredis reconnects by itself; without a listener an 'error' event would crash the process.
+    connection.on('error', (error: Error) => log.warn({ err: error }, 'redis connection error'));
+  }
+
+  const fallbackQueue = new Queue<FallbackJobData>(QueueName.fallback, { connection: queueRedis, prefix: options.prefix });
+  const presence = new PresenceReader(redis, keys);
+  const deps = { redis, keys, presence, fallbackQueue, fallback, logger: log };
+
+  const worker = new Worker<unknown, DeliveryResult>(QueueName.events, (job) => deliverEvent(job.data, deps), {
+    connection: workerRedis,
+    prefix: options.prefix,
+    concurrency,
+  });
+  worker.on('failed', (job, error) => {
+    const context = { err: error, jobId: job?.id, attemptsMade: job?.attemptsMade, eventId: eventIdOf(job?.data) };
+    if (error instanceof UnrecoverableError) log.error(context, 'poison event job moved to the failed set');
+    else if (job?.finishedOn) log.error(context, 'event job failed for good; it stays in the failed set');
+    else log.warn(context, 'event job failed; it will be retried');
+  });
+  worker.on('error', (error) => log.error({ err: error }, 'events worker error'));
+  await worker.waitUntilReady();
+
+  let closing: Promise<void> | undefined;
+  return {
+    worker,
+    close() {
+      closing ??= (async () => {
+        await worker.close();
+        await fallbackQueue.close();
+        await Promise.all(connections.map((c) => closeRedis(c)));
+      })();
+      return closing;
+    },
+  };
+}
+
+/** The event id of a job's data when it has one, for log lines about jobs that may be invalid. */
+function eventIdOf(data: unknown): string | undefined {
+  if (typeof data === 'object' && data !== null && 'eventId' in data && typeof data.eventId === 'string') return data.eventId;
+  return undefined;
+}
