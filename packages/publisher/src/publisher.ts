@@ -1,0 +1,235 @@
+import { Queue } from 'bullmq';
+import {
+  HeraldError,
+  HeraldErrorCode,
+  QueueName,
+  UserId,
+  defaultCatalog,
+  prepareEvent,
+  toFieldIssues,
+  type Catalog,
+  type DefaultCatalog,
+  type EventJobData,
+  type PayloadOf,
+  type PrepareEventInput,
+  type PublishOptions,
+  type PublishRequest,
+} from '@herald/contracts';
+import {
+  PresenceReader,
+  closeRedis,
+  consumeClientEvents as consumeStream,
+  createKeys,
+  createRedis,
+  silentLogger,
+  type ClientEventHandler,
+  type ClientEventsConsumer,
+  type ConsumeClientEventsOptions,
+  type Logger,
+  type Redis,
+} from '@herald/core';
+import { toEventJobs } from './event-jobs.js';
+
+export interface PublisherOptions<C extends Catalog = DefaultCatalog> {
+  /** Redis to connect to. One of `redisUrl` or `connection` is required. */
+  redisUrl?: string;
+  /** An ioredis connection to reuse instead of opening one; `close()` leaves it open. */
+  connection?: Redis;
+  /** Key prefix of every Herald key and queue; must match the dispatcher's. @default '{herald}' */
+  prefix?: string;
+  /** Events this publisher may send, with their payload schemas. @default defaultCatalog */
+  catalog?: C;
+  /** @default a silent logger */
+  logger?: Logger;
+}
+
+/** Who an event goes to; `emit` validates, enqueues and resolves to the event id. */
+export interface Target<C extends Catalog = DefaultCatalog> {
+  /**
+   * Validates `payload` against the event's schema and enqueues it. Throws a
+   * `HeraldError` (`unknown_event` / `invalid_payload`) naming the event and the
+   * field when it does not fit; nothing is enqueued then.
+   */
+  emit<E extends keyof C & string>(
+    event: E,
+    payload: PayloadOf<C, E>,
+    options?: PublishOptions,
+  ): Promise<string>;
+}
+
+export type PublisherConsumeOptions = Omit<ConsumeClientEventsOptions, 'redis' | 'keys' | 'logger'>;
+
+export interface Publisher<C extends Catalog = DefaultCatalog> {
+  toUser(userId: string): Target<C>;
+  toUsers(userIds: string[]): Target<C>;
+  toRoom(room: string): Target<C>;
+  broadcast(): Target<C>;
+  /** The untyped path the HTTP API uses: same validation (prepareEvent from contracts). Resolves to the event id. */
+  publish(request: PublishRequest): Promise<string>;
+  /** Whether `userId` has a connected device on any socket node, and how many. */
+  presence(userId: string): Promise<{ online: boolean; devices: number }>;
+  isUserConnected(userId: string): Promise<boolean>;
+  /**
+   * Reads `notification:mark_read` and other client events from the stream socket
+   * nodes append to, as a member of a consumer group (one group per domain service).
+   * `close()` stops every consumer started here.
+   */
+  consumeClientEvents(handler: ClientEventHandler, options?: PublisherConsumeOptions): ClientEventsConsumer;
+  /** Stops consumers, closes the queue and the connection this publisher opened (not a passed `connection`). */
+  close(): Promise<void>;
+}
+
+const REQUEST_KEYS = new Set(['event', 'to', 'payload', 'eventId', 'fallback']);
+
+/**
+ * Checks the parts of a publish request that `prepareEvent` does not see: that it
+ * is an object naming an event, with no unknown keys. Everything else (target,
+ * payload, options) is left to `prepareEvent`, the one validation path.
+ */
+function splitRequest(request: unknown): PrepareEventInput {
+  if (typeof request !== 'object' || request === null || Array.isArray(request)) {
+    throw new HeraldError(
+      HeraldErrorCode.badRequest,
+      'A publish request must be a JSON object with event, to and payload',
+      {
+        issues: [{ path: '(root)', message: 'expected an object' }],
+      },
+    );
+  }
+  const body = request as Record<string, unknown>;
+  const issues = Object.keys(body)
+    .filter((key) => !REQUEST_KEYS.has(key))
+    .map((key) => ({ path: key, message: 'unknown field; allowed: event, to, payload, eventId, fallback' }));
+  if (typeof body.event !== 'string' || body.event === '') {
+    issues.unshift({ path: 'event', message: 'expected the name of an event (a non-empty string)' });
+  }
+  if (issues.length > 0) {
+    throw new HeraldError(
+      HeraldErrorCode.badRequest,
+      `Invalid publish request: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+      { issues },
+    );
+  }
+  const options: Record<string, unknown> = {};
+  if (body.eventId !== undefined) options.eventId = body.eventId;
+  if (body.fallback !== undefined) options.fallback = body.fallback;
+  return { event: body.event as string, to: body.to, payload: body.payload, options };
+}
+
+function checkUserId(userId: unknown): string {
+  const parsed = UserId.safeParse(userId);
+  if (parsed.success) return parsed.data;
+  const issues = toFieldIssues(parsed.error, 'userId');
+  throw new HeraldError(
+    HeraldErrorCode.invalidPayload,
+    `Invalid userId: ${issues.map((i) => i.message).join('; ')}`,
+    {
+      issues,
+    },
+  );
+}
+
+/**
+ * Creates a publisher: the way domain services send events to users' devices.
+ *
+ * @example
+ * const publisher = createPublisher({ redisUrl: process.env.REDIS_URL });
+ * const id = await publisher.toUser(userId).emit('notification:new', { notification: { title: 'Hi' } });
+ * await publisher.close();
+ */
+export function createPublisher<C extends Catalog = DefaultCatalog>(
+  options: PublisherOptions<C>,
+): Publisher<C> {
+  if (!options.connection && !options.redisUrl) {
+    throw new HeraldError(
+      HeraldErrorCode.invalidConfig,
+      'createPublisher: pass redisUrl (e.g. redis://127.0.0.1:6379) or connection (an ioredis instance)',
+    );
+  }
+  const prefix = options.prefix ?? '{herald}';
+  if (typeof prefix !== 'string' || !/^\S+$/.test(prefix)) {
+    throw new HeraldError(
+      HeraldErrorCode.invalidConfig,
+      `createPublisher: prefix must be a non-empty string without spaces, such as {herald}; got ${JSON.stringify(prefix)}`,
+    );
+  }
+  const catalog: Catalog = options.catalog ?? defaultCatalog;
+  const log = (options.logger ?? silentLogger()).child({ component: 'publisher' });
+  const ownsConnection = !options.connection;
+  const redis = options.connection ?? createRedis(options.redisUrl as string);
+  if (ownsConnection) redis.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
+  const keys = createKeys(prefix);
+  const presenceReader = new PresenceReader(redis, keys);
+  const queue = new Queue<EventJobData>(QueueName.events, { connection: redis, prefix });
+  // An EventEmitter 'error' without a listener would crash the producer's process.
+  queue.on('error', (error) => log.error({ err: error }, 'events queue error'));
+  const consumers = new Set<ClientEventsConsumer>();
+  let closed = false;
+
+  const assertOpen = () => {
+    if (closed)
+      throw new HeraldError(
+        HeraldErrorCode.internal,
+        'This publisher is closed: create a new one to publish',
+      );
+  };
+
+  const enqueue = async (input: PrepareEventInput): Promise<string> => {
+    assertOpen();
+    // Validation throws before anything touches Redis: a bad event is never enqueued.
+    const prepared = prepareEvent(catalog, input);
+    const jobs = toEventJobs(prepared);
+    await queue.addBulk(jobs);
+    log.debug(
+      { eventId: prepared.eventId, event: prepared.event, target: prepared.target.kind, jobs: jobs.length },
+      'published',
+    );
+    return prepared.eventId;
+  };
+
+  const target = (to: unknown): Target<C> => ({
+    emit: (event, payload, publishOptions) => enqueue({ event, to, payload, options: publishOptions }),
+  });
+
+  return {
+    toUser: (userId) => target({ user: userId }),
+    toUsers: (userIds) => target({ users: userIds }),
+    toRoom: (room) => target({ room }),
+    broadcast: () => target({ broadcast: true }),
+
+    publish: async (request) => enqueue(splitRequest(request)),
+
+    async presence(userId) {
+      assertOpen();
+      const devices = await presenceReader.devices(checkUserId(userId));
+      return { online: devices > 0, devices };
+    },
+
+    async isUserConnected(userId) {
+      assertOpen();
+      return presenceReader.isOnline(checkUserId(userId));
+    },
+
+    consumeClientEvents(handler, consumeOptions = {}) {
+      assertOpen();
+      const consumer = consumeStream(handler, { ...consumeOptions, redis, keys, logger: log });
+      consumers.add(consumer);
+      return {
+        async stop() {
+          consumers.delete(consumer);
+          await consumer.stop();
+        },
+      };
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      // Consumers block on their own duplicated connections; stop them before the queue.
+      await Promise.all([...consumers].map((consumer) => consumer.stop()));
+      consumers.clear();
+      await queue.close();
+      if (ownsConnection) await closeRedis(redis);
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { EventJobData, HeraldError } from '@herald/contracts';
+import { uniquePrefix, uniqueUser } from '@herald/testing';
+import {
+  createPublisher,
+  createWebSocketService,
+  type Publisher,
+  type WebSocketService,
+} from '../src/index.js';
+import { probeQueue, type QueueProbe } from './queue-probe.js';
+
+const redisUrl = inject('redisUrl');
+
+describe("the original module's WebSocketService facade", () => {
+  let publisher: Publisher;
+  let probe: QueueProbe;
+  let ws: WebSocketService;
+
+  beforeEach(() => {
+    const prefix = uniquePrefix('facade');
+    publisher = createPublisher({ redisUrl, prefix });
+    probe = probeQueue(redisUrl, prefix);
+    ws = createWebSocketService(publisher);
+  });
+
+  afterEach(async () => {
+    await publisher.close();
+    await probe.close();
+  });
+
+  /** The one event a call enqueued, found by the id it resolved to. */
+  async function enqueued(id: string | undefined) {
+    const jobs = (await probe.jobs()).map((job) => ({ name: job.name, data: EventJobData.parse(job.data) }));
+    const mine = jobs.filter((job) => job.data.eventId === id);
+    expect(mine).toHaveLength(1);
+    return mine[0]!;
+  }
+
+  it('emitNotificationToUser → notification:new { notification, timestamp } to that user', async () => {
+    const userId = uniqueUser();
+    const notification = { id: 'n-1', title: 'Nuevo mensaje', message: 'Hola' };
+    const before = Date.now();
+
+    const job = await enqueued(await ws.emitNotificationToUser(userId, notification));
+
+    expect(job.name).toBe('notification:new');
+    expect(job.data.target).toEqual({ kind: 'users', userIds: [userId] });
+    const payload = job.data.payload as { notification: unknown; timestamp: string };
+    expect(payload.notification).toEqual(notification);
+    expect(payload.timestamp).toBe(new Date(payload.timestamp).toISOString());
+    expect(Date.parse(payload.timestamp)).toBeGreaterThanOrEqual(before - 1);
+  });
+
+  it('emitNotificationToUsers → one notification:new to all of them; an empty list publishes nothing', async () => {
+    const ids = [uniqueUser(), uniqueUser(), uniqueUser()];
+    const job = await enqueued(
+      await ws.emitNotificationToUsers(ids, { title: 'Group message', type: 'group_message' }),
+    );
+    expect(job.name).toBe('notification:new');
+    expect(job.data.target).toEqual({ kind: 'users', userIds: ids });
+    expect(job.data.payload).toMatchObject({
+      notification: { title: 'Group message', type: 'group_message' },
+    });
+
+    expect(await ws.emitNotificationToUsers([], { title: 'nobody' })).toBeUndefined();
+    expect(await probe.total()).toBe(1);
+  });
+
+  it('broadcastLeaderboardUpdate → leaderboard:updated { leaderboard } to everyone', async () => {
+    const leaderboard = [
+      { userId: 'a', xp: 10 },
+      { userId: 'b', xp: 5 },
+    ];
+    const job = await enqueued(await ws.broadcastLeaderboardUpdate(leaderboard));
+    expect(job.name).toBe('leaderboard:updated');
+    expect(job.data.target).toEqual({ kind: 'broadcast' });
+    expect(job.data.payload).toEqual({ leaderboard });
+  });
+
+  it('emitAchievementUnlocked, emitXpGained, emitRankUpdated and emitToUser send their events as given', async () => {
+    const userId = uniqueUser();
+    const achievement = { achievementId: 'ach-001', title: 'Primer Login', description: 'x', icon: '/i.png' };
+    const xp = { amount: 100, source: 'daily_mission', totalXp: 1500 };
+    const rank = { oldRank: 'Novato', newRank: 'Aprendiz', xpRequired: 2000 };
+    const count = { unreadCount: 3 };
+
+    const calls = [
+      ['achievement:unlocked', achievement, await ws.emitAchievementUnlocked(userId, achievement)],
+      ['xp:gained', xp, await ws.emitXpGained(userId, xp)],
+      ['rank:updated', rank, await ws.emitRankUpdated(userId, rank)],
+      ['notification:unread_count', count, await ws.emitToUser(userId, 'notification:unread_count', count)],
+    ] as const;
+
+    for (const [event, payload, id] of calls) {
+      const job = await enqueued(id);
+      expect(job.name).toBe(event);
+      expect(job.data.payload).toEqual(payload);
+      expect(job.data.target).toEqual({ kind: 'users', userIds: [userId] });
+    }
+  });
+
+  it('rejects a bad payload with a HeraldError naming the field, as the publisher does', async () => {
+    // @ts-expect-error amount must be a number
+    const error: unknown = await ws
+      .emitXpGained(uniqueUser(), { amount: 'lots', source: 's', totalXp: 1 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HeraldError);
+    expect((error as HeraldError).message).toContain('payload.amount');
+    expect(await probe.total()).toBe(0);
+  });
+
+  it('isUserConnected resolves false for a user with no device', async () => {
+    expect(await ws.isUserConnected(uniqueUser())).toBe(false);
+  });
+});

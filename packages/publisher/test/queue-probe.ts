@@ -1,0 +1,53 @@
+import { Queue, type Job } from 'bullmq';
+import { QueueName, type EventJobData } from '@herald/contracts';
+import { closeRedis, createRedis, type Redis } from '@herald/core';
+
+const ALL_STATES = [
+  'waiting',
+  'delayed',
+  'active',
+  'completed',
+  'failed',
+  'prioritized',
+  'waiting-children',
+] as const;
+
+/** Looks at the events queue and the raw keys under a prefix, the way an operator would. */
+export interface QueueProbe {
+  queue: Queue<EventJobData>;
+  redis: Redis;
+  jobs(): Promise<Job<EventJobData>[]>;
+  /** Sum over every job state. */
+  total(): Promise<number>;
+  /** Every Redis key under the prefix, sorted. */
+  keys(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export function probeQueue(redisUrl: string, prefix: string): QueueProbe {
+  const redis = createRedis(redisUrl);
+  const queue = new Queue<EventJobData>(QueueName.events, { connection: redis, prefix });
+  return {
+    queue,
+    redis,
+    jobs: () => queue.getJobs([...ALL_STATES]),
+    async total() {
+      const counts = await queue.getJobCounts(...ALL_STATES);
+      return Object.values(counts).reduce((sum, n) => sum + n, 0);
+    },
+    async keys() {
+      const found: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        found.push(...batch);
+      } while (cursor !== '0');
+      return found.sort();
+    },
+    async close() {
+      await queue.close();
+      await closeRedis(redis);
+    },
+  };
+}
