@@ -1,0 +1,98 @@
+import { UnrecoverableError, Worker } from 'bullmq';
+import { HeraldError, HeraldErrorCode, QueueName } from '@herald/contracts';
+import { PresenceReader, closeRedis, createKeys, createRedis, type Logger } from '@herald/core';
+import { deliverFallback, type FallbackOutcome } from './deliver-fallback.js';
+import { defaultTemplates, type EmailTemplate } from './email-templates.js';
+import { createMailer } from './mailer.js';
+
+export interface FallbackWorkerOptions {
+  /** Redis holding the queues, presence, contacts and the Socket.IO channel. */
+  redisUrl: string;
+  /** Hash-tagged key prefix shared by every Herald process, e.g. `{herald}`. */
+  prefix: string;
+  logger: Logger;
+  /** smtp:// or smtps:// URL; unset → emails are written to the log (dev). */
+  smtpUrl?: string;
+  /** @default 'Herald <herald@localhost>' */
+  mailFrom?: string;
+  /** Jobs processed at once. @default 4 */
+  concurrency?: number;
+  /**
+   * Email templates per event type, on top of the defaults (`notification:new`);
+   * events without one get the generic template (`New {event}` and the payload as JSON).
+   */
+  templates?: Record<string, EmailTemplate>;
+}
+
+export interface FallbackWorker {
+  worker: Worker;
+  /** Lets active jobs finish, then closes the worker, the SMTP transport and the connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the fallback worker: a BullMQ worker on the fallback queue that, when an
+ * offline user's grace period ends, delivers the event live if the user came online
+ * meanwhile, and otherwise emails it once. Retries and backoff come from the job
+ * options the dispatcher set; undeliverable jobs stay in the failed set.
+ */
+export async function startFallbackWorker(options: FallbackWorkerOptions): Promise<FallbackWorker> {
+  const concurrency = options.concurrency ?? 4;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1_000) {
+    throw new HeraldError(
+      HeraldErrorCode.invalidConfig,
+      `startFallbackWorker: concurrency must be an integer from 1 to 1000, got ${String(concurrency)}`,
+    );
+  }
+  if (options.smtpUrl !== undefined && !/^smtps?:\/\//.test(options.smtpUrl)) {
+    throw new HeraldError(HeraldErrorCode.invalidConfig, 'startFallbackWorker: smtpUrl must be an smtp:// or smtps:// URL');
+  }
+  const log = options.logger.child({ component: 'fallback-worker' });
+  const keys = createKeys(options.prefix);
+  const redis = createRedis(options.redisUrl, { enableAutoPipelining: true });
+  const workerRedis = createRedis(options.redisUrl);
+  const connections = [redis, workerRedis];
+  for (const connection of connections) {
+    // ioredis reconnects by itself; without a listener an 'error' event would crash the process.
+    connection.on('error', (error: Error) => log.warn({ err: error }, 'redis connection error'));
+  }
+  const mailer = createMailer({
+    ...(options.smtpUrl === undefined ? {} : { smtpUrl: options.smtpUrl }),
+    from: options.mailFrom ?? 'Herald <herald@localhost>',
+    logger: log,
+  });
+  const deps = {
+    redis,
+    keys,
+    presence: new PresenceReader(redis, keys),
+    mailer,
+    templates: { ...defaultTemplates, ...options.templates },
+    logger: log,
+  };
+
+  const worker = new Worker<unknown, FallbackOutcome>(QueueName.fallback, (job) => deliverFallback(job.data, deps), {
+    connection: workerRedis,
+    prefix: options.prefix,
+    concurrency,
+  });
+  worker.on('failed', (job, error) => {
+    const context = { err: error, jobId: job?.id, attemptsMade: job?.attemptsMade };
+    if (error instanceof UnrecoverableError || job?.finishedOn) log.error(context, 'fallback job failed for good; it stays in the failed set');
+    else log.warn(context, 'fallback job failed; it will be retried');
+  });
+  worker.on('error', (error) => log.error({ err: error }, 'fallback worker error'));
+  await worker.waitUntilReady();
+
+  let closing: Promise<void> | undefined;
+  return {
+    worker,
+    close() {
+      closing ??= (async () => {
+        await worker.close();
+        mailer.close();
+        await Promise.all(connections.map((c) => closeRedis(c)));
+      })();
+      return closing;
+    },
+  };
+}
