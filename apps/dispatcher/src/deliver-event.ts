@@ -1,7 +1,13 @@
 import { Emitter, RESERVED_EVENTS } from '@socket.io/redis-emitter';
 import type { Queue } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
-import { EventJobData, describeIssues, toFieldIssues, type DeliveryMeta, type FallbackJobData } from '@herald/contracts';
+import {
+  EventJobData,
+  describeIssues,
+  toFieldIssues,
+  type DeliveryMeta,
+  type FallbackJobData,
+} from '@herald/contracts';
 import { trackPublishes, type Logger, type PresenceReader, type Redis, type RedisKeys } from '@herald/core';
 import { toFallbackJobs, type FallbackJobSettings } from './fallback-jobs.js';
 

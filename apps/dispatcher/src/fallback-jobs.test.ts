@@ -39,6 +39,11 @@ describe('toFallbackJobs', () => {
       fallback: { channel: 'email' },
       publishedAt: 123,
     });
-    expect(jobs[0]?.opts).toMatchObject({ jobId: fallbackJobId('e1', 'b'), delay: 500, attempts: 3, backoff: { type: 'exponential', delay: 10 } });
+    expect(jobs[0]?.opts).toMatchObject({
+      jobId: fallbackJobId('e1', 'b'),
+      delay: 500,
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 10 },
+    });
   });
 });

@@ -23,7 +23,11 @@ const dispatcher = await startDispatcher({
   fallbackBackoffMs: env.HERALD_FALLBACK_BACKOFF_MS,
 });
 logger.info(
-  { prefix: env.HERALD_REDIS_PREFIX, concurrency: env.HERALD_DISPATCHER_CONCURRENCY, fallbackGraceMs: env.HERALD_FALLBACK_GRACE_MS },
+  {
+    prefix: env.HERALD_REDIS_PREFIX,
+    concurrency: env.HERALD_DISPATCHER_CONCURRENCY,
+    fallbackGraceMs: env.HERALD_FALLBACK_GRACE_MS,
+  },
   'dispatcher ready',
 );
 exitOnSignal(() => dispatcher.close(), { logger });

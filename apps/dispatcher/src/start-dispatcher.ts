@@ -68,17 +68,29 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     connection.on('error', (error: Error) => log.warn({ err: error }, 'redis connection error'));
   }
 
-  const fallbackQueue = new Queue<FallbackJobData>(QueueName.fallback, { connection: queueRedis, prefix: options.prefix });
+  const fallbackQueue = new Queue<FallbackJobData>(QueueName.fallback, {
+    connection: queueRedis,
+    prefix: options.prefix,
+  });
   const presence = new PresenceReader(redis, keys);
   const deps = { redis, keys, presence, fallbackQueue, fallback, logger: log };
 
-  const worker = new Worker<unknown, DeliveryResult>(QueueName.events, (job) => deliverEvent(job.data, deps), {
-    connection: workerRedis,
-    prefix: options.prefix,
-    concurrency,
-  });
+  const worker = new Worker<unknown, DeliveryResult>(
+    QueueName.events,
+    (job) => deliverEvent(job.data, deps),
+    {
+      connection: workerRedis,
+      prefix: options.prefix,
+      concurrency,
+    },
+  );
   worker.on('failed', (job, error) => {
-    const context = { err: error, jobId: job?.id, attemptsMade: job?.attemptsMade, eventId: eventIdOf(job?.data) };
+    const context = {
+      err: error,
+      jobId: job?.id,
+      attemptsMade: job?.attemptsMade,
+      eventId: eventIdOf(job?.data),
+    };
     if (error instanceof UnrecoverableError) log.error(context, 'poison event job moved to the failed set');
     else if (job?.finishedOn) log.error(context, 'event job failed for good; it stays in the failed set');
     else log.warn(context, 'event job failed; it will be retried');
@@ -102,6 +114,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
 
 /** The event id of a job's data when it has one, for log lines about jobs that may be invalid. */
 function eventIdOf(data: unknown): string | undefined {
-  if (typeof data === 'object' && data !== null && 'eventId' in data && typeof data.eventId === 'string') return data.eventId;
+  if (typeof data === 'object' && data !== null && 'eventId' in data && typeof data.eventId === 'string')
+    return data.eventId;
   return undefined;
 }

@@ -1,7 +1,14 @@
 import { Emitter } from '@socket.io/redis-emitter';
 import { UnrecoverableError } from 'bullmq';
 import { FallbackJobData, describeIssues, toFieldIssues, type DeliveryMeta } from '@herald/contracts';
-import { lookupEmail, trackPublishes, type Logger, type PresenceReader, type Redis, type RedisKeys } from '@herald/core';
+import {
+  lookupEmail,
+  trackPublishes,
+  type Logger,
+  type PresenceReader,
+  type Redis,
+  type RedisKeys,
+} from '@herald/core';
 import { renderEmail, type EmailTemplate } from './email-templates.js';
 import { fallbackMessageId, type Mailer } from './mailer.js';
 
@@ -19,9 +26,7 @@ export interface DeliverFallbackDeps {
 
 /** What one fallback job did, kept as the job's return value. */
 export type FallbackOutcome =
-  | { outcome: 'already_sent' }
-  | { outcome: 'delivered_live' }
-  | { outcome: 'emailed'; to: string };
+  { outcome: 'already_sent' } | { outcome: 'delivered_live' } | { outcome: 'emailed'; to: string };
 
 /** Validates fallback job data read back from Redis; a mismatch is a poison job (no retry). */
 export function parseFallbackJob(data: unknown): FallbackJobData {
@@ -55,8 +60,14 @@ export async function deliverFallback(data: unknown, deps: DeliverFallbackDeps):
 
   if (await deps.presence.isOnline(job.userId)) {
     const tracker = trackPublishes(deps.redis);
-    const meta: DeliveryMeta = { id: job.eventId, ts: job.publishedAt, ...(job.seq === undefined ? {} : { seq: job.seq }) };
-    new Emitter(tracker.client, { key: deps.keys.socketIoChannel }).to(`user:${job.userId}`).emit(job.event, job.payload, meta);
+    const meta: DeliveryMeta = {
+      id: job.eventId,
+      ts: job.publishedAt,
+      ...(job.seq === undefined ? {} : { seq: job.seq }),
+    };
+    new Emitter(tracker.client, { key: deps.keys.socketIoChannel })
+      .to(`user:${job.userId}`)
+      .emit(job.event, job.payload, meta);
     await tracker.settled();
     deps.logger.info(context, 'user came online during the grace period; delivered live instead of by email');
     return { outcome: 'delivered_live' };
@@ -65,8 +76,13 @@ export async function deliverFallback(data: unknown, deps: DeliverFallbackDeps):
   const to = job.fallback.email ?? (await lookupEmail(deps.redis, deps.keys, job.userId));
   if (!to) {
     await deps.redis.incr(deps.keys.undeliverable);
-    deps.logger.error(context, 'fallback undeliverable: no email address for this user (none in the event, none seen on connect)');
-    throw new UnrecoverableError(`no_address: no email address for user ${job.userId} (event ${job.eventId})`);
+    deps.logger.error(
+      context,
+      'fallback undeliverable: no email address for this user (none in the event, none seen on connect)',
+    );
+    throw new UnrecoverableError(
+      `no_address: no email address for user ${job.userId} (event ${job.eventId})`,
+    );
   }
 
   let content;
@@ -75,7 +91,9 @@ export async function deliverFallback(data: unknown, deps: DeliverFallbackDeps):
   } catch (error) {
     // A template bug will not fix itself on retry; fail for good and keep the job to look at.
     deps.logger.error({ ...context, err: error }, 'email template failed');
-    throw new UnrecoverableError(`template_failed: ${error instanceof Error ? error.message : String(error)}`);
+    throw new UnrecoverableError(
+      `template_failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 
   // An SMTP failure throws from here; BullMQ retries with the job's backoff.

@@ -19,11 +19,15 @@ describe('renderEmail', () => {
   });
 
   it('falls back to the generic mail when a notification does not fit the default schema', () => {
-    expect(renderEmail(defaultTemplates, 'notification:new', { other: 1 }).subject).toBe('New notification:new');
+    expect(renderEmail(defaultTemplates, 'notification:new', { other: 1 }).subject).toBe(
+      'New notification:new',
+    );
   });
 
   it('keeps line breaks out of the subject header', () => {
-    const mail = renderEmail(defaultTemplates, 'notification:new', { notification: { title: 'a\r\nBcc: x@y.z' } });
+    const mail = renderEmail(defaultTemplates, 'notification:new', {
+      notification: { title: 'a\r\nBcc: x@y.z' },
+    });
     expect(mail.subject).toBe('a Bcc: x@y.z');
   });
 

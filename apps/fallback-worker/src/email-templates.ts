@@ -39,7 +39,11 @@ export const defaultTemplates: Record<string, EmailTemplate> = {
  * Renders the email for `event`: its own template when there is one, else the generic one.
  * Line breaks are taken out of the subject, since it ends up in a mail header.
  */
-export function renderEmail(templates: Record<string, EmailTemplate>, event: string, payload: unknown): EmailContent {
+export function renderEmail(
+  templates: Record<string, EmailTemplate>,
+  event: string,
+  payload: unknown,
+): EmailContent {
   const template = Object.hasOwn(templates, event) ? templates[event] : undefined;
   const content = (template ?? genericTemplate(event))(payload);
   return { ...content, subject: content.subject.replace(/[\r\n]+/g, ' ').trim() };

@@ -2,7 +2,12 @@ export { startFallbackWorker } from './start-fallback-worker.js';
 export type { FallbackWorker, FallbackWorkerOptions } from './start-fallback-worker.js';
 export { FALLBACK_SENT_TTL_S, deliverFallback, parseFallbackJob } from './deliver-fallback.js';
 export type { DeliverFallbackDeps, FallbackOutcome } from './deliver-fallback.js';
-export { defaultTemplates, genericTemplate, notificationNewTemplate, renderEmail } from './email-templates.js';
+export {
+  defaultTemplates,
+  genericTemplate,
+  notificationNewTemplate,
+  renderEmail,
+} from './email-templates.js';
 export type { EmailContent, EmailTemplate } from './email-templates.js';
 export { createMailer, fallbackMessageId } from './mailer.js';
 export type { Mailer, MailerOptions, OutgoingEmail } from './mailer.js';

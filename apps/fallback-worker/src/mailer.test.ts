@@ -26,7 +26,13 @@ describe('createMailer without an SMTP URL', () => {
     });
     const logger = createLogger({ name: 'test', destination });
     const mailer = createMailer({ from: 'Herald <herald@localhost>', logger });
-    await mailer.send({ to: 'ana@example.com', subject: 'Hello', text: 'Body', messageId: '<e.u@herald>', headers: {} });
+    await mailer.send({
+      to: 'ana@example.com',
+      subject: 'Hello',
+      text: 'Body',
+      messageId: '<e.u@herald>',
+      headers: {},
+    });
     mailer.close();
     const line = JSON.parse(lines.find((l) => l.includes('logged instead of sent')) ?? '{}');
     expect(line.email.subject).toBe('Hello');

@@ -23,7 +23,9 @@ export interface MailerOptions {
 
 /** Sends email over SMTP with nodemailer, or logs it (nodemailer's JSON transport) when no SMTP URL is set. */
 export function createMailer(options: MailerOptions): Mailer {
-  const transport = options.smtpUrl ? nodemailer.createTransport(options.smtpUrl) : nodemailer.createTransport({ jsonTransport: true });
+  const transport = options.smtpUrl
+    ? nodemailer.createTransport(options.smtpUrl)
+    : nodemailer.createTransport({ jsonTransport: true });
   const log = options.logger;
   return {
     async send(email) {
@@ -39,7 +41,10 @@ export function createMailer(options: MailerOptions): Mailer {
       if (!options.smtpUrl) {
         // The JSON transport renders the message into `info.message` instead of sending it.
         const rendered = (info as unknown as { message: string }).message;
-        log.info({ email: JSON.parse(rendered) as unknown }, 'email (no SMTP_URL set: logged instead of sent)');
+        log.info(
+          { email: JSON.parse(rendered) as unknown },
+          'email (no SMTP_URL set: logged instead of sent)',
+        );
       }
     },
     close() {

@@ -5,7 +5,10 @@ import { startFallbackWorker } from './start-fallback-worker.js';
 const env = loadConfigOrExit(
   z.object({
     ...commonEnv,
-    SMTP_URL: z.string().regex(/^smtps?:\/\//, 'expected an smtp:// or smtps:// URL').optional(),
+    SMTP_URL: z
+      .string()
+      .regex(/^smtps?:\/\//, 'expected an smtp:// or smtps:// URL')
+      .optional(),
     MAIL_FROM: z.string().min(3).default('Herald <herald@localhost>'),
     HERALD_FALLBACK_CONCURRENCY: envInt(1, 1_000).default(4),
   }),
@@ -21,7 +24,11 @@ const fallbackWorker = await startFallbackWorker({
   concurrency: env.HERALD_FALLBACK_CONCURRENCY,
 });
 logger.info(
-  { prefix: env.HERALD_REDIS_PREFIX, email: env.SMTP_URL ? 'smtp' : 'log', concurrency: env.HERALD_FALLBACK_CONCURRENCY },
+  {
+    prefix: env.HERALD_REDIS_PREFIX,
+    email: env.SMTP_URL ? 'smtp' : 'log',
+    concurrency: env.HERALD_FALLBACK_CONCURRENCY,
+  },
   'fallback worker ready',
 );
 exitOnSignal(() => fallbackWorker.close(), { logger });

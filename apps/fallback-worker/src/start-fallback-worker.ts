@@ -45,7 +45,10 @@ export async function startFallbackWorker(options: FallbackWorkerOptions): Promi
     );
   }
   if (options.smtpUrl !== undefined && !/^smtps?:\/\//.test(options.smtpUrl)) {
-    throw new HeraldError(HeraldErrorCode.invalidConfig, 'startFallbackWorker: smtpUrl must be an smtp:// or smtps:// URL');
+    throw new HeraldError(
+      HeraldErrorCode.invalidConfig,
+      'startFallbackWorker: smtpUrl must be an smtp:// or smtps:// URL',
+    );
   }
   const log = options.logger.child({ component: 'fallback-worker' });
   const keys = createKeys(options.prefix);
@@ -70,14 +73,19 @@ export async function startFallbackWorker(options: FallbackWorkerOptions): Promi
     logger: log,
   };
 
-  const worker = new Worker<unknown, FallbackOutcome>(QueueName.fallback, (job) => deliverFallback(job.data, deps), {
-    connection: workerRedis,
-    prefix: options.prefix,
-    concurrency,
-  });
+  const worker = new Worker<unknown, FallbackOutcome>(
+    QueueName.fallback,
+    (job) => deliverFallback(job.data, deps),
+    {
+      connection: workerRedis,
+      prefix: options.prefix,
+      concurrency,
+    },
+  );
   worker.on('failed', (job, error) => {
     const context = { err: error, jobId: job?.id, attemptsMade: job?.attemptsMade };
-    if (error instanceof UnrecoverableError || job?.finishedOn) log.error(context, 'fallback job failed for good; it stays in the failed set');
+    if (error instanceof UnrecoverableError || job?.finishedOn)
+      log.error(context, 'fallback job failed for good; it stays in the failed set');
     else log.warn(context, 'fallback job failed; it will be retried');
   });
   worker.on('error', (error) => log.error({ err: error }, 'fallback worker error'));
