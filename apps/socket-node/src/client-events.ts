@@ -1,0 +1,104 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '@herald/core';
+import {
+  HeraldErrorCode,
+  clientEventSchemas,
+  describeIssues,
+  toFieldIssues,
+  type ClientEventAck,
+  type ClientEventName,
+} from '@herald/contracts';
+import { appendClientEvent, type RedisKeys } from '@herald/core';
+import type { HeraldSocket } from './types.js';
+
+export interface ClientEventsOptions {
+  redis: Redis;
+  keys: RedisKeys;
+  nodeId: string;
+  logger: Logger;
+}
+
+type Ack = (result: ClientEventAck) => void;
+
+function isClientEventName(event: unknown): event is ClientEventName {
+  return typeof event === 'string' && Object.hasOwn(clientEventSchemas, event);
+}
+
+/** Keeps a client-chosen string short enough to echo back and log. */
+function shorten(value: unknown): string {
+  const text = String(value);
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
+/** Tells one socket that what it sent was refused: an `error` event, and the ack when it asked for one. */
+function answerError(
+  socket: HeraldSocket,
+  ack: Ack | undefined,
+  code: HeraldErrorCode,
+  message: string,
+): void {
+  socket.emit('error', { message, code });
+  ack?.({ accepted: false, code, message });
+}
+
+/**
+ * Builds the one `onAny` listener every socket of a node shares. It is a plain
+ * function called with `this` = the socket (Socket.IO applies any-listeners that
+ * way), so a connection costs one array slot instead of a closure per event.
+ *
+ * Known client events are validated against the contracts and appended to the
+ * client-events stream with the userId from the token; anything else gets an
+ * `error` event. Nothing a client sends can make it throw.
+ */
+export function createClientEventListener(options: ClientEventsOptions) {
+  const log = options.logger;
+
+  async function handle(socket: HeraldSocket, event: unknown, args: unknown[]): Promise<void> {
+    const last = args[args.length - 1];
+    const ack = typeof last === 'function' ? (args.pop() as Ack) : undefined;
+    try {
+      if (!isClientEventName(event)) {
+        answerError(
+          socket,
+          ack,
+          HeraldErrorCode.unknownEvent,
+          `Unknown event "${shorten(event)}": this server accepts ${Object.keys(clientEventSchemas).join(', ')}.`,
+        );
+        return;
+      }
+      const parsed = clientEventSchemas[event].safeParse(args[0]);
+      if (!parsed.success) {
+        answerError(
+          socket,
+          ack,
+          HeraldErrorCode.invalidPayload,
+          `Invalid ${event} payload: ${shorten(describeIssues(toFieldIssues(parsed.error, 'payload')))}`,
+        );
+        return;
+      }
+      // The userId comes from the verified token, never from what the client sent.
+      await appendClientEvent(options.redis, options.keys, {
+        type: event,
+        userId: socket.data.userId,
+        payload: parsed.data,
+        socketId: socket.id,
+        nodeId: options.nodeId,
+      });
+      ack?.({ accepted: true });
+    } catch (error) {
+      log.error({ err: error, event: shorten(event), userId: socket.data.userId }, 'client event failed');
+      answerError(
+        socket,
+        ack,
+        HeraldErrorCode.internal,
+        'The server could not take this event: try again later.',
+      );
+    }
+  }
+
+  return function onClientEvent(this: HeraldSocket, event: unknown, ...args: unknown[]): void {
+    handle(this, event, args).catch((error: unknown) =>
+      log.error({ err: error }, 'client event handler failed'),
+    );
+  };
+}

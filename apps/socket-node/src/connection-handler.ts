@@ -1,0 +1,68 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '@herald/core';
+import { rememberEmail, type PresenceRegistry, type RedisKeys } from '@herald/core';
+import { createClientEventListener } from './client-events.js';
+import type { HeraldSocket } from './types.js';
+
+export interface ConnectionHandlerOptions {
+  redis: Redis;
+  keys: RedisKeys;
+  nodeId: string;
+  presence: PresenceRegistry;
+  logger: Logger;
+  /** True once the node is shutting down; `close()` clears presence in bulk then. */
+  isClosing: () => boolean;
+}
+
+/**
+ * The `connection` listener. Runs only for sockets the handshake middleware
+ * accepted (so `socket.data` is filled and rooms are joined). The listeners it
+ * attaches are created once per node, not per socket, and none of them closes
+ * over the handshake: a later issue measures heap per idle connection.
+ */
+export function createConnectionHandler(options: ConnectionHandlerOptions) {
+  const { presence, logger: log } = options;
+  const onClientEvent = createClientEventListener(options);
+
+  function onDisconnect(this: HeraldSocket): void {
+    if (options.isClosing()) return;
+    const { userId } = this.data;
+    presence
+      .remove(userId, this.id)
+      .catch((error: unknown) => log.error({ err: error, userId }, 'removing presence failed'));
+  }
+
+  function onSocketError(this: HeraldSocket, error: unknown): void {
+    // Also reached when a client emits an event named "error": without a listener,
+    // Node's EventEmitter would throw it and take the whole node down.
+    log.debug({ err: error, socketId: this.id }, 'socket error');
+  }
+
+  async function welcome(socket: HeraldSocket): Promise<void> {
+    const { userId, email } = socket.data;
+    const [added, remembered] = await Promise.allSettled([
+      presence.add(userId, socket.id),
+      email ? rememberEmail(options.redis, options.keys, userId, email) : Promise.resolve(),
+    ]);
+    // The entry stays in the registry's local map, so the next heartbeat writes it again.
+    if (added.status === 'rejected') log.error({ err: added.reason, userId }, 'registering presence failed');
+    if (remembered.status === 'rejected')
+      log.warn({ err: remembered.reason, userId }, 'remembering the email failed');
+    if (!socket.connected || options.isClosing()) {
+      // It left (or we are closing) while Redis was answering: don't leave an entry behind.
+      // Same connection as the add, so this runs after it.
+      await presence.remove(userId, socket.id);
+      return;
+    }
+    socket.emit('authenticated', { success: true, userId, email });
+  }
+
+  return function onConnection(socket: HeraldSocket): void {
+    socket.on('disconnect', onDisconnect);
+    socket.on('error', onSocketError);
+    socket.onAny(onClientEvent);
+    welcome(socket).catch((error: unknown) =>
+      log.error({ err: error, userId: socket.data.userId }, 'welcoming a socket failed'),
+    );
+  };
+}

@@ -1,0 +1,84 @@
+import { afterEach, inject } from 'vitest';
+import { Emitter } from '@socket.io/redis-emitter';
+import {
+  PresenceReader,
+  createKeys,
+  createRedis,
+  closeRedis,
+  silentLogger,
+  type RedisKeys,
+  type Redis,
+} from '@herald/core';
+import { TEST_JWT_SECRET, connectDevice, type ConnectDeviceOptions, type Device } from '@herald/testing';
+import { startSocketNode, type SocketNode, type SocketNodeOptions } from '../src/index.js';
+
+/**
+ * Registers cleanups that run (last first) after each test, so every test closes
+ * what it opened even when it fails half-way.
+ */
+export function useCleanup(): (fn: () => unknown) => void {
+  const fns: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const fn of fns.splice(0).reverse()) await fn();
+  });
+  return (fn) => void fns.push(fn);
+}
+
+export interface TestNode {
+  node: SocketNode;
+  url: string;
+}
+
+/** Starts an in-process node on a free loopback port, with the test JWT secret. */
+export async function startTestNode(
+  prefix: string,
+  defer: (fn: () => unknown) => void,
+  overrides: Partial<SocketNodeOptions> = {},
+): Promise<TestNode> {
+  const node = await startSocketNode({
+    redisUrl: inject('redisUrl'),
+    prefix,
+    jwtSecret: TEST_JWT_SECRET,
+    port: 0,
+    host: '127.0.0.1',
+    logger: silentLogger(),
+    ...overrides,
+  });
+  defer(() => node.close());
+  return { node, url: `http://127.0.0.1:${node.port}` };
+}
+
+/** A plain Redis connection plus presence reads, closed after the test. */
+export function useRedis(prefix: string, defer: (fn: () => unknown) => void) {
+  const redis: Redis = createRedis(inject('redisUrl'));
+  defer(() => closeRedis(redis));
+  const keys: RedisKeys = createKeys(prefix);
+  return { redis, keys, presence: new PresenceReader(redis, keys) };
+}
+
+/** The dispatcher's way of reaching sockets: `@socket.io/redis-emitter` on the shared channel key. */
+export function createEmitter(redis: Redis, keys: RedisKeys): Emitter {
+  return new Emitter(redis, { key: keys.socketIoChannel });
+}
+
+/** Connects a device and closes it after the test. */
+export async function device(
+  url: string,
+  defer: (fn: () => unknown) => void,
+  options: ConnectDeviceOptions,
+): Promise<Device> {
+  const connected = await connectDevice(url, options);
+  defer(() => connected.close());
+  return connected;
+}
+
+/** Resolves with the next `event` a device receives (after what it already has). */
+export function nextEvent(target: Device, event: string, timeoutMs = 5_000): Promise<unknown[]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs);
+    target.socket.once(event, (...args: unknown[]) => {
+      clearTimeout(timer);
+      resolve(args);
+    });
+  });
+}
