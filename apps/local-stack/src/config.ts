@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { UserId } from '@herald/contracts';
+import { envInt, envLogLevel, envPort, envPrefix, envRedisUrl } from '@herald/core';
+import { SocketNodeEnv } from '@herald/socket-node';
+
+/**
+ * The local stack's environment. Unlike the separate apps, REDIS_URL has no
+ * default: when it is unset the stack finds or starts a Redis itself.
+ * Empty values count as unset (parseEnv drops them).
+ */
+export const localStackEnv = z.object({
+  PORT: envPort.default(3000),
+  /** Loopback by default: the demo page embeds a dev token, so it should not be on the LAN unless asked. */
+  HOST: z.string().min(1).default('127.0.0.1'),
+  WS_PATH: SocketNodeEnv.shape.WS_PATH,
+  /** Same rules as the socket node's: exact origins, comma-separated. The demo page is same-origin and needs none. */
+  CORS_ORIGIN: SocketNodeEnv.shape.CORS_ORIGIN,
+  JWT_SECRET: SocketNodeEnv.shape.JWT_SECRET.optional(),
+  HERALD_API_KEY: z.string().min(16, 'expected at least 16 characters').optional(),
+  REDIS_URL: envRedisUrl.optional(),
+  HERALD_REDIS_PREFIX: envPrefix.default('{herald}'),
+  HERALD_LOG_LEVEL: envLogLevel.default('info'),
+  HERALD_FALLBACK_GRACE_MS: envInt(0, 24 * 3600 * 1000).default(10_000),
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'expected an smtp:// or smtps:// URL').optional(),
+  MAIL_FROM: z.string().min(3).optional(),
+  HERALD_DEMO_USER: UserId.default('demo-user'),
+  /** 0 turns the example service's periodic notifications off. */
+  HERALD_DEMO_INTERVAL_MS: envInt(0, 24 * 3600 * 1000).default(5_000),
+});
+
+export type LocalStackConfig = z.output<typeof localStackEnv>;

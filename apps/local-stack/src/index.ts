@@ -1,0 +1,10 @@
+export { startLocalStack } from './local-stack.js';
+export type { LocalStack, LocalStackOptions } from './local-stack.js';
+export { startExampleService } from './example-service.js';
+export type { ExampleService, ExampleServiceOptions } from './example-service.js';
+export { createDevCredentials } from './dev-credentials.js';
+export type { DevCredentials, DevCredentialsOptions } from './dev-credentials.js';
+export { createDemoPageHandler, renderDemoPage } from './demo-page.js';
+export type { DemoPageOptions } from './demo-page.js';
+export { formatBanner, printBanner } from './banner.js';
+export type { BannerInfo } from './banner.js';

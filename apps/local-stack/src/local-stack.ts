@@ -1,0 +1,147 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { closeRedis, createKeys, createRedis, rememberEmail, type Logger } from '@herald/core';
+import { startDispatcher } from '@herald/dispatcher';
+import { startFallbackWorker } from '@herald/fallback-worker';
+import { resolveRedis, type RedisSource } from '@herald/local-redis';
+import { createPublishApiHandler } from '@herald/publish-api';
+import { createPublisher } from '@herald/publisher';
+import { startSocketNode } from '@herald/socket-node';
+import { createDemoPageHandler } from './demo-page.js';
+import { createDevCredentials, type DevCredentials } from './dev-credentials.js';
+import { startExampleService } from './example-service.js';
+
+export interface LocalStackOptions {
+  /** HTTP port of everything (Socket.IO, publish API, demo page); 0 picks a free one. @default 3000 */
+  port?: number;
+  /** Interface to listen on. @default '127.0.0.1' (the demo page carries a token) */
+  host?: string;
+  /** @default '/socket.io/' */
+  wsPath?: string;
+  /** Origins allowed to connect; unset allows the page's own origin only. */
+  corsOrigins?: string[];
+  /** Tokens are verified with it. @default a random secret for this run */
+  jwtSecret?: string;
+  /** The publish API's key. @default a random key for this run */
+  apiKey?: string;
+  /** @default process.env, read for REDIS_URL (else a container or a private redis-server) */
+  env?: NodeJS.ProcessEnv;
+  /** @default '{herald}' */
+  prefix?: string;
+  /** @default 10_000 */
+  fallbackGraceMs?: number;
+  /** Fallback emails go here; unset, they are written to the log. */
+  smtpUrl?: string;
+  mailFrom?: string;
+  /** Who the dev token and the example service's notifications are for. @default 'demo-user' */
+  demoUser?: string;
+  /** The dev token's `email` claim, where fallback emails for the demo user go. @default 'demo@localhost' */
+  demoEmail?: string;
+  /** Between two example notifications; 0 turns them off. @default 5_000 */
+  demoIntervalMs?: number;
+  logger: Logger;
+}
+
+export interface LocalStack {
+  /** http://localhost:<port> */
+  url: string;
+  port: number;
+  redis: { url: string; source: RedisSource };
+  credentials: DevCredentials;
+  /** Stops everything in the reverse order of starting, the Redis it started last. */
+  close(): Promise<void>;
+}
+
+type Closer = { name: string; close: () => Promise<void> };
+
+/**
+ * Runs all of Herald in one process for a first run on a laptop: a Redis found or
+ * started, one socket node whose HTTP server also answers the publish API and the
+ * demo page, a dispatcher, a fallback worker, and an example domain service.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const log = options.logger;
+  const prefix = options.prefix ?? '{herald}';
+  const wsPath = options.wsPath ?? '/socket.io/';
+  const credentials = createDevCredentials({
+    jwtSecret: options.jwtSecret,
+    apiKey: options.apiKey,
+    userId: options.demoUser ?? 'demo-user',
+    email: options.demoEmail ?? 'demo@localhost',
+  });
+  // Filled as pieces start, so a failure half-way closes what did start.
+  const closers: Closer[] = [];
+  const closeAll = async () => {
+    for (const { name, close } of closers.splice(0).reverse()) {
+      await close().catch((error: unknown) => log.error({ err: error, component: name }, 'closing failed'));
+    }
+  };
+
+  try {
+    const redis = await resolveRedis({ env: options.env ?? process.env });
+    closers.push({ name: 'redis', close: () => redis.stop() });
+    log.info({ source: redis.source }, 'redis ready');
+    // The stack issued the demo user's token, so it knows the address: fallback email
+    // for that user works before its first connection (socket nodes learn it on connect).
+    const seed = createRedis(redis.url);
+    await rememberEmail(seed, createKeys(prefix), credentials.userId, options.demoEmail ?? 'demo@localhost').finally(() =>
+      closeRedis(seed),
+    );
+
+    const publisher = createPublisher({ redisUrl: redis.url, prefix, logger: log });
+    closers.push({ name: 'publisher', close: () => publisher.close() });
+
+    const dispatcher = await startDispatcher({
+      redisUrl: redis.url,
+      prefix,
+      logger: log,
+      fallbackGraceMs: options.fallbackGraceMs,
+    });
+    closers.push({ name: 'dispatcher', close: () => dispatcher.close() });
+
+    const fallbackWorker = await startFallbackWorker({
+      redisUrl: redis.url,
+      prefix,
+      logger: log,
+      smtpUrl: options.smtpUrl,
+      mailFrom: options.mailFrom,
+    });
+    closers.push({ name: 'fallback-worker', close: () => fallbackWorker.close() });
+
+    const demoPage = createDemoPageHandler({ token: credentials.token, userId: credentials.userId, wsPath });
+    const publishApi = createPublishApiHandler({ publisher, apiKey: credentials.apiKey, logger: log });
+    const httpHandler = async (req: IncomingMessage, res: ServerResponse) => demoPage(req, res) || publishApi(req, res);
+
+    const node = await startSocketNode({
+      redisUrl: redis.url,
+      prefix,
+      jwtSecret: credentials.jwtSecret,
+      port: options.port ?? 3000,
+      host: options.host ?? '127.0.0.1',
+      wsPath,
+      corsOrigins: options.corsOrigins,
+      logger: log,
+      httpHandler,
+    });
+    closers.push({ name: 'socket-node', close: () => node.close() });
+
+    // Last to start, first to stop: it publishes into everything above.
+    const example = startExampleService({
+      publisher,
+      userId: credentials.userId,
+      intervalMs: options.demoIntervalMs,
+      logger: log,
+    });
+    closers.push({ name: 'example-service', close: () => example.stop() });
+
+    return {
+      url: `http://localhost:${node.port}`,
+      port: node.port,
+      redis: { url: redis.url, source: redis.source },
+      credentials,
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}

@@ -1,0 +1,47 @@
+import { createLogger, exitOnSignal, loadConfigOrExit } from '@herald/core';
+import { printBanner } from './banner.js';
+import { localStackEnv } from './config.js';
+import { startLocalStack } from './local-stack.js';
+
+const env = loadConfigOrExit(localStackEnv);
+const logger = createLogger({ name: 'herald-local', level: env.HERALD_LOG_LEVEL });
+
+const starting = startLocalStack({
+  port: env.PORT,
+  host: env.HOST,
+  wsPath: env.WS_PATH,
+  corsOrigins: env.CORS_ORIGIN,
+  jwtSecret: env.JWT_SECRET,
+  apiKey: env.HERALD_API_KEY,
+  // Parsed, so an empty REDIS_URL counts as unset and the stack finds a Redis itself.
+  env: { ...process.env, REDIS_URL: env.REDIS_URL },
+  prefix: env.HERALD_REDIS_PREFIX,
+  fallbackGraceMs: env.HERALD_FALLBACK_GRACE_MS,
+  smtpUrl: env.SMTP_URL,
+  mailFrom: env.MAIL_FROM,
+  demoUser: env.HERALD_DEMO_USER,
+  demoIntervalMs: env.HERALD_DEMO_INTERVAL_MS,
+  logger,
+});
+// Registered before start-up finishes: a signal during it still closes what started (a private redis-server too).
+exitOnSignal(async () => (await starting.catch(() => null))?.close(), { logger });
+
+const stack = await starting.catch((error: unknown) => {
+  logger.fatal({ err: error }, 'the local stack could not start');
+  logger.flush();
+  // One readable line for the person at the terminal, e.g. "No Redis found: set REDIS_URL …".
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
+
+printBanner({
+  url: stack.url,
+  userId: stack.credentials.userId,
+  token: stack.credentials.token,
+  apiKey: stack.credentials.apiKey,
+  generated: stack.credentials.generated,
+  redisSource: stack.redis.source,
+  redisUrl: stack.redis.url,
+  smtp: env.SMTP_URL !== undefined,
+  demoIntervalMs: env.HERALD_DEMO_INTERVAL_MS,
+});
