@@ -100,10 +100,12 @@ describe("the original module's WebSocketService facade", () => {
   });
 
   it('rejects a bad payload with a HeraldError naming the field, as the publisher does', async () => {
-    // @ts-expect-error amount must be a number
-    const error: unknown = await ws
-      .emitXpGained(uniqueUser(), { amount: 'lots', source: 's', totalXp: 1 })
-      .catch((e: unknown) => e);
+    const untyped = { amount: 'lots', source: 's', totalXp: 1 } as unknown as {
+      amount: number;
+      source: string;
+      totalXp: number;
+    };
+    const error: unknown = await ws.emitXpGained(uniqueUser(), untyped).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HeraldError);
     expect((error as HeraldError).message).toContain('payload.amount');
     expect(await probe.total()).toBe(0);

@@ -1,0 +1,4 @@
+export { createPublishApiHandler } from './handler.js';
+export type { ApiErrorBody, PublishApiOptions } from './handler.js';
+export { startPublishApi } from './server.js';
+export type { PublishApi, StartPublishApiOptions } from './server.js';
