@@ -46,11 +46,12 @@ export function parseEventJob(data: unknown): EventJobData {
 
 /**
  * Delivers one events job. For users: one pipelined presence read for the whole
- * chunk, then fallback jobs for the offline ones (one MULTI through addBulk), then
- * one PUBLISH per online user (auto-pipelined into a few writes). Fallbacks are
- * scheduled before emitting because adding them is idempotent (fixed job ids) while
- * emitting is not: if the job fails half-way, a retry repeats as little as possible.
- * Devices may still see an event twice after a retry; they dedupe on `meta.id`.
+ * chunk, then one PUBLISH per online user (auto-pipelined into a few writes) and,
+ * at the same time, fallback jobs for the offline ones (one MULTI through addBulk).
+ * The job completes only once Redis took both. Live delivery does not wait for the
+ * fallback scheduling, which is the slower half of a large chunk; the price is that
+ * when scheduling fails, the retry emits to the online users again. Devices dedupe
+ * on `meta.id`, and the fallback jobs have fixed ids, so a retry adds none twice.
  */
 export async function deliverEvent(data: unknown, deps: DeliverEventDeps): Promise<DeliveryResult> {
   const job = parseEventJob(data);
@@ -60,19 +61,16 @@ export async function deliverEvent(data: unknown, deps: DeliverEventDeps): Promi
   const { target } = job;
 
   let result: DeliveryResult;
+  let scheduled: Promise<unknown> = Promise.resolve();
   switch (target.kind) {
     case 'users': {
       const online = await deps.presence.onlineAmong(target.userIds);
-      let fallbacks = 0;
-      if (job.fallback) {
-        const offline = target.userIds.filter((id) => !online.has(id));
-        if (offline.length > 0) {
-          await deps.fallbackQueue.addBulk(toFallbackJobs(job, job.fallback, offline, deps.fallback));
-          fallbacks = offline.length;
-        }
-      }
       for (const userId of online) emitter.to(`user:${userId}`).emit(job.event, job.payload, meta);
-      result = { kind: 'users', emitted: online.size, fallbacks };
+      const offline = job.fallback ? target.userIds.filter((id) => !online.has(id)) : [];
+      if (job.fallback && offline.length > 0) {
+        scheduled = deps.fallbackQueue.addBulk(toFallbackJobs(job, job.fallback, offline, deps.fallback));
+      }
+      result = { kind: 'users', emitted: online.size, fallbacks: offline.length };
       break;
     }
     case 'room':
@@ -85,7 +83,7 @@ export async function deliverEvent(data: unknown, deps: DeliverEventDeps): Promi
       break;
   }
   // We must await here: the emitter does not, and the job must not complete before Redis took every PUBLISH.
-  await tracker.settled();
+  await Promise.all([tracker.settled(), scheduled]);
   deps.logger.debug({ eventId: job.eventId, event: job.event, part: job.part, ...result }, 'event delivered');
   return result;
 }
