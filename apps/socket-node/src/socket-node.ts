@@ -88,7 +88,8 @@ function checkOptions(options: SocketNodeOptions): void {
 /**
  * Starts a socket node: Socket.IO (websocket + polling) behind JWT, joined to the
  * other nodes through the Redis adapter, with presence, client events and health
- * routes on the same HTTP port. Resolves once it listens.
+ * routes on the same HTTP port. Resolves once Redis answers and it listens (it waits for Redis,
+ * logging each failed attempt, rather than accept devices it could not deliver to).
  *
  * @example
  * const node = await startSocketNode({ redisUrl, prefix: '{herald}', jwtSecret, logger });
@@ -155,6 +156,10 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
   };
 
   try {
+    // Listen only once Redis answers and the adapter's subscriptions are in place (PING on the
+    // subscriber is queued behind them): a device accepted earlier would look online in
+    // presence yet miss what is emitted to it. ioredis keeps retrying while Redis is away.
+    await Promise.all([redis.ping(), sub.ping()]);
     httpServer.listen(options.port ?? 3000, host);
     await once(httpServer, 'listening');
   } catch (error) {

@@ -9,7 +9,14 @@ import {
   type RedisKeys,
   type Redis,
 } from '@herald/core';
-import { TEST_JWT_SECRET, connectDevice, type ConnectDeviceOptions, type Device } from '@herald/testing';
+import {
+  TEST_JWT_SECRET,
+  connectDevice,
+  spawnApp,
+  type AppProcess,
+  type ConnectDeviceOptions,
+  type Device,
+} from '@herald/testing';
 import { startSocketNode, type SocketNode, type SocketNodeOptions } from '../src/index.js';
 
 /**
@@ -81,4 +88,25 @@ export function nextEvent(target: Device, event: string, timeoutMs = 5_000): Pro
       resolve(args);
     });
   });
+}
+
+/** A socket node as a real child process (`src/main.ts`), listening on a free port. */
+export async function spawnNode(
+  prefix: string,
+  defer: (fn: () => unknown) => void,
+  env: Record<string, string> = {},
+): Promise<{ app: AppProcess; url: string; port: number }> {
+  const app = spawnApp('socket-node', {
+    REDIS_URL: inject('redisUrl'),
+    HERALD_REDIS_PREFIX: prefix,
+    JWT_SECRET: TEST_JWT_SECRET,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    HERALD_LOG_LEVEL: 'info',
+    ...env,
+  });
+  defer(() => app.stop('SIGKILL'));
+  const match = await app.waitForOutput(/listening on http:\/\/[^:]+:(\d+)/, 30_000);
+  const port = Number(match[1]);
+  return { app, url: `http://127.0.0.1:${port}`, port };
 }
