@@ -11,6 +11,13 @@ describe('renderEmail', () => {
     expect(mail.html).toContain('It arrives on &#60;Monday&#62;');
   });
 
+  it('stands the message in for a missing title, as the original module allowed', () => {
+    const mail = renderEmail(defaultTemplates, 'notification:new', {
+      notification: { type: 'group_message', groupId: 'g1', message: 'New message in the group' },
+    });
+    expect(mail.subject).toBe('New message in the group');
+  });
+
   it('renders other events generically with the payload as JSON', () => {
     const payload = { amount: 5, source: 'quiz', totalXp: 50 };
     const mail = renderEmail(defaultTemplates, 'xp:gained', payload);

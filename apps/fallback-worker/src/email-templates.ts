@@ -14,15 +14,21 @@ function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** `notification:new`: the notification's title as subject, its message as body. */
+/**
+ * `notification:new`: the notification's title as subject, its message as body.
+ * The original module's callers may send no title (`{ type, message }`): the
+ * message, else a plain phrase, stands in for it.
+ */
 export const notificationNewTemplate: EmailTemplate = (payload) => {
   const parsed = NotificationNewPayload.safeParse(payload);
   // A catalog may redefine notification:new; anything that does not fit gets the generic mail.
   if (!parsed.success) return genericTemplate('notification:new')(payload);
   const { title, message } = parsed.data.notification;
-  const text = message ? `${title}\n\n${message}\n` : `${title}\n`;
-  const html = `<h1>${escapeHtml(title)}</h1>${message ? `<p>${escapeHtml(message)}</p>` : ''}`;
-  return { subject: title, text, html };
+  const subject = title ?? message ?? 'You have a new notification';
+  const body = title && message ? message : undefined;
+  const text = body ? `${subject}\n\n${body}\n` : `${subject}\n`;
+  const html = `<h1>${escapeHtml(subject)}</h1>${body ? `<p>${escapeHtml(body)}</p>` : ''}`;
+  return { subject, text, html };
 };
 
 /** Any other event: `New {event}` and the payload as JSON. */

@@ -42,7 +42,7 @@ describe('bad requests to the publish API', () => {
       body: JSON.stringify({
         event: 'notification:new',
         to: { user: uniqueUser() },
-        payload: { notification: { message: 'x' } },
+        payload: { notification: { title: 42, message: 'x' } },
       }),
     });
 

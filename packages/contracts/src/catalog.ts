@@ -32,10 +32,13 @@ export function defineEvent<S extends z.ZodType>(
 // Payloads of the original module. Objects are loose: extra fields that apps already send
 // reach clients unchanged ("exactly as published"); the named fields are the contract.
 
-/** A notification as the original module's callers pass it. */
+/**
+ * A notification as the original module's callers pass it. No field is required:
+ * the module's own examples send `{ type, groupId, message }` without a title.
+ */
 export const Notification = z.looseObject({
   id: z.string().min(1).optional(),
-  title: z.string().min(1),
+  title: z.string().min(1).optional(),
   message: z.string().optional(),
   type: z.string().optional(),
 });

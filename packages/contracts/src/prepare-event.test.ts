@@ -38,7 +38,7 @@ describe('prepareEvent', () => {
 
   it('names the event and the failing field', () => {
     const error = thrown(() =>
-      prepareEvent(defaultCatalog, { event: 'notification:new', to: { user: 'u1' }, payload: { notification: { message: 'x' } } }),
+      prepareEvent(defaultCatalog, { event: 'notification:new', to: { user: 'u1' }, payload: { notification: { title: 42, message: 'x' } } }),
     );
     expect(error.code).toBe('invalid_payload');
     expect(error.message).toContain('notification:new');

@@ -3,7 +3,7 @@ import type { Publisher } from './publisher.js';
 
 type Payload<E extends keyof DefaultCatalog> = PayloadOf<DefaultCatalog, E>;
 
-/** A notification as the original module's callers pass it (`title` required; extra fields reach clients as sent). */
+/** A notification as the original module's callers pass it (no field required; extra fields reach clients as sent). */
 export type NotificationInput = Payload<'notification:new'>['notification'];
 
 /**

@@ -48,8 +48,8 @@ describe('invalid events', () => {
 
   it('refuses a payload that fails its schema, naming the event and the field', async () => {
     const error = await expectNothingEnqueued(() =>
-      // @ts-expect-error title is required: the types catch this too, the runtime check is for untyped callers.
-      publisher.toUser(uniqueUser()).emit('notification:new', { notification: { message: 'no title' } }),
+      // @ts-expect-error title must be a string: the types catch this too, the runtime check is for untyped callers.
+      publisher.toUser(uniqueUser()).emit('notification:new', { notification: { title: 42, message: 'bad title' } }),
     );
     expect(error.code).toBe('invalid_payload');
     expect(error.message).toContain('notification:new');
