@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { fallbackJobId } from '@herald/dispatcher';
+import { mintToken, sleep, uniqueUser, waitFor } from '@herald/testing';
+import { connectDevice } from '@herald/testing';
+import { notification, startFallbackStack, useCleanup } from './support.js';
+
+/** After the first email, how long we keep watching for a second one. */
+const EXTRA_WAIT_MS = 1_500;
+
+const email = (label: string) => `${label}-${crypto.randomUUID().slice(0, 6)}@example.com`;
+
+describe('email fallback for offline users', () => {
+  const defer = useCleanup();
+
+  it('sends exactly one email, titled like the notification, to the address given with the event', async () => {
+    const stack = await startFallbackStack(defer);
+    const user = uniqueUser('off');
+    const to = email('given');
+    const payload = notification('Your report is ready', 'Q3 numbers are in.');
+    const id = await stack.publisher
+      .toUser(user)
+      .emit('notification:new', payload, { fallback: { email: to } });
+
+    const [mail] = await waitFor(() => (stack.mailsTo(to).length > 0 ? stack.mailsTo(to) : null), {
+      message: 'the fallback email arrived',
+    });
+    expect(mail?.subject).toBe('Your report is ready');
+    expect(mail?.from).toBe('herald@test.local');
+    expect(mail?.raw).toContain('Q3 numbers are in.');
+    expect(mail?.raw).toMatch(new RegExp(`^Message-ID: <${id}\\.${user}@herald>`, 'im'));
+    await sleep(EXTRA_WAIT_MS);
+    expect(stack.mailsTo(to)).toHaveLength(1);
+  });
+
+  it('uses the email claim the user connected with earlier when the event names no address', async () => {
+    const stack = await startFallbackStack(defer);
+    const user = uniqueUser('seen');
+    const to = email('claim');
+    const earlier = await connectDevice(stack.url, { token: mintToken(user, { email: to }) });
+    earlier.close();
+    await waitFor(async () => !(await stack.publisher.isUserConnected(user)), {
+      message: 'user went offline',
+    });
+
+    await stack.publisher.toUser(user).emit('notification:new', notification('New follower'));
+    await waitFor(() => stack.mailsTo(to).length > 0, { message: 'the fallback email arrived' });
+    expect(stack.mailsTo(to)[0]?.subject).toBe('New follower');
+    await sleep(EXTRA_WAIT_MS);
+    expect(stack.mailsTo(to)).toHaveLength(1);
+    expect(stack.sink.mails).toHaveLength(1);
+  });
+
+  it('delivers to the device instead of emailing when the user connects during the grace period', async () => {
+    const stack = await startFallbackStack(defer, { graceMs: 1_500 });
+    const user = uniqueUser('late');
+    const to = email('late');
+    const payload = notification('Someone replied');
+    const id = await stack.publisher
+      .toUser(user)
+      .emit('notification:new', payload, { fallback: { email: to } });
+    // Connect only once the dispatcher has found the user offline and scheduled the check.
+    const jobId = fallbackJobId(id, user);
+    await waitFor(async () => (await stack.fallbackQueue.getJobState(jobId)) === 'delayed', {
+      message: 'fallback check scheduled',
+    });
+    const d = await connectDevice(stack.url, { token: mintToken(user) });
+    defer(() => d.close());
+    expect(d.payloads('notification:new')).toEqual([]);
+
+    await waitFor(() => d.payloads('notification:new').length === 1, {
+      timeoutMs: 10_000,
+      message: 'the device got the event when the grace period ended',
+    });
+    const received = d.received.find((r) => r.event === 'notification:new');
+    expect(received?.args[0]).toEqual(payload);
+    expect(received?.args[1]).toMatchObject({ id });
+    await waitFor(async () => (await stack.fallbackQueue.getJobState(jobId)) === 'completed');
+    expect((await stack.fallbackQueue.getJob(jobId))?.returnvalue).toEqual({ outcome: 'delivered_live' });
+    await sleep(EXTRA_WAIT_MS);
+    expect(stack.sink.mails).toEqual([]);
+  });
+
+  it('still sends exactly one email when the SMTP server refuses the first attempt', async () => {
+    const stack = await startFallbackStack(defer);
+    stack.sink.refuseNext(1);
+    const user = uniqueUser('flaky');
+    const to = email('flaky');
+    const id = await stack.publisher
+      .toUser(user)
+      .emit('notification:new', notification('Retry me'), { fallback: { email: to } });
+
+    await waitFor(() => stack.mailsTo(to).length > 0, {
+      timeoutMs: 15_000,
+      message: 'the email arrived after a retry',
+    });
+    expect(stack.sink.refused).toBe(1);
+    expect(stack.mailsTo(to)[0]?.subject).toBe('Retry me');
+    const job = await stack.fallbackQueue.getJob(fallbackJobId(id, user));
+    await waitFor(async () => (await job?.getState()) === 'completed');
+    await sleep(EXTRA_WAIT_MS);
+    expect(stack.mailsTo(to)).toHaveLength(1);
+  });
+
+  it('never sends a second email for the same event and user, even from a second job', async () => {
+    const stack = await startFallbackStack(defer);
+    const user = uniqueUser('twice');
+    const to = email('twice');
+    const id = await stack.publisher
+      .toUser(user)
+      .emit('notification:new', notification('Only once'), { fallback: { email: to } });
+    await waitFor(() => stack.mailsTo(to).length === 1, { message: 'the first email arrived' });
+
+    // Same (event, user) under another job id, as a crash-and-retry of the dispatcher could produce.
+    const original = await stack.fallbackQueue.getJob(fallbackJobId(id, user));
+    const again = await stack.fallbackQueue.add('notification:new', original!.data, { jobId: `again-${id}` });
+    await waitFor(async () => (await again.getState()) === 'completed', { message: 'the second job ran' });
+    expect((await stack.fallbackQueue.getJob(again.id!))?.returnvalue).toEqual({ outcome: 'already_sent' });
+    expect(stack.mailsTo(to)).toHaveLength(1);
+  });
+
+  it('fails the job and counts it as undeliverable when the user has no known address', async () => {
+    const stack = await startFallbackStack(defer);
+    const user = uniqueUser('nobody');
+    const id = await stack.publisher.toUser(user).emit('notification:new', notification('Nowhere to go'));
+    const jobId = fallbackJobId(id, user);
+
+    await waitFor(async () => (await stack.fallbackQueue.getJobState(jobId)) === 'failed', {
+      message: 'the fallback job failed',
+    });
+    const job = await stack.fallbackQueue.getJob(jobId);
+    expect(job?.failedReason).toMatch(/^no_address/);
+    expect(job?.failedReason).toContain(user);
+    // Unrecoverable: one attempt, not eight.
+    expect(job?.attemptsMade).toBe(1);
+    expect(await stack.redis.get(stack.keys.undeliverable)).toBe('1');
+    expect(stack.sink.mails).toEqual([]);
+  });
+
+  it('sends no email for an event published with fallback: false', async () => {
+    const stack = await startFallbackStack(defer);
+    const quiet = uniqueUser('quiet');
+    const quietAddress = email('quiet');
+    // The user is known (connected before with an email claim), so only the option stops the email.
+    const earlier = await connectDevice(stack.url, { token: mintToken(quiet, { email: quietAddress }) });
+    earlier.close();
+    await waitFor(async () => !(await stack.publisher.isUserConnected(quiet)), {
+      message: 'user went offline',
+    });
+    const quietId = await stack.publisher
+      .toUser(quiet)
+      .emit('notification:new', notification('Shh'), { fallback: false });
+
+    // A sentinel published after it, which does email: once it arrived, the quiet one had every chance to.
+    const sentinel = email('sentinel');
+    await stack.publisher
+      .toUser(uniqueUser('s'))
+      .emit('notification:new', notification('Sentinel'), { fallback: { email: sentinel } });
+    await waitFor(() => stack.mailsTo(sentinel).length === 1, { message: 'the sentinel email arrived' });
+    await sleep(500);
+    expect(stack.mailsTo(quietAddress)).toEqual([]);
+    expect(await stack.fallbackQueue.getJob(fallbackJobId(quietId, quiet))).toBeUndefined();
+  });
+});

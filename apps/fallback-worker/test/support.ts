@@ -1,0 +1,105 @@
+import { Queue } from 'bullmq';
+import { afterEach, inject } from 'vitest';
+import { QueueName, type FallbackJobData } from '@herald/contracts';
+import { closeRedis, createKeys, createRedis, silentLogger, type Redis, type RedisKeys } from '@herald/core';
+import { startDispatcher } from '@herald/dispatcher';
+import { createPublisher, type Publisher } from '@herald/publisher';
+import { startSocketNode } from '@herald/socket-node';
+import {
+  TEST_JWT_SECRET,
+  startSmtpSink,
+  uniquePrefix,
+  type ReceivedMail,
+  type SmtpSink,
+} from '@herald/testing';
+import { startFallbackWorker } from '../src/index.js';
+
+export type Defer = (fn: () => unknown) => void;
+
+/** Registers cleanups that run (last first) after each test, even when it fails half-way. */
+export function useCleanup(): Defer {
+  const fns: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const fn of fns.splice(0).reverse()) await fn();
+  });
+  return (fn) => void fns.push(fn);
+}
+
+export interface FallbackStack {
+  prefix: string;
+  keys: RedisKeys;
+  redis: Redis;
+  url: string;
+  publisher: Publisher;
+  sink: SmtpSink;
+  fallbackQueue: Queue<FallbackJobData>;
+  /** Mails the SMTP server accepted for `address`. */
+  mailsTo(address: string): ReceivedMail[];
+}
+
+export interface FallbackStackOptions {
+  /** The dispatcher's grace period before the fallback check. @default 300 */
+  graceMs?: number;
+}
+
+/**
+ * A socket node, a dispatcher with a short grace period and fast fallback retries,
+ * the fallback worker sending to a real SMTP server, and a publisher, on a fresh prefix.
+ */
+export async function startFallbackStack(
+  defer: Defer,
+  options: FallbackStackOptions = {},
+): Promise<FallbackStack> {
+  const prefix = uniquePrefix('fb');
+  const redisUrl = inject('redisUrl');
+  const logger = silentLogger();
+  const redis = createRedis(redisUrl);
+  defer(() => closeRedis(redis));
+  const sink = await startSmtpSink();
+  defer(() => sink.close());
+  const node = await startSocketNode({
+    redisUrl,
+    prefix,
+    jwtSecret: TEST_JWT_SECRET,
+    port: 0,
+    host: '127.0.0.1',
+    logger,
+  });
+  defer(() => node.close());
+  const dispatcher = await startDispatcher({
+    redisUrl,
+    prefix,
+    logger,
+    fallbackGraceMs: options.graceMs ?? 300,
+    fallbackBackoffMs: 200,
+  });
+  defer(() => dispatcher.close());
+  const worker = await startFallbackWorker({
+    redisUrl,
+    prefix,
+    logger,
+    smtpUrl: sink.url,
+    mailFrom: 'Herald <herald@test.local>',
+  });
+  defer(() => worker.close());
+  const publisher = createPublisher({ redisUrl, prefix });
+  defer(() => publisher.close());
+  const fallbackQueue = new Queue<FallbackJobData>(QueueName.fallback, { connection: redis, prefix });
+  defer(() => fallbackQueue.close());
+  return {
+    prefix,
+    keys: createKeys(prefix),
+    redis,
+    url: `http://127.0.0.1:${node.port}`,
+    publisher,
+    sink,
+    fallbackQueue,
+    mailsTo: (address) => sink.mails.filter((m) => m.to.includes(address)),
+  };
+}
+
+/** A title-only notification, as the original module's callers send them. */
+export const notification = (title: string, message = 'Open the app to see it.') => ({
+  notification: { id: `n-${crypto.randomUUID().slice(0, 6)}`, title, message, type: 'info' },
+  timestamp: new Date().toISOString(),
+});
