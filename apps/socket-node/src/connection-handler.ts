@@ -32,12 +32,6 @@ export function createConnectionHandler(options: ConnectionHandlerOptions) {
       .catch((error: unknown) => log.error({ err: error, userId }, 'removing presence failed'));
   }
 
-  function onSocketError(this: HeraldSocket, error: unknown): void {
-    // Also reached when a client emits an event named "error": without a listener,
-    // Node's EventEmitter would throw it and take the whole node down.
-    log.debug({ err: error, socketId: this.id }, 'socket error');
-  }
-
   async function welcome(socket: HeraldSocket): Promise<void> {
     const { userId, email } = socket.data;
     const [added, remembered] = await Promise.allSettled([
@@ -59,7 +53,6 @@ export function createConnectionHandler(options: ConnectionHandlerOptions) {
 
   return function onConnection(socket: HeraldSocket): void {
     socket.on('disconnect', onDisconnect);
-    socket.on('error', onSocketError);
     socket.onAny(onClientEvent);
     welcome(socket).catch((error: unknown) =>
       log.error({ err: error, userId: socket.data.userId }, 'welcoming a socket failed'),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PRESENCE_TTL_MS } from '@herald/core';
-import { mintToken, uniquePrefix, uniqueUser, waitFor } from '@herald/testing';
+import { mintToken, sleep, uniquePrefix, uniqueUser, waitFor } from '@herald/testing';
 import { MAX_PRESENCE_TTL_MS, SocketNodeEnv } from '../src/config.js';
 import { device, spawnNode, startTestNode, useCleanup, useRedis } from './support.js';
 
@@ -79,8 +79,9 @@ describe('presence', () => {
     expect(await presence.devices(onlyThere)).toBe(2);
     expect(await presence.devices(both)).toBe(2);
 
-    // Let at least one heartbeat run, so the test covers refreshed entries, not just fresh ones.
-    await new Promise((resolve) => setTimeout(resolve, ttlMs / 3 + 200));
+    // Outlive the TTL while connected: the heartbeat keeps the entries fresh until the kill.
+    await sleep(ttlMs + 500);
+    expect(await presence.devices(onlyThere)).toBe(2);
     const killedAt = Date.now();
     expect(await killed.app.stop('SIGKILL')).toBeNull();
 
