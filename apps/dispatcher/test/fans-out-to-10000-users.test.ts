@@ -115,6 +115,7 @@ describe('fan-out', () => {
         `${withFallbacksMs} ms (default email fallback, ${TOTAL_USERS - CONNECTED} fallback jobs scheduled); ` +
         `dispatcher peak RSS ${figures.dispatcherPeakRssMiB} MiB (${figures.dispatcherStartupPeakRssMiB} MiB after start-up)\n`,
     );
+    expect(await dispatcher.stop('SIGTERM')).toBe(0);
   });
 });
 
