@@ -21,7 +21,10 @@ export const localStackEnv = z.object({
   HERALD_REDIS_PREFIX: envPrefix.default('{herald}'),
   HERALD_LOG_LEVEL: envLogLevel.default('info'),
   HERALD_FALLBACK_GRACE_MS: envInt(0, 24 * 3600 * 1000).default(10_000),
-  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'expected an smtp:// or smtps:// URL').optional(),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'expected an smtp:// or smtps:// URL')
+    .optional(),
   MAIL_FROM: z.string().min(3).optional(),
   HERALD_DEMO_USER: UserId.default('demo-user'),
   /** 0 turns the example service's periodic notifications off. */

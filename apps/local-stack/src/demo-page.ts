@@ -39,9 +39,13 @@ function scriptJson(value: unknown): string {
 export function renderDemoPage(options: DemoPageOptions): string {
   const wsPath = options.wsPath ?? '/socket.io/';
   const template = readFileSync(TEMPLATE_URL, 'utf8');
-  return template
-    // Function replacers: a `$` in a value must not be read as a replacement pattern.
-    .replace('__HERALD_DEMO_CONFIG__', () => scriptJson({ token: options.token, userId: options.userId, wsPath }));
+  return (
+    template
+      // Function replacers: a `$` in a value must not be read as a replacement pattern.
+      .replace('__HERALD_DEMO_CONFIG__', () =>
+        scriptJson({ token: options.token, userId: options.userId, wsPath }),
+      )
+  );
 }
 
 /**
@@ -49,7 +53,9 @@ export function renderDemoPage(options: DemoPageOptions): string {
  * and `GET /demo/socket.io.js` the client script it loads; anything else is left
  * to the next handler (returns false).
  */
-export function createDemoPageHandler(options: DemoPageOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function createDemoPageHandler(
+  options: DemoPageOptions,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
   // Read once: the token, the path and the script do not change while the stack runs.
   const html = Buffer.from(renderDemoPage(options), 'utf8');
   const script = readClientScript();

@@ -78,7 +78,9 @@ export function startExampleService(options: ExampleServiceOptions): ExampleServ
     if (stopped || intervalMs === 0) return;
     timer = setTimeout(() => {
       inFlight = publishOne()
-        .catch((error: unknown) => log.warn({ err: error }, 'publishing a demo notification failed; trying again next time'))
+        .catch((error: unknown) =>
+          log.warn({ err: error }, 'publishing a demo notification failed; trying again next time'),
+        )
         .finally(schedule);
     }, intervalMs);
   };

@@ -83,9 +83,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The stack issued the demo user's token, so it knows the address: fallback email
     // for that user works before its first connection (socket nodes learn it on connect).
     const seed = createRedis(redis.url);
-    await rememberEmail(seed, createKeys(prefix), credentials.userId, options.demoEmail ?? 'demo@localhost').finally(() =>
-      closeRedis(seed),
-    );
+    await rememberEmail(
+      seed,
+      createKeys(prefix),
+      credentials.userId,
+      options.demoEmail ?? 'demo@localhost',
+    ).finally(() => closeRedis(seed));
 
     const publisher = createPublisher({ redisUrl: redis.url, prefix, logger: log });
     closers.push({ name: 'publisher', close: () => publisher.close() });
@@ -109,7 +112,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const demoPage = createDemoPageHandler({ token: credentials.token, userId: credentials.userId, wsPath });
     const publishApi = createPublishApiHandler({ publisher, apiKey: credentials.apiKey, logger: log });
-    const httpHandler = async (req: IncomingMessage, res: ServerResponse) => demoPage(req, res) || publishApi(req, res);
+    const httpHandler = async (req: IncomingMessage, res: ServerResponse) =>
+      demoPage(req, res) || publishApi(req, res);
 
     const node = await startSocketNode({
       redisUrl: redis.url,

@@ -1,6 +1,14 @@
 import { createConnection } from 'node:net';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { connectDevice, freePort, spawnApp, uniquePrefix, waitFor, type AppProcess, type Device } from '@herald/testing';
+import {
+  connectDevice,
+  freePort,
+  spawnApp,
+  uniquePrefix,
+  waitFor,
+  type AppProcess,
+  type Device,
+} from '@herald/testing';
 
 /** What `pnpm start` prints and a person copies from the terminal. */
 interface RunningStack {
@@ -54,8 +62,7 @@ async function nextNotification(device: Device, match: (payload: NewNotification
   return waitFor(
     () =>
       device.received.find((r) => r.event === 'notification:new' && match(r.args[0] as NewNotification)) as
-        | { event: string; args: [NewNotification, { id: string; ts: number }] }
-        | undefined,
+        { event: string; args: [NewNotification, { id: string; ts: number }] } | undefined,
     { timeoutMs: 15_000, message: 'notification:new did not arrive' },
   );
 }
@@ -99,9 +106,15 @@ describe('pnpm start (the local stack)', () => {
     expect((await fetch(`${stack.base}/demo/socket.io.js`)).status).toBe(200);
 
     const device = await connect(stack);
-    expect(device.payloads('authenticated')[0]).toEqual({ success: true, userId: 'demo-user', email: 'demo@localhost' });
+    expect(device.payloads('authenticated')[0]).toEqual({
+      success: true,
+      userId: 'demo-user',
+      email: 'demo@localhost',
+    });
 
-    const [demo, demoMeta] = (await nextNotification(device, (p) => /^Demo notification #\d+$/.test(p.notification.title))).args;
+    const [demo, demoMeta] = (
+      await nextNotification(device, (p) => /^Demo notification #\d+$/.test(p.notification.title))
+    ).args;
     expect(demo.notification.id).toBeTruthy();
     expect(typeof demoMeta.id).toBe('string');
     expect(typeof demoMeta.ts).toBe('number');
@@ -114,7 +127,11 @@ describe('pnpm start (the local stack)', () => {
       () =>
         device
           .payloads('notification:read')
-          .some((p) => (p as { notificationId: string; success: boolean }).notificationId === notificationId && (p as { success: boolean }).success),
+          .some(
+            (p) =>
+              (p as { notificationId: string; success: boolean }).notificationId === notificationId &&
+              (p as { success: boolean }).success,
+          ),
       { timeoutMs: 15_000, message: 'notification:read did not arrive' },
     );
     expect(device.payloads('notification:unread_count').length).toBeGreaterThan(0);
@@ -138,7 +155,9 @@ describe('pnpm start (the local stack)', () => {
     });
     expect(published.status).toBe(202);
     const { id } = (await published.json()) as { id: string };
-    const [fromHttp, fromHttpMeta] = (await nextNotification(device, (p) => p.notification.title === 'Hello from the smoke test')).args;
+    const [fromHttp, fromHttpMeta] = (
+      await nextNotification(device, (p) => p.notification.title === 'Hello from the smoke test')
+    ).args;
     expect(fromHttp).toEqual(body.payload);
     expect(fromHttpMeta.id).toBe(id);
 
@@ -151,7 +170,9 @@ describe('pnpm start (the local stack)', () => {
     const startedAt = Date.now();
     const stack = await startStack({ REDIS_URL: '' });
     report(`ready (own Redis) in ${Date.now() - startedAt} ms`);
-    const [, redisUrl] = await stack.app.waitForOutput(/^Redis: a (?:private redis-server|Redis container) started for this run, (\S+)$/m);
+    const [, redisUrl] = await stack.app.waitForOutput(
+      /^Redis: a (?:private redis-server|Redis container) started for this run, (\S+)$/m,
+    );
     const redisPort = Number(new URL(redisUrl!).port);
     expect(await portAnswers(redisPort)).toBe(true);
 
@@ -162,6 +183,9 @@ describe('pnpm start (the local stack)', () => {
     device.close();
     expect(await stopAndTime(stack)).toBe(0);
     // Nothing left behind: the private Redis stopped with the stack.
-    await waitFor(async () => !(await portAnswers(redisPort)), { timeoutMs: 5_000, message: 'the private Redis still answers' });
+    await waitFor(async () => !(await portAnswers(redisPort)), {
+      timeoutMs: 5_000,
+      message: 'the private Redis still answers',
+    });
   });
 });
