@@ -1,3 +1,4 @@
+import { HeraldErrorCode, isHeraldError } from '@herald/contracts';
 import { createLogger, exitOnSignal, loadConfigOrExit } from '@herald/core';
 import { printBanner } from './banner.js';
 import { localStackEnv } from './config.js';
@@ -27,10 +28,18 @@ const starting = startLocalStack({
 exitOnSignal(async () => (await starting.catch(() => null))?.close(), { logger });
 
 const stack = await starting.catch((error: unknown) => {
-  logger.fatal({ err: error }, 'the local stack could not start');
+  // A set-up problem (no Redis, a bad option) is one readable line for the person at the
+  // terminal, e.g. "No Redis found: set REDIS_URL …"; anything else is a bug worth its stack.
+  if (isHeraldError(error, HeraldErrorCode.invalidConfig)) {
+    process.stderr.write(`${error.message}\n`);
+  } else if ((error as NodeJS.ErrnoException | null)?.code === 'EADDRINUSE') {
+    process.stderr.write(
+      `Port ${env.PORT} on ${env.HOST} is already in use: stop what uses it, or set PORT to another port\n`,
+    );
+  } else {
+    logger.fatal({ err: error }, 'the local stack could not start');
+  }
   logger.flush();
-  // One readable line for the person at the terminal, e.g. "No Redis found: set REDIS_URL …".
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });
 
