@@ -1,4 +1,6 @@
-import { afterEach, inject } from 'vitest';
+export { useCleanup, type Defer } from '@herald/testing';
+import type { Defer } from '@herald/testing';
+import { inject } from 'vitest';
 import type { Catalog } from '@herald/contracts';
 import {
   closeRedis,
@@ -19,17 +21,6 @@ import {
   type Device,
 } from '@herald/testing';
 import { startDispatcher, type Dispatcher, type DispatcherOptions } from '../src/index.js';
-
-export type Defer = (fn: () => unknown) => void;
-
-/** Registers cleanups that run (last first) after each test, even when it fails half-way. */
-export function useCleanup(): Defer {
-  const fns: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const fn of fns.splice(0).reverse()) await fn();
-  });
-  return (fn) => void fns.push(fn);
-}
 
 export interface StackOptions<C extends Catalog> {
   /** Socket nodes to start. @default 2 */

@@ -1,5 +1,7 @@
+export { useCleanup, type Defer } from '@herald/testing';
+import type { Defer } from '@herald/testing';
 import { Queue } from 'bullmq';
-import { afterEach, inject } from 'vitest';
+import { inject } from 'vitest';
 import { QueueName, type FallbackJobData } from '@herald/contracts';
 import { closeRedis, createKeys, createRedis, silentLogger, type Redis, type RedisKeys } from '@herald/core';
 import { startDispatcher } from '@herald/dispatcher';
@@ -13,17 +15,6 @@ import {
   type SmtpSink,
 } from '@herald/testing';
 import { startFallbackWorker } from '../src/index.js';
-
-export type Defer = (fn: () => unknown) => void;
-
-/** Registers cleanups that run (last first) after each test, even when it fails half-way. */
-export function useCleanup(): Defer {
-  const fns: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const fn of fns.splice(0).reverse()) await fn();
-  });
-  return (fn) => void fns.push(fn);
-}
 
 export interface FallbackStack {
   prefix: string;

@@ -1,4 +1,5 @@
-import { afterEach, inject } from 'vitest';
+export { useCleanup, type Defer } from '@herald/testing';
+import { inject } from 'vitest';
 import { Emitter } from '@socket.io/redis-emitter';
 import {
   PresenceReader,
@@ -18,18 +19,6 @@ import {
   type Device,
 } from '@herald/testing';
 import { startSocketNode, type SocketNode, type SocketNodeOptions } from '../src/index.js';
-
-/**
- * Registers cleanups that run (last first) after each test, so every test closes
- * what it opened even when it fails half-way.
- */
-export function useCleanup(): (fn: () => unknown) => void {
-  const fns: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const fn of fns.splice(0).reverse()) await fn();
-  });
-  return (fn) => void fns.push(fn);
-}
 
 export interface TestNode {
   node: SocketNode;

@@ -134,12 +134,16 @@ export function prepareEvent(
   const requested = options.data.fallback;
   if (requested && target.kind !== 'users') {
     throw invalid(`Invalid options for "${input.event}"`, [
-      { path: 'fallback', message: 'fallback applies to user targets only; rooms and broadcast are live-only' },
+      {
+        path: 'fallback',
+        message: 'fallback applies to user targets only; rooms and broadcast are live-only',
+      },
     ]);
   }
   let fallback: FallbackPolicy | null = null;
   if (target.kind === 'users') {
-    if (requested) fallback = requested.email ? { channel: 'email', email: requested.email } : { channel: 'email' };
+    if (requested)
+      fallback = requested.email ? { channel: 'email', email: requested.email } : { channel: 'email' };
     else if (requested === undefined && definition.fallback === 'email') fallback = { channel: 'email' };
   }
   return {

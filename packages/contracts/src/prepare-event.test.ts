@@ -25,20 +25,39 @@ describe('prepareEvent', () => {
   });
 
   it('defaults notification:new to email fallback and other events to none', () => {
-    expect(prepareEvent(defaultCatalog, { event: 'notification:new', to: { user: 'u' }, payload: notification }).fallback).toEqual({ channel: 'email' });
-    const xp = { amount: 1, source: 's', totalXp: 2 };
-    expect(prepareEvent(defaultCatalog, { event: 'xp:gained', to: { user: 'u' }, payload: xp }).fallback).toBeNull();
     expect(
-      prepareEvent(defaultCatalog, { event: 'xp:gained', to: { user: 'u' }, payload: xp, options: { fallback: { email: 'a@b.co' } } }).fallback,
+      prepareEvent(defaultCatalog, { event: 'notification:new', to: { user: 'u' }, payload: notification })
+        .fallback,
+    ).toEqual({ channel: 'email' });
+    const xp = { amount: 1, source: 's', totalXp: 2 };
+    expect(
+      prepareEvent(defaultCatalog, { event: 'xp:gained', to: { user: 'u' }, payload: xp }).fallback,
+    ).toBeNull();
+    expect(
+      prepareEvent(defaultCatalog, {
+        event: 'xp:gained',
+        to: { user: 'u' },
+        payload: xp,
+        options: { fallback: { email: 'a@b.co' } },
+      }).fallback,
     ).toEqual({ channel: 'email', email: 'a@b.co' });
     expect(
-      prepareEvent(defaultCatalog, { event: 'notification:new', to: { user: 'u' }, payload: notification, options: { fallback: false } }).fallback,
+      prepareEvent(defaultCatalog, {
+        event: 'notification:new',
+        to: { user: 'u' },
+        payload: notification,
+        options: { fallback: false },
+      }).fallback,
     ).toBeNull();
   });
 
   it('names the event and the failing field', () => {
     const error = thrown(() =>
-      prepareEvent(defaultCatalog, { event: 'notification:new', to: { user: 'u1' }, payload: { notification: { title: 42, message: 'x' } } }),
+      prepareEvent(defaultCatalog, {
+        event: 'notification:new',
+        to: { user: 'u1' },
+        payload: { notification: { title: 42, message: 'x' } },
+      }),
     );
     expect(error.code).toBe('invalid_payload');
     expect(error.message).toContain('notification:new');
@@ -46,25 +65,51 @@ describe('prepareEvent', () => {
   });
 
   it('refuses unknown events, bad targets, bad event ids and fallback on rooms', () => {
-    expect(thrown(() => prepareEvent(defaultCatalog, { event: 'nope', to: { user: 'u' }, payload: {} })).code).toBe('unknown_event');
-    expect(thrown(() => prepareEvent(defaultCatalog, { event: '__proto__', to: { user: 'u' }, payload: {} })).code).toBe('unknown_event');
-    const bad = thrown(() => prepareEvent(defaultCatalog, { event: 'notification:new', to: { user: '' }, payload: notification }));
+    expect(
+      thrown(() => prepareEvent(defaultCatalog, { event: 'nope', to: { user: 'u' }, payload: {} })).code,
+    ).toBe('unknown_event');
+    expect(
+      thrown(() => prepareEvent(defaultCatalog, { event: '__proto__', to: { user: 'u' }, payload: {} })).code,
+    ).toBe('unknown_event');
+    const bad = thrown(() =>
+      prepareEvent(defaultCatalog, { event: 'notification:new', to: { user: '' }, payload: notification }),
+    );
     expect(bad.issues[0]?.path).toBe('to.user');
     const badId = thrown(() =>
-      prepareEvent(defaultCatalog, { event: 'notification:new', to: { user: 'u' }, payload: notification, options: { eventId: 'a b' } }),
+      prepareEvent(defaultCatalog, {
+        event: 'notification:new',
+        to: { user: 'u' },
+        payload: notification,
+        options: { eventId: 'a b' },
+      }),
     );
     expect(badId.issues[0]?.path).toBe('eventId');
     const room = thrown(() =>
-      prepareEvent(defaultCatalog, { event: 'notification:new', to: { room: 'r' }, payload: notification, options: { fallback: {} } }),
+      prepareEvent(defaultCatalog, {
+        event: 'notification:new',
+        to: { room: 'r' },
+        payload: notification,
+        options: { fallback: {} },
+      }),
     );
     expect(room.issues[0]?.path).toBe('fallback');
   });
 
   it('validates events an application adds to the catalog', () => {
-    const catalog = extendCatalog(defaultCatalog, { 'order:shipped': defineEvent(z.object({ orderId: z.string() }), { fallback: 'email' }) });
-    const ok = prepareEvent(catalog, { event: 'order:shipped', to: { users: ['a', 'b', 'a'] }, payload: { orderId: 'o1' } });
+    const catalog = extendCatalog(defaultCatalog, {
+      'order:shipped': defineEvent(z.object({ orderId: z.string() }), { fallback: 'email' }),
+    });
+    const ok = prepareEvent(catalog, {
+      event: 'order:shipped',
+      to: { users: ['a', 'b', 'a'] },
+      payload: { orderId: 'o1' },
+    });
     expect(ok.target).toEqual({ kind: 'users', userIds: ['a', 'b'] });
     expect(ok.fallback).toEqual({ channel: 'email' });
-    expect(thrown(() => prepareEvent(catalog, { event: 'order:shipped', to: { user: 'a' }, payload: { orderId: 3 } })).issues[0]?.path).toBe('payload.orderId');
+    expect(
+      thrown(() =>
+        prepareEvent(catalog, { event: 'order:shipped', to: { user: 'a' }, payload: { orderId: 3 } }),
+      ).issues[0]?.path,
+    ).toBe('payload.orderId');
   });
 });

@@ -15,7 +15,11 @@ export interface AppendClientEventInput {
 }
 
 /** Appends a validated client event to the stream domain services consume. Returns the stream id. */
-export async function appendClientEvent(redis: Redis, keys: RedisKeys, input: AppendClientEventInput): Promise<string> {
+export async function appendClientEvent(
+  redis: Redis,
+  keys: RedisKeys,
+  input: AppendClientEventInput,
+): Promise<string> {
   const id = await redis.xadd(
     keys.clientEvents,
     'MAXLEN',
@@ -88,7 +92,9 @@ function toRecord(id: string, fields: string[]): ClientEventRecord | null {
   });
   if (!record.success) return null;
   // Read-back is an edge too: a known type must still match its schema.
-  const schema = (clientEventSchemas as Record<string, { safeParse(v: unknown): { success: boolean } }>)[record.data.type];
+  const schema = (clientEventSchemas as Record<string, { safeParse(v: unknown): { success: boolean } }>)[
+    record.data.type
+  ];
   if (schema && !schema.safeParse(record.data.payload).success) return null;
   return record.data;
 }
@@ -100,7 +106,10 @@ function toRecord(id: string, fields: string[]): ClientEventRecord | null {
  * stream with the error logged. A consumer that died leaves its pending events to
  * be claimed by the others, so nothing is lost.
  */
-export function consumeClientEvents(handler: ClientEventHandler, options: ConsumeClientEventsOptions): ClientEventsConsumer {
+export function consumeClientEvents(
+  handler: ClientEventHandler,
+  options: ConsumeClientEventsOptions,
+): ClientEventsConsumer {
   const group = options.group ?? 'domain';
   const consumer = options.consumer ?? `c-${crypto.randomUUID()}`;
   const blockMs = options.blockMs ?? 2_000;
@@ -140,10 +149,15 @@ export function consumeClientEvents(handler: ClientEventHandler, options: Consum
         await handler(record);
         await redis.xack(keys.clientEvents, group, id);
       } catch (error) {
-        const pending = (await redis.xpending(keys.clientEvents, group, id, id, 1)) as Array<[string, string, number, number]>;
+        const pending = (await redis.xpending(keys.clientEvents, group, id, id, 1)) as Array<
+          [string, string, number, number]
+        >;
         const deliveries = pending[0]?.[3] ?? 1;
         if (deliveries >= maxDeliveries) {
-          log.error({ err: error, id, deliveries }, 'client event handler kept failing; moved to the dead stream');
+          log.error(
+            { err: error, id, deliveries },
+            'client event handler kept failing; moved to the dead stream',
+          );
           await deadLetter(id, fields, error instanceof Error ? error.message : String(error));
         } else {
           log.warn({ err: error, id, deliveries }, 'client event handler failed; it will be retried');
@@ -161,10 +175,15 @@ export function consumeClientEvents(handler: ClientEventHandler, options: Consum
       try {
         if (Date.now() - lastClaim >= claimIdleMs) {
           lastClaim = Date.now();
-          const claimed = (await redis.xautoclaim(keys.clientEvents, group, consumer, claimIdleMs, '0-0', 'COUNT', batchSize)) as [
-            string,
-            StreamEntry[],
-          ];
+          const claimed = (await redis.xautoclaim(
+            keys.clientEvents,
+            group,
+            consumer,
+            claimIdleMs,
+            '0-0',
+            'COUNT',
+            batchSize,
+          )) as [string, StreamEntry[]];
           if (claimed[1].length > 0) await handle(claimed[1].filter((e) => e && e[1]));
         }
         const reply = (await redis.xreadgroup(

@@ -2,12 +2,20 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { commonEnv, envInt, envList, parseEnv } from './config.js';
 
-const schema = z.object({ ...commonEnv, PORT: envInt(0, 65_535).default(3000), CORS_ORIGIN: envList.default([]) });
+const schema = z.object({
+  ...commonEnv,
+  PORT: envInt(0, 65_535).default(3000),
+  CORS_ORIGIN: envList.default([]),
+});
 
 describe('parseEnv', () => {
   it('applies defaults and treats empty strings as unset', () => {
     const config = parseEnv(schema, { PORT: '', CORS_ORIGIN: 'http://a.test, http://b.test' });
-    expect(config).toMatchObject({ PORT: 3000, REDIS_URL: 'redis://127.0.0.1:6379', HERALD_REDIS_PREFIX: '{herald}' });
+    expect(config).toMatchObject({
+      PORT: 3000,
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      HERALD_REDIS_PREFIX: '{herald}',
+    });
     expect(config.CORS_ORIGIN).toEqual(['http://a.test', 'http://b.test']);
   });
 

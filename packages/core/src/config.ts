@@ -22,7 +22,10 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv 
  * Like `parseEnv`, but for a process's start-up: a bad value prints one line
  * naming the variable to stderr and exits 1, instead of a stack trace.
  */
-export function loadConfigOrExit<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> {
+export function loadConfigOrExit<S extends z.ZodType>(
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): z.output<S> {
   try {
     return parseEnv(schema, env);
   } catch (error) {
@@ -44,18 +47,14 @@ export const envInt = (min: number, max = Number.MAX_SAFE_INTEGER) =>
 
 export const envPort = envInt(0, 65_535);
 
-export const envList = z
-  .string()
-  .transform((value) =>
-    value
-      .split(',')
-      .map((item) => item.trim())
-      .filter(Boolean),
-  );
+export const envList = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean),
+);
 
-export const envRedisUrl = z
-  .string()
-  .regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL');
+export const envRedisUrl = z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL');
 
 /**
  * Key prefix for everything Herald stores. Braces make it a Redis Cluster hash

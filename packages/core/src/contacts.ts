@@ -8,7 +8,12 @@ export const EMAIL_TTL_S = 30 * 24 * 3600;
  * Remembers the `email` claim a user last connected with, so the fallback worker
  * can reach users whose producers did not give an address.
  */
-export async function rememberEmail(redis: Redis, keys: RedisKeys, userId: string, email: string): Promise<void> {
+export async function rememberEmail(
+  redis: Redis,
+  keys: RedisKeys,
+  userId: string,
+  email: string,
+): Promise<void> {
   await redis.set(keys.email(userId), email, 'EX', EMAIL_TTL_S);
 }
 

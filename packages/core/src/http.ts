@@ -12,7 +12,10 @@ export class BodyTooLargeError extends HeraldError {
 }
 
 /** Reads and parses a JSON body, refusing more than `limitBytes` before parsing. */
-export async function readJsonBody(req: IncomingMessage, limitBytes = DEFAULT_BODY_LIMIT_BYTES): Promise<unknown> {
+export async function readJsonBody(
+  req: IncomingMessage,
+  limitBytes = DEFAULT_BODY_LIMIT_BYTES,
+): Promise<unknown> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limitBytes) throw new BodyTooLargeError(limitBytes);
   const chunks: Buffer[] = [];
@@ -36,6 +39,9 @@ export async function readJsonBody(req: IncomingMessage, limitBytes = DEFAULT_BO
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }

@@ -1,4 +1,14 @@
-export { commonEnv, envInt, envList, envLogLevel, envPort, envPrefix, envRedisUrl, loadConfigOrExit, parseEnv } from './config.js';
+export {
+  commonEnv,
+  envInt,
+  envList,
+  envLogLevel,
+  envPort,
+  envPrefix,
+  envRedisUrl,
+  loadConfigOrExit,
+  parseEnv,
+} from './config.js';
 export { REDACTED_PATHS, createLogger, silentLogger } from './logger.js';
 export type { Logger, LoggerOptions } from './logger.js';
 export { Redis, closeRedis, createRedis } from './redis.js';

@@ -17,8 +17,15 @@ function codeOf(fn: () => unknown): string {
 
 describe('verifyAccessToken', () => {
   it('reads sub, email, role and rooms', () => {
-    const token = jwt.sign({ sub: 'u1', email: 'u1@example.com', role: 'admin', rooms: ['team:1'] }, secret, { expiresIn: 60 });
-    expect(verifyAccessToken(token, { secret })).toMatchObject({ userId: 'u1', email: 'u1@example.com', role: 'admin', rooms: ['team:1'] });
+    const token = jwt.sign({ sub: 'u1', email: 'u1@example.com', role: 'admin', rooms: ['team:1'] }, secret, {
+      expiresIn: 60,
+    });
+    expect(verifyAccessToken(token, { secret })).toMatchObject({
+      userId: 'u1',
+      email: 'u1@example.com',
+      role: 'admin',
+      rooms: ['team:1'],
+    });
   });
 
   it('falls back to userId and id claims, numbers included', () => {
@@ -29,11 +36,27 @@ describe('verifyAccessToken', () => {
   it('says why a token is refused', () => {
     expect(codeOf(() => verifyAccessToken(undefined, { secret }))).toBe('missing_token');
     expect(codeOf(() => verifyAccessToken('garbage', { secret }))).toBe('invalid_token');
-    expect(codeOf(() => verifyAccessToken(jwt.sign({ sub: 'u' }, 'another-secret-of-enough-length-000000'), { secret }))).toBe('invalid_token');
-    expect(codeOf(() => verifyAccessToken(jwt.sign({ sub: 'u', exp: Math.floor(Date.now() / 1000) - 60 }, secret), { secret }))).toBe('token_expired');
-    expect(codeOf(() => verifyAccessToken(jwt.sign({ sub: 'u' }, secret, { algorithm: 'HS512' }), { secret }))).toBe('invalid_token');
-    expect(codeOf(() => verifyAccessToken(jwt.sign({ role: 'x' }, secret), { secret }))).toBe('invalid_token');
-    expect(codeOf(() => verifyAccessToken(jwt.sign({ sub: 'has space' }, secret), { secret }))).toBe('invalid_token');
+    expect(
+      codeOf(() =>
+        verifyAccessToken(jwt.sign({ sub: 'u' }, 'another-secret-of-enough-length-000000'), { secret }),
+      ),
+    ).toBe('invalid_token');
+    expect(
+      codeOf(() =>
+        verifyAccessToken(jwt.sign({ sub: 'u', exp: Math.floor(Date.now() / 1000) - 60 }, secret), {
+          secret,
+        }),
+      ),
+    ).toBe('token_expired');
+    expect(
+      codeOf(() => verifyAccessToken(jwt.sign({ sub: 'u' }, secret, { algorithm: 'HS512' }), { secret })),
+    ).toBe('invalid_token');
+    expect(codeOf(() => verifyAccessToken(jwt.sign({ role: 'x' }, secret), { secret }))).toBe(
+      'invalid_token',
+    );
+    expect(codeOf(() => verifyAccessToken(jwt.sign({ sub: 'has space' }, secret), { secret }))).toBe(
+      'invalid_token',
+    );
     const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from('{"sub":"u"}').toString('base64url')}.`;
     expect(codeOf(() => verifyAccessToken(none, { secret }))).toBe('invalid_token');
   });

@@ -64,7 +64,9 @@ export class PresenceRegistry extends PresenceReader {
     super(options.redis, options.keys);
     this.ttlMs = options.ttlMs ?? DEFAULT_PRESENCE_TTL_MS;
     if (!Number.isInteger(this.ttlMs) || this.ttlMs < 1_000 || this.ttlMs > 3_600_000) {
-      throw new RangeError(`PresenceRegistry: ttlMs must be an integer from 1000 to 3600000, got ${this.ttlMs}`);
+      throw new RangeError(
+        `PresenceRegistry: ttlMs must be an integer from 1000 to 3600000, got ${this.ttlMs}`,
+      );
     }
     this.nodeId = options.nodeId;
   }
@@ -110,9 +112,12 @@ export class PresenceRegistry extends PresenceReader {
   /** Starts the heartbeat; `onError` hears about failed refreshes (Redis down) without stopping it. */
   startHeartbeat(onError: (error: unknown) => void): void {
     this.stopHeartbeat();
-    this.timer = setInterval(() => {
-      this.refresh().catch(onError);
-    }, Math.floor(this.ttlMs / 3));
+    this.timer = setInterval(
+      () => {
+        this.refresh().catch(onError);
+      },
+      Math.floor(this.ttlMs / 3),
+    );
     this.timer.unref();
   }
 
@@ -126,7 +131,8 @@ export class PresenceRegistry extends PresenceReader {
     this.stopHeartbeat();
     if (this.local.size === 0) return;
     const pipeline = this.redis.pipeline();
-    for (const [socketId, userId] of this.local) pipeline.zrem(this.keys.presence(userId), this.member(socketId));
+    for (const [socketId, userId] of this.local)
+      pipeline.zrem(this.keys.presence(userId), this.member(socketId));
     this.local.clear();
     await pipeline.exec();
   }

@@ -1,7 +1,11 @@
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import type { ClientEventRecord } from '@herald/contracts';
 import { uniquePrefix, waitFor } from '@herald/testing';
-import { appendClientEvent, consumeClientEvents, type ClientEventsConsumer } from '../src/client-events-stream.js';
+import {
+  appendClientEvent,
+  consumeClientEvents,
+  type ClientEventsConsumer,
+} from '../src/client-events-stream.js';
 import { createKeys } from '../src/keys.js';
 import { silentLogger } from '../src/logger.js';
 import { createRedis } from '../src/redis.js';
@@ -26,7 +30,11 @@ describe('client events stream', () => {
     consumers.push(
       consumeClientEvents(
         (event) => {
-          if (event.payload && (event.payload as { notificationId: string }).notificationId === 'n2' && failures === 0) {
+          if (
+            event.payload &&
+            (event.payload as { notificationId: string }).notificationId === 'n2' &&
+            failures === 0
+          ) {
             failures += 1;
             throw new Error('transient');
           }
@@ -48,9 +56,26 @@ describe('client events stream', () => {
 
   it('moves entries that fail their schema to the dead stream', async () => {
     const keys = createKeys(uniquePrefix());
-    await redis.xadd(keys.clientEvents, '*', 'type', 'notification:mark_read', 'userId', 'u', 'payload', '{"bad":1}', 'socketId', 's', 'nodeId', 'n', 'ts', '1');
+    await redis.xadd(
+      keys.clientEvents,
+      '*',
+      'type',
+      'notification:mark_read',
+      'userId',
+      'u',
+      'payload',
+      '{"bad":1}',
+      'socketId',
+      's',
+      'nodeId',
+      'n',
+      'ts',
+      '1',
+    );
     const seen: ClientEventRecord[] = [];
-    consumers.push(consumeClientEvents((e) => void seen.push(e), { redis, keys, logger: silentLogger(), blockMs: 100 }));
+    consumers.push(
+      consumeClientEvents((e) => void seen.push(e), { redis, keys, logger: silentLogger(), blockMs: 100 }),
+    );
     await waitFor(async () => (await redis.xlen(keys.clientEventsDead)) === 1, { message: 'dead-lettered' });
     expect(seen).toHaveLength(0);
   });

@@ -52,6 +52,8 @@ describe('presence', () => {
   });
 
   it('refuses a ttl outside its range', () => {
-    expect(() => new PresenceRegistry({ redis, keys: createKeys('{x}'), nodeId: 'n', ttlMs: 10 })).toThrow(/ttlMs/);
+    expect(() => new PresenceRegistry({ redis, keys: createKeys('{x}'), nodeId: 'n', ttlMs: 10 })).toThrow(
+      /ttlMs/,
+    );
   });
 });

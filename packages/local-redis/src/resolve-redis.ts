@@ -29,6 +29,17 @@ async function dockerEngineLikely(env: NodeJS.ProcessEnv): Promise<boolean> {
   }
 }
 
+/** A Redis URL fit for an error message: any password in it is replaced. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = 'redacted';
+    return parsed.toString();
+  } catch {
+    return '(an unparseable URL)';
+  }
+}
+
 async function startContainer(): Promise<ResolvedRedis | null> {
   try {
     // Loaded only when an engine may answer: testcontainers is heavy and probes at import.
@@ -53,13 +64,18 @@ async function startContainer(): Promise<ResolvedRedis | null> {
  */
 export async function resolveRedis(options: ResolveRedisOptions = {}): Promise<ResolvedRedis> {
   const env = options.env ?? process.env;
-  if (env.REDIS_URL) {
-    await waitForRedis(env.REDIS_URL, 5_000).catch((error: unknown) => {
-      throw new HeraldError(HeraldErrorCode.invalidConfig, `REDIS_URL is set but ${env.REDIS_URL} does not answer PING`, {
-        cause: error,
-      });
+  const url = env.REDIS_URL;
+  if (url) {
+    await waitForRedis(url, 5_000).catch((error: unknown) => {
+      throw new HeraldError(
+        HeraldErrorCode.invalidConfig,
+        `REDIS_URL is set but ${redactRedisUrl(url)} does not answer PING`,
+        {
+          cause: error,
+        },
+      );
     });
-    return { url: env.REDIS_URL, source: 'env', stop: () => Promise.resolve() };
+    return { url, source: 'env', stop: () => Promise.resolve() };
   }
   if ((options.tryContainer ?? true) && (await dockerEngineLikely(env))) {
     const container = await startContainer();

@@ -10,7 +10,11 @@ describe('resolveRedis', () => {
     expect(await redis.config('GET', 'maxmemory-policy')).toEqual(['maxmemory-policy', 'noeviction']);
     redis.disconnect();
     await resolved.stop();
-    const probe = new Redis(resolved.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    const probe = new Redis(resolved.url, {
+      lazyConnect: true,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+    });
     probe.on('error', () => undefined);
     await expect(probe.connect()).rejects.toThrow();
     probe.disconnect();
@@ -25,6 +29,15 @@ describe('resolveRedis', () => {
       await own.stop();
     }
     const dead = `redis://127.0.0.1:${await freePort()}`;
-    await expect(resolveRedis({ env: { REDIS_URL: dead } })).rejects.toThrow(/REDIS_URL is set but .* does not answer/);
+    await expect(resolveRedis({ env: { REDIS_URL: dead } })).rejects.toThrow(
+      /REDIS_URL is set but .* does not answer/,
+    );
+    const withPassword = dead.replace('redis://', 'redis://:hunter2-secret@');
+    const error = await resolveRedis({ env: { REDIS_URL: withPassword } }).then(
+      () => new Error('resolved'),
+      (e: unknown) => e as Error,
+    );
+    expect(error.message).not.toContain('hunter2-secret');
+    expect(error.message).toContain('redacted');
   });
 });

@@ -47,9 +47,12 @@ describe('invalid events', () => {
   }
 
   it('refuses a payload that fails its schema, naming the event and the field', async () => {
+    // The types refuse a numeric title too; the runtime check is for untyped callers.
+    const badPayload = { notification: { title: 42, message: 'bad title' } } as unknown as {
+      notification: { title: string };
+    };
     const error = await expectNothingEnqueued(() =>
-      // @ts-expect-error title must be a string: the types catch this too, the runtime check is for untyped callers.
-      publisher.toUser(uniqueUser()).emit('notification:new', { notification: { title: 42, message: 'bad title' } }),
+      publisher.toUser(uniqueUser()).emit('notification:new', badPayload),
     );
     expect(error.code).toBe('invalid_payload');
     expect(error.message).toContain('notification:new');

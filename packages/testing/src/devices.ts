@@ -60,7 +60,10 @@ export async function connectDevice(url: string, options: ConnectDeviceOptions =
   const socket = open(url, options);
   const device = record(socket);
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no authenticated event within timeout')), options.timeoutMs ?? 5_000);
+    const timer = setTimeout(
+      () => reject(new Error('no authenticated event within timeout')),
+      options.timeoutMs ?? 5_000,
+    );
     socket.once('authenticated', () => {
       clearTimeout(timer);
       resolve();

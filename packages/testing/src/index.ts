@@ -9,3 +9,5 @@ export type { ConnectDeviceOptions, Device, Received } from './devices.js';
 export { REPO_ROOT, spawnApp } from './child-process.js';
 export type { AppProcess } from './child-process.js';
 export { freePort } from '@herald/local-redis';
+export { useCleanup } from './cleanup.js';
+export type { Defer } from './cleanup.js';

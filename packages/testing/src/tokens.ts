@@ -16,7 +16,12 @@ export interface MintTokenOptions {
 /** Signs an HS256 access token for `userId` (as `sub`). */
 export function mintToken(userId: string, options: MintTokenOptions = {}): string {
   const now = Math.floor(Date.now() / 1000);
-  const claims: Record<string, unknown> = { sub: userId, iat: now, exp: now + (options.expiresInS ?? 3600), ...options.extra };
+  const claims: Record<string, unknown> = {
+    sub: userId,
+    iat: now,
+    exp: now + (options.expiresInS ?? 3600),
+    ...options.extra,
+  };
   if (options.email) claims.email = options.email;
   if (options.role) claims.role = options.role;
   if (options.rooms) claims.rooms = options.rooms;

@@ -13,7 +13,9 @@ export async function waitFor<T>(
       last = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`${options.message ?? 'condition not met'} within ${options.timeoutMs ?? 10_000} ms`, { cause: last });
+      throw new Error(`${options.message ?? 'condition not met'} within ${options.timeoutMs ?? 10_000} ms`, {
+        cause: last,
+      });
     }
     await sleep(options.intervalMs ?? 25);
   }
