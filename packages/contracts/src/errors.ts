@@ -16,6 +16,12 @@ export const HeraldErrorCode = {
   invalidToken: 'invalid_token',
   /** Handshake with a token past its `exp`. */
   tokenExpired: 'token_expired',
+  /** Too many client events or handshakes in too short a time: slow down and retry. */
+  rateLimited: 'rate_limited',
+  /** Handshake of a user who already has the configured number of connected devices. */
+  tooManyDevices: 'too_many_devices',
+  /** Browser handshake from an origin that is not in `CORS_ORIGIN`. */
+  originNotAllowed: 'origin_not_allowed',
   /** An environment variable or option with a bad value. */
   invalidConfig: 'invalid_config',
   /** Something that was looked up is not there. */
