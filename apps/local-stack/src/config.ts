@@ -17,6 +17,8 @@ export const localStackEnv = z.object({
   CORS_ORIGIN: SocketNodeEnv.shape.CORS_ORIGIN,
   JWT_SECRET: SocketNodeEnv.shape.JWT_SECRET.optional(),
   HERALD_API_KEY: z.string().min(16, 'expected at least 16 characters').optional(),
+  /** Largest event payload the publisher and the publish API accept, as JSON bytes. */
+  HERALD_MAX_PAYLOAD_BYTES: envInt(1, 64 * 1024 * 1024).optional(),
   REDIS_URL: envRedisUrl.optional(),
   HERALD_REDIS_PREFIX: envPrefix.default('{herald}'),
   HERALD_LOG_LEVEL: envLogLevel.default('info'),

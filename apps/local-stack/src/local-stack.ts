@@ -29,6 +29,8 @@ export interface LocalStackOptions {
   prefix?: string;
   /** @default 10_000 */
   fallbackGraceMs?: number;
+  /** Largest event payload accepted, in bytes of JSON (publisher `maxPayloadBytes`). @default 65_536 */
+  maxPayloadBytes?: number;
   /** Fallback emails go here; unset, they are written to the log. */
   smtpUrl?: string;
   mailFrom?: string;
@@ -90,7 +92,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       options.demoEmail ?? 'demo@localhost',
     ).finally(() => closeRedis(seed));
 
-    const publisher = createPublisher({ redisUrl: redis.url, prefix, logger: log });
+    const publisher = createPublisher({
+      redisUrl: redis.url,
+      prefix,
+      logger: log,
+      ...(options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes }),
+    });
     closers.push({ name: 'publisher', close: () => publisher.close() });
 
     const dispatcher = await startDispatcher({

@@ -18,6 +18,7 @@ const starting = startLocalStack({
   env: { ...process.env, REDIS_URL: env.REDIS_URL },
   prefix: env.HERALD_REDIS_PREFIX,
   fallbackGraceMs: env.HERALD_FALLBACK_GRACE_MS,
+  maxPayloadBytes: env.HERALD_MAX_PAYLOAD_BYTES,
   smtpUrl: env.SMTP_URL,
   mailFrom: env.MAIL_FROM,
   demoUser: env.HERALD_DEMO_USER,

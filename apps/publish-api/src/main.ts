@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { commonEnv, createLogger, envInt, envPort, exitOnSignal, loadConfigOrExit } from '@herald/core';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '@herald/contracts';
 import { createPublisher } from '@herald/publisher';
 import { startPublishApi } from './server.js';
 
@@ -12,11 +13,17 @@ const config = loadConfigOrExit(
       .string({ error: 'required: the key producers send as "Authorization: Bearer <key>"' })
       .min(16, 'expected at least 16 characters'),
     HERALD_BODY_LIMIT_BYTES: envInt(1, 64 * 1024 * 1024).default(1_048_576),
+    HERALD_MAX_PAYLOAD_BYTES: envInt(1, 64 * 1024 * 1024).default(DEFAULT_MAX_PAYLOAD_BYTES),
   }),
 );
 
 const logger = createLogger({ name: 'publish-api', level: config.HERALD_LOG_LEVEL });
-const publisher = createPublisher({ redisUrl: config.REDIS_URL, prefix: config.HERALD_REDIS_PREFIX, logger });
+const publisher = createPublisher({
+  redisUrl: config.REDIS_URL,
+  prefix: config.HERALD_REDIS_PREFIX,
+  maxPayloadBytes: config.HERALD_MAX_PAYLOAD_BYTES,
+  logger,
+});
 const api = await startPublishApi({
   publisher,
   apiKey: config.HERALD_API_KEY,

@@ -6,6 +6,13 @@ import { describeIssues, toFieldIssues } from './issues.js';
 /** The most user ids one publish may name; the dispatcher works through them in chunks. */
 export const MAX_USERS_PER_PUBLISH = 100_000;
 
+/**
+ * Default limit on one event's payload, as serialized JSON (UTF-8 bytes). It matches the
+ * socket node's default message size: a larger event would sit in Redis and the queue
+ * and then be too big for the devices anyway.
+ */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024;
+
 /** User ids come from tokens and producers; keep them printable and bounded. */
 export const UserId = z
   .string()
@@ -103,15 +110,72 @@ export interface PrepareEventInput {
   options?: unknown;
 }
 
+/** How `prepareEvent` checks and names events; the publisher passes its own options here. */
+export interface PrepareEventSettings {
+  /** Largest payload accepted, in bytes of serialized JSON (UTF-8). @default DEFAULT_MAX_PAYLOAD_BYTES (65_536) */
+  maxPayloadBytes?: number;
+  /** Makes the event id when the publish names none. @default crypto.randomUUID */
+  newId?: () => string;
+}
+
+/** UTF-8 size of a string, counted without encoding a copy of it (works in browsers too). */
+function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      // A surrogate pair is one 4-byte character (a lone surrogate becomes 3 bytes of U+FFFD).
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/**
+ * Checks the size of a payload as it will travel (JSON in the job, then in each
+ * Socket.IO packet). A payload JSON cannot carry (a BigInt, a cycle; loose objects
+ * let such extra keys through the schema) is refused here too, instead of failing
+ * later inside the queue client.
+ */
+function checkPayloadSize(event: string, payload: unknown, limit: number): void {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(payload);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new HeraldError(
+      HeraldErrorCode.invalidPayload,
+      `Invalid payload for "${event}": it cannot be serialized as JSON (${reason})`,
+      { issues: [{ path: 'payload', message: 'not serializable as JSON' }], cause: error },
+    );
+  }
+  const size = text === undefined ? 0 : utf8Length(text);
+  if (size > limit) {
+    const message = `is ${size} bytes as JSON; the limit is ${limit} bytes`;
+    throw new HeraldError(
+      HeraldErrorCode.invalidPayload,
+      `Payload of "${event}" is too large: it ${message} (maxPayloadBytes). Send an id and let the client fetch the rest.`,
+      { issues: [{ path: 'payload', message }] },
+    );
+  }
+}
+
 /**
  * Validates one publish against a catalog and resolves its defaults. This is the
  * single validation path: the publisher package and the HTTP API both call it.
- * Throws `unknown_event` or `invalid_payload` naming the event and each failing field.
+ * Throws `unknown_event` or `invalid_payload` naming the event and each failing field
+ * (a payload over `maxPayloadBytes` is an `invalid_payload` naming its size and the limit).
  */
 export function prepareEvent(
   catalog: Catalog,
   input: PrepareEventInput,
-  newId: () => string = () => crypto.randomUUID(),
+  settings: PrepareEventSettings = {},
 ): PreparedEvent {
   const definition = Object.hasOwn(catalog, input.event) ? catalog[input.event] : undefined;
   if (!definition) {
@@ -127,6 +191,7 @@ export function prepareEvent(
   if (!payload.success) {
     throw invalid(`Invalid payload for "${input.event}"`, toFieldIssues(payload.error, 'payload'));
   }
+  checkPayloadSize(input.event, payload.data, settings.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
   const options = PublishOptions.safeParse(input.options ?? {});
   if (!options.success) throw invalid(`Invalid options for "${input.event}"`, toFieldIssues(options.error));
 
@@ -147,7 +212,7 @@ export function prepareEvent(
     else if (requested === undefined && definition.fallback === 'email') fallback = { channel: 'email' };
   }
   return {
-    eventId: options.data.eventId ?? newId(),
+    eventId: options.data.eventId ?? (settings.newId ?? (() => crypto.randomUUID()))(),
     event: input.event,
     // The parsed payload, not the input: it is what the schema vouched for (loose objects keep extra keys).
     payload: payload.data,

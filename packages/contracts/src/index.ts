@@ -26,6 +26,7 @@ export {
 } from './protocol.js';
 export type { ClientEventAck, ClientEventName, ClientEventPayload } from './protocol.js';
 export {
+  DEFAULT_MAX_PAYLOAD_BYTES,
   EventId,
   FallbackOption,
   FallbackPolicy,
@@ -39,6 +40,6 @@ export {
   UserId,
   prepareEvent,
 } from './envelope.js';
-export type { PrepareEventInput } from './envelope.js';
+export type { PrepareEventInput, PrepareEventSettings } from './envelope.js';
 export { EventJobData, FallbackJobData, QueueName, USERS_PER_JOB, chunk } from './jobs.js';
 export type { ClientToServerEvents, ServerToClientEvents, SocketData } from './socket-events.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defaultCatalog, defineEvent, extendCatalog } from './catalog.js';
 import { HeraldError } from './errors.js';
-import { prepareEvent } from './envelope.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, prepareEvent } from './envelope.js';
 
 const notification = { notification: { id: 'n1', title: 'Hello', message: 'World' }, timestamp: 't' };
 
@@ -111,5 +111,51 @@ describe('prepareEvent', () => {
         prepareEvent(catalog, { event: 'order:shipped', to: { user: 'a' }, payload: { orderId: 3 } }),
       ).issues[0]?.path,
     ).toBe('payload.orderId');
+  });
+
+  it('refuses a payload over 64 KB of JSON by default, naming its size and the limit', () => {
+    const sized = (bytes: number) => {
+      // {"notification":{"message":"…"}} is 31 bytes around the message.
+      return { notification: { message: 'x'.repeat(bytes - 31) } };
+    };
+    expect(JSON.stringify(sized(DEFAULT_MAX_PAYLOAD_BYTES))).toHaveLength(DEFAULT_MAX_PAYLOAD_BYTES);
+    const input = (payload: unknown) => ({ event: 'notification:new', to: { user: 'u' }, payload });
+    expect(prepareEvent(defaultCatalog, input(sized(DEFAULT_MAX_PAYLOAD_BYTES))).event).toBe(
+      'notification:new',
+    );
+    const error = thrown(() => prepareEvent(defaultCatalog, input(sized(DEFAULT_MAX_PAYLOAD_BYTES + 1))));
+    expect(error.code).toBe('invalid_payload');
+    expect(error.message).toContain('notification:new');
+    expect(error.message).toContain(`${DEFAULT_MAX_PAYLOAD_BYTES + 1} bytes`);
+    expect(error.message).toContain(`limit is ${DEFAULT_MAX_PAYLOAD_BYTES} bytes`);
+    expect(error.issues.map((i) => i.path)).toEqual(['payload']);
+  });
+
+  it('counts UTF-8 bytes, not characters, and takes the limit from maxPayloadBytes', () => {
+    // 100 × "é" (2 bytes) + 100 × "😀" (4 bytes) = 600 bytes in 300 UTF-16 units.
+    const payload = { notification: { message: 'é'.repeat(100) + '😀'.repeat(100) } };
+    const bytes = new TextEncoder().encode(JSON.stringify(payload)).byteLength;
+    const input = { event: 'notification:new', to: { user: 'u' }, payload };
+    expect(prepareEvent(defaultCatalog, input, { maxPayloadBytes: bytes }).payload).toEqual(payload);
+    const error = thrown(() => prepareEvent(defaultCatalog, input, { maxPayloadBytes: bytes - 1 }));
+    expect(error.message).toContain(`is ${bytes} bytes as JSON; the limit is ${bytes - 1} bytes`);
+  });
+
+  it('refuses a payload JSON cannot carry (extra keys of loose objects are not checked by the schema)', () => {
+    const cyclic: Record<string, unknown> = { notification: { title: 't' } };
+    cyclic.self = cyclic;
+    for (const payload of [cyclic, { notification: { title: 't' }, big: 10n }]) {
+      const error = thrown(() =>
+        prepareEvent(defaultCatalog, { event: 'notification:new', to: { user: 'u' }, payload }),
+      );
+      expect(error.code).toBe('invalid_payload');
+      expect(error.issues).toEqual([{ path: 'payload', message: 'not serializable as JSON' }]);
+    }
+  });
+
+  it('uses newId for events published without an id', () => {
+    const xp = { amount: 1, source: 's', totalXp: 2 };
+    const input = { event: 'xp:gained', to: { user: 'u' }, payload: xp };
+    expect(prepareEvent(defaultCatalog, input, { newId: () => 'fixed-id' }).eventId).toBe('fixed-id');
   });
 });

@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import {
+  DEFAULT_MAX_PAYLOAD_BYTES,
   HeraldError,
   HeraldErrorCode,
   QueueName,
@@ -39,9 +40,19 @@ export interface PublisherOptions<C extends Catalog = DefaultCatalog> {
   prefix?: string;
   /** Events this publisher may send, with their payload schemas. @default defaultCatalog */
   catalog?: C;
+  /**
+   * Largest payload one event may carry, in bytes of serialized JSON (UTF-8). A larger
+   * one is refused with `invalid_payload` naming its size and the limit, and nothing is
+   * enqueued. Keep it at or under the socket nodes' message size (`maxHttpBufferSize`).
+   * @default 65_536 (64 KiB)
+   */
+  maxPayloadBytes?: number;
   /** @default a silent logger */
   logger?: Logger;
 }
+
+/** The largest `maxPayloadBytes` accepted: beyond it an event is a file, not a notification. */
+const MAX_PAYLOAD_BYTES_LIMIT = 64 * 1024 * 1024;
 
 /** Who an event goes to; `emit` validates, enqueues and resolves to the event id. */
 export interface Target<C extends Catalog = DefaultCatalog> {
@@ -153,6 +164,17 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
       `createPublisher: prefix must be a non-empty string without spaces, such as {herald}; got ${JSON.stringify(prefix)}`,
     );
   }
+  const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  if (
+    !Number.isInteger(maxPayloadBytes) ||
+    maxPayloadBytes < 1 ||
+    maxPayloadBytes > MAX_PAYLOAD_BYTES_LIMIT
+  ) {
+    throw new HeraldError(
+      HeraldErrorCode.invalidConfig,
+      `createPublisher: maxPayloadBytes must be an integer from 1 to ${MAX_PAYLOAD_BYTES_LIMIT}; got ${String(maxPayloadBytes)}`,
+    );
+  }
   const catalog: Catalog = options.catalog ?? defaultCatalog;
   const log = (options.logger ?? silentLogger()).child({ component: 'publisher' });
   const ownsConnection = !options.connection;
@@ -177,7 +199,7 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
   const enqueue = async (input: PrepareEventInput): Promise<string> => {
     assertOpen();
     // Validation throws before anything touches Redis: a bad event is never enqueued.
-    const prepared = prepareEvent(catalog, input);
+    const prepared = prepareEvent(catalog, input, { maxPayloadBytes });
     const jobs = toEventJobs(prepared);
     await queue.addBulk(jobs);
     log.debug(
