@@ -16,8 +16,10 @@ export { createKeys } from './keys.js';
 export type { RedisKeys } from './keys.js';
 export { DEFAULT_PRESENCE_TTL_MS, PresenceReader, PresenceRegistry } from './presence.js';
 export type { PresenceRegistryOptions } from './presence.js';
-export { verifyAccessToken } from './jwt.js';
+export { DEFAULT_CLOCK_TOLERANCE_S, MAX_TOKEN_BYTES, verifyAccessToken } from './jwt.js';
 export type { Identity, VerifyTokenOptions } from './jwt.js';
+export { JWT_ALGORITHMS, KeyRing, MIN_SECRET_BYTES, createKeyRing, isJwtAlgorithm } from './jwt-keys.js';
+export type { JwtAlgorithm, KeyRingOptions, VerificationKey, VerificationKeyInput } from './jwt-keys.js';
 export { EMAIL_TTL_S, lookupEmail, rememberEmail } from './contacts.js';
 export { CLIENT_EVENTS_MAXLEN, appendClientEvent, consumeClientEvents } from './client-events-stream.js';
 export type {
