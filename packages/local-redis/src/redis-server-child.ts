@@ -43,7 +43,10 @@ export interface RedisServerChild {
 export interface StartRedisServerOptions {
   /** @default 'redis-server' */
   binary?: string;
-  /** Extra arguments, e.g. `['--appendonly', 'yes', '--dir', dir]`. */
+  /**
+   * Extra arguments, e.g. `['--appendonly', 'yes', '--dir', dir]`. With
+   * `['--requirepass', pw]` the returned `url` includes the password.
+   */
   args?: string[];
   port?: number;
 }
@@ -72,7 +75,11 @@ export async function startRedisServer(options: StartRedisServerOptions = {}): P
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
-  const url = `redis://127.0.0.1:${port}`;
+  // With `--requirepass`, the URL carries the password, so PING (and the caller) can get in.
+  const passwordAt = options.args?.indexOf('--requirepass') ?? -1;
+  const password = passwordAt >= 0 ? options.args?.[passwordAt + 1] : undefined;
+  const auth = password === undefined ? '' : `:${encodeURIComponent(password)}@`;
+  const url = `redis://${auth}127.0.0.1:${port}`;
   await Promise.race([waitForRedis(url), spawnError]);
   return {
     url,

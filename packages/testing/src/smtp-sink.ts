@@ -21,8 +21,13 @@ export interface SmtpSink {
   close(): Promise<void>;
 }
 
+export interface SmtpSinkOptions {
+  /** Require AUTH (PLAIN or LOGIN) with these credentials; others get 535. @default none: no AUTH needed */
+  auth?: { user: string; pass: string };
+}
+
 /** A real SMTP server on a free loopback port that keeps what it receives. */
-export async function startSmtpSink(): Promise<SmtpSink> {
+export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
   let toRefuse = 0;
   const sink: Omit<SmtpSink, 'url' | 'port' | 'close'> = {
     mails: [],
@@ -31,10 +36,20 @@ export async function startSmtpSink(): Promise<SmtpSink> {
       toRefuse = n;
     },
   };
+  const { auth } = options;
   const server = new SMTPServer({
-    authOptional: true,
+    authOptional: auth === undefined,
+    // Plain-text AUTH without TLS is fine on loopback, and it is what a test needs to see.
+    allowInsecureAuth: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    onAuth(credentials, _session, callback) {
+      if (auth && credentials.username === auth.user && credentials.password === auth.pass) {
+        callback(null, { user: auth.user });
+      } else {
+        callback(new Error('Invalid username or password'));
+      }
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
