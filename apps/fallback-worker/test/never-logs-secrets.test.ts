@@ -1,0 +1,79 @@
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QueueName, type FallbackJobData } from '@herald/contracts';
+import { closeRedis, createRedis } from '@herald/core';
+import {
+  leakedSecrets,
+  pinoLines,
+  spawnApp,
+  startRedisServer,
+  startSmtpSink,
+  uniquePrefix,
+  uniqueUser,
+  waitFor,
+  type RedisServerChild,
+} from '@herald/testing';
+import { useCleanup } from './support.js';
+
+const randomSecret = (label: string) => `${label}${crypto.randomUUID().replaceAll('-', '')}`;
+
+describe('fallback-worker logs', () => {
+  const defer = useCleanup();
+  const redisPassword = randomSecret('redispw');
+  let redis: RedisServerChild;
+
+  beforeAll(async () => {
+    redis = await startRedisServer({ args: ['--requirepass', redisPassword] });
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+
+  it('at debug level hold neither the SMTP password (accepted or refused) nor the Redis password', async () => {
+    const smtpPassword = randomSecret('smtppw');
+    const wrongSmtpPassword = randomSecret('wrongsmtppw');
+    const sink = await startSmtpSink({ auth: { user: 'mailer', pass: smtpPassword } });
+    defer(() => sink.close());
+    const prefix = uniquePrefix('secrets');
+    const connection = createRedis(redis.url);
+    defer(() => closeRedis(connection));
+    const queue = new Queue<FallbackJobData>(QueueName.fallback, { connection, prefix });
+    defer(() => queue.close());
+
+    /** Runs a worker with `password` in SMTP_URL until one fallback job has settled. */
+    const runWorker = async (password: string, settled: RegExp) => {
+      const app = spawnApp('fallback-worker', {
+        REDIS_URL: redis.url,
+        HERALD_REDIS_PREFIX: prefix,
+        SMTP_URL: `smtp://mailer:${password}@127.0.0.1:${sink.port}`,
+        HERALD_LOG_LEVEL: 'debug',
+      });
+      defer(() => app.stop('SIGKILL'));
+      await app.waitForOutput(/fallback worker ready/, 30_000);
+      const userId = uniqueUser('mail');
+      await queue.add('notification:new', {
+        v: 1,
+        eventId: `evt-${crypto.randomUUID()}`,
+        userId,
+        event: 'notification:new',
+        payload: { notification: { title: 'Secret-free', message: 'hello' } },
+        fallback: { channel: 'email', email: `${userId}@example.com` },
+        publishedAt: Date.now(),
+      });
+      await app.waitForOutput(settled);
+      expect(await app.stop('SIGTERM')).toBe(0);
+      return pinoLines(app.output());
+    };
+
+    const sent = await runWorker(smtpPassword, /fallback email sent/);
+    await waitFor(() => sink.mails.length === 1, { message: 'the authenticated SMTP server got the mail' });
+    // A refused login fails the job (no retries on a job added without attempts): its error is logged.
+    const refused = await runWorker(wrongSmtpPassword, /fallback job failed/);
+    expect(refused.some((l) => l.includes('EAUTH'))).toBe(true);
+    expect(sink.mails).toHaveLength(1);
+
+    expect(leakedSecrets([...sent, ...refused], { smtpPassword, wrongSmtpPassword, redisPassword })).toEqual(
+      {},
+    );
+  });
+});
