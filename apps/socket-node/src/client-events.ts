@@ -9,6 +9,7 @@ import {
   type ClientEventName,
 } from '@herald/contracts';
 import { appendClientEvent, type RedisKeys } from '@herald/core';
+import type { ClientEventLimit } from './client-event-limit.js';
 import type { HeraldSocket } from './types.js';
 
 export interface ClientEventsOptions {
@@ -16,6 +17,8 @@ export interface ClientEventsOptions {
   keys: RedisKeys;
   nodeId: string;
   logger: Logger;
+  /** Per-socket rate limit every client event goes through first; absent = no limit. */
+  clientEventLimit?: ClientEventLimit;
 }
 
 type Ack = (result: ClientEventAck) => void;
@@ -46,12 +49,37 @@ function answerError(
  * function called with `this` = the socket (Socket.IO applies any-listeners that
  * way), so a connection costs one array slot instead of a closure per event.
  *
- * Known client events are validated against the contracts and appended to the
+ * Every event, known or not, first goes through the per-socket rate limit
+ * (`rate_limited` over it, disconnect when flooding). Known client events are
+ * then validated against the contracts and appended to the
  * client-events stream with the userId from the token; anything else gets an
  * `error` event. Nothing a client sends can make it throw.
  */
 export function createClientEventListener(options: ClientEventsOptions) {
   const log = options.logger;
+  const limit = options.clientEventLimit;
+  const overLimit = limit
+    ? `Too many events: at most ${limit.ratePerSecond} per second (bursts of ${limit.burst}); this one was dropped, slow down.`
+    : '';
+
+  /** Drops an event over the rate; a socket that keeps flooding is disconnected. */
+  function refuse(socket: HeraldSocket, args: unknown[], disconnect: boolean): void {
+    const last = args[args.length - 1];
+    const ack = typeof last === 'function' ? (last as Ack) : undefined;
+    if (!disconnect) {
+      answerError(socket, ack, HeraldErrorCode.rateLimited, overLimit);
+      return;
+    }
+    log.warn({ userId: socket.data.userId }, 'disconnecting a socket that keeps sending over the rate limit');
+    answerError(
+      socket,
+      ack,
+      HeraldErrorCode.rateLimited,
+      'Too many events refused for going over the rate limit: disconnecting.',
+    );
+    // true: close the underlying connection too, after the error above is flushed.
+    socket.disconnect(true);
+  }
 
   async function handle(socket: HeraldSocket, event: unknown, args: unknown[]): Promise<void> {
     const last = args[args.length - 1];
@@ -97,6 +125,16 @@ export function createClientEventListener(options: ClientEventsOptions) {
   }
 
   return function onClientEvent(this: HeraldSocket, event: unknown, ...args: unknown[]): void {
+    // Any-listeners run before Socket.IO's own "still connected?" check, and packets read
+    // in the same chunk as a disconnect still arrive: nothing more from a closed socket.
+    if (!this.connected) return;
+    if (limit) {
+      const verdict = limit.check(this.data);
+      if (verdict !== 'accept') {
+        refuse(this, args, verdict === 'disconnect');
+        return;
+      }
+    }
     handle(this, event, args).catch((error: unknown) =>
       log.error({ err: error }, 'client event handler failed'),
     );

@@ -40,11 +40,60 @@ describe('SocketNodeEnv', () => {
     expect(socketNodeOptionsFromEnv(env, silentLogger()).nodeId).toBe('node-a');
   });
 
+  it('has the documented limits by default', () => {
+    const options = socketNodeOptionsFromEnv(parseEnv(SocketNodeEnv, { JWT_SECRET: secret }), silentLogger());
+    expect(options).toMatchObject({
+      maxMessageBytes: 65_536,
+      clientEventRate: 20,
+      clientEventBurst: 40,
+      rateLimitDisconnectAfter: 100,
+      maxDevicesPerUser: 20,
+      handshakeRate: 50,
+      handshakeBurst: 100,
+      trustProxy: 0,
+    });
+  });
+
+  it('reads the limits, "*" alone as CORS_ORIGIN, and HERALD_TRUST_PROXY as a number of proxies', () => {
+    const env = parseEnv(SocketNodeEnv, {
+      JWT_SECRET: secret,
+      CORS_ORIGIN: '*',
+      HERALD_MAX_MESSAGE_BYTES: '2048',
+      HERALD_CLIENT_EVENT_RATE: '0',
+      HERALD_MAX_DEVICES_PER_USER: '3',
+      HERALD_TRUST_PROXY: 'true',
+    });
+    expect(socketNodeOptionsFromEnv(env, silentLogger())).toMatchObject({
+      corsOrigins: ['*'],
+      maxMessageBytes: 2048,
+      clientEventRate: 0,
+      maxDevicesPerUser: 3,
+      trustProxy: 1,
+    });
+    expect(
+      parseEnv(SocketNodeEnv, { JWT_SECRET: secret, HERALD_TRUST_PROXY: 'FALSE' }).HERALD_TRUST_PROXY,
+    ).toBe(0);
+    expect(parseEnv(SocketNodeEnv, { JWT_SECRET: secret, HERALD_TRUST_PROXY: '2' }).HERALD_TRUST_PROXY).toBe(
+      2,
+    );
+  });
+
   it.each([
     [{}, /JWT_SECRET/],
     [{ JWT_SECRET: 'short' }, /JWT_SECRET: expected a secret of at least 32 characters/],
     [{ JWT_SECRET: secret, PORT: 'eighty' }, /PORT/],
-    [{ JWT_SECRET: secret, CORS_ORIGIN: '*' }, /CORS_ORIGIN\[0\]: expected exact origins/],
+    [{ JWT_SECRET: secret, CORS_ORIGIN: '*,https://app.example.com' }, /CORS_ORIGIN: .*"\*" .* only entry/],
+    [{ JWT_SECRET: secret, CORS_ORIGIN: 'https://*.example.com/' }, /CORS_ORIGIN: expected exact origins/],
+    [
+      { JWT_SECRET: secret, HERALD_MAX_MESSAGE_BYTES: '100' },
+      /HERALD_MAX_MESSAGE_BYTES: expected an integer >= 1024/,
+    ],
+    [{ JWT_SECRET: secret, HERALD_CLIENT_EVENT_BURST: '0' }, /HERALD_CLIENT_EVENT_BURST/],
+    [{ JWT_SECRET: secret, HERALD_MAX_DEVICES_PER_USER: '-1' }, /HERALD_MAX_DEVICES_PER_USER/],
+    [
+      { JWT_SECRET: secret, HERALD_TRUST_PROXY: 'yes' },
+      /HERALD_TRUST_PROXY: expected true, false or a number/,
+    ],
     [{ JWT_SECRET: secret, CORS_ORIGIN: 'https://app.example.com/' }, /CORS_ORIGIN/],
     [{ JWT_SECRET: secret, WS_PATH: 'socket.io' }, /WS_PATH/],
     [

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { commonEnv, envInt, envList, envPort, type Logger } from '@herald/core';
+import { describeBadOrigins } from './origin-check.js';
 import type { SocketNodeOptions } from './socket-node.js';
 
 /**
@@ -14,21 +15,34 @@ export const SocketNodeEnv = z.object({
   PORT: envPort.default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
   WS_PATH: z.string().regex(/^\//, 'expected a path starting with "/"').default('/socket.io/'),
-  /** Comma-separated exact origins; empty means no cross-origin browser access. */
+  /** Comma-separated exact origins, or `*` alone (any origin, no credentials); empty means no cross-origin browser access. */
   CORS_ORIGIN: envList
     .pipe(
-      z.array(
-        z
-          .string()
-          .regex(
-            /^https?:\/\/[^/\s]+$/,
-            'expected exact origins such as https://app.example.com (no "*", no trailing slash)',
-          ),
-      ),
+      z.array(z.string()).superRefine((origins, context) => {
+        const problem = describeBadOrigins(origins);
+        if (problem)
+          context.addIssue({ code: 'custom', message: `expected exact origins or "*" alone: ${problem}` });
+      }),
     )
     .default([]),
   JWT_SECRET: z.string().min(32, 'expected a secret of at least 32 characters'),
   HERALD_PRESENCE_TTL_MS: envInt(1_000, MAX_PRESENCE_TTL_MS).default(20_000),
+  HERALD_MAX_MESSAGE_BYTES: envInt(1_024, 100 * 1_048_576).default(65_536),
+  HERALD_CLIENT_EVENT_RATE: envInt(0, 1_000_000).default(20),
+  HERALD_CLIENT_EVENT_BURST: envInt(1, 1_000_000).default(40),
+  HERALD_RATE_LIMIT_DISCONNECT_AFTER: envInt(0, 1_000_000).default(100),
+  HERALD_MAX_DEVICES_PER_USER: envInt(0, 1_000_000).default(20),
+  HERALD_HANDSHAKE_RATE: envInt(0, 1_000_000).default(50),
+  HERALD_HANDSHAKE_BURST: envInt(1, 1_000_000).default(100),
+  /** `false`, `true` (one proxy) or how many reverse proxies' X-Forwarded-For to believe. */
+  HERALD_TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|\d{1,2})$/i, 'expected true, false or a number of proxies')
+    .transform((value) => {
+      const lower = value.toLowerCase();
+      return lower === 'true' ? 1 : lower === 'false' ? 0 : Number(value);
+    })
+    .default(0),
   HERALD_NODE_ID: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'expected up to 100 letters, digits and _ . : -')
@@ -47,6 +61,14 @@ export function socketNodeOptionsFromEnv(env: SocketNodeEnv, logger: Logger): So
     wsPath: env.WS_PATH,
     corsOrigins: env.CORS_ORIGIN,
     presenceTtlMs: env.HERALD_PRESENCE_TTL_MS,
+    maxMessageBytes: env.HERALD_MAX_MESSAGE_BYTES,
+    clientEventRate: env.HERALD_CLIENT_EVENT_RATE,
+    clientEventBurst: env.HERALD_CLIENT_EVENT_BURST,
+    rateLimitDisconnectAfter: env.HERALD_RATE_LIMIT_DISCONNECT_AFTER,
+    maxDevicesPerUser: env.HERALD_MAX_DEVICES_PER_USER,
+    handshakeRate: env.HERALD_HANDSHAKE_RATE,
+    handshakeBurst: env.HERALD_HANDSHAKE_BURST,
+    trustProxy: env.HERALD_TRUST_PROXY,
     ...(env.HERALD_NODE_ID ? { nodeId: env.HERALD_NODE_ID } : {}),
     logger,
   };

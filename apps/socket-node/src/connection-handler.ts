@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '@herald/core';
 import { rememberEmail, type PresenceRegistry, type RedisKeys } from '@herald/core';
 import { createClientEventListener } from './client-events.js';
+import type { ClientEventLimit } from './client-event-limit.js';
 import type { HeraldSocket } from './types.js';
 
 export interface ConnectionHandlerOptions {
@@ -12,6 +13,8 @@ export interface ConnectionHandlerOptions {
   logger: Logger;
   /** True once the node is shutting down; `close()` clears presence in bulk then. */
   isClosing: () => boolean;
+  /** Per-socket rate limit on client events; absent = no limit. */
+  clientEventLimit?: ClientEventLimit;
 }
 
 /**

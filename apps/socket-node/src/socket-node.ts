@@ -14,6 +14,11 @@ import {
   type Logger,
 } from '@herald/core';
 import { createAuthenticate } from './authenticate.js';
+import { createAllowRequest } from './allow-request.js';
+import { createClientEventLimit } from './client-event-limit.js';
+import { createDeviceLimit } from './device-limit.js';
+import { HandshakeLimiter } from './handshake-limiter.js';
+import { corsOptions, createOriginCheck, describeBadOrigins } from './origin-check.js';
 import { createConnectionHandler } from './connection-handler.js';
 import { createHttpRoutes } from './http-routes.js';
 import type { HeraldServer } from './types.js';
@@ -31,8 +36,43 @@ export interface SocketNodeOptions {
   host?: string;
   /** Socket.IO path. @default '/socket.io/' */
   wsPath?: string;
-  /** Browser origins allowed cross-origin, matched exactly (`https://app.example.com`). @default [] (none) */
+  /**
+   * Browser origins allowed cross-origin, matched exactly (`https://app.example.com`).
+   * Handshakes (polling and websocket) with another `Origin` are refused; requests
+   * without one (non-browser clients) and same-origin pages are allowed. `['*']`
+   * allows every origin, and then without credentials (no cookies). @default [] (none)
+   */
   corsOrigins?: string[];
+  /**
+   * Largest message a client may send, in bytes (Socket.IO's `maxHttpBufferSize`): a
+   * bigger websocket frame closes that connection (close code 1009), a bigger polling
+   * POST gets 413 and ends the session. @default 65_536
+   */
+  maxMessageBytes?: number;
+  /** Client events one socket may send per second, sustained; 0 = no limit. @default 20 */
+  clientEventRate?: number;
+  /** Client events one socket may send at once after a quiet spell. @default 40 */
+  clientEventBurst?: number;
+  /**
+   * Refused (over-rate) events after which a socket is disconnected; the count drains
+   * by a tenth of this per second. 0 = never disconnect. @default 100
+   */
+  rateLimitDisconnectAfter?: number;
+  /**
+   * Devices one user may have connected at once, counted across all nodes from presence;
+   * the newest handshake beyond it is refused with `too_many_devices`. 0 = no limit. @default 20
+   */
+  maxDevicesPerUser?: number;
+  /** Handshakes one client address may start per second on this node; 0 = no limit. @default 50 */
+  handshakeRate?: number;
+  /** Handshakes one client address may start at once on this node. @default 100 */
+  handshakeBurst?: number;
+  /**
+   * Reverse proxies in front of the node whose `X-Forwarded-For` is believed when
+   * counting handshakes per address: false (0) = none, use the TCP peer; true = one
+   * (e.g. nginx); a number = that many. @default false
+   */
+  trustProxy?: boolean | number;
   /** Names this node's presence entries. @default createNodeId() */
   nodeId?: string;
   /** Presence entry lifetime without a heartbeat; heartbeats run every third of it. @default 20_000 */
@@ -76,14 +116,30 @@ function checkOptions(options: SocketNodeOptions): void {
   const wsPath = options.wsPath ?? '/socket.io/';
   if (!wsPath.startsWith('/'))
     throw new RangeError(`SocketNodeOptions.wsPath must start with "/", got ${wsPath}`);
-  for (const origin of options.corsOrigins ?? []) {
-    if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
-      throw new RangeError(
-        `SocketNodeOptions.corsOrigins: "${origin}" is not an exact origin such as https://app.example.com`,
-      );
+  const badOrigins = describeBadOrigins(options.corsOrigins ?? []);
+  if (badOrigins) throw new RangeError(`SocketNodeOptions.corsOrigins: ${badOrigins}`);
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1_024) {
+    throw new RangeError(
+      `SocketNodeOptions.maxMessageBytes must be an integer >= 1024, got ${maxMessageBytes}`,
+    );
+  }
+  for (const name of ['clientEventRate', 'maxDevicesPerUser', 'handshakeRate'] as const) {
+    const value = options[name];
+    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+      throw new RangeError(`SocketNodeOptions.${name} must be a number >= 0 (0 = no limit), got ${value}`);
     }
   }
+  const { trustProxy } = options;
+  if (typeof trustProxy === 'number' && !(Number.isInteger(trustProxy) && trustProxy >= 0)) {
+    throw new RangeError(
+      `SocketNodeOptions.trustProxy must be a boolean or an integer >= 0, got ${trustProxy}`,
+    );
+  }
 }
+
+/** Socket.IO's own default is 1 MB; Herald's client events are a few hundred bytes. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 65_536;
 
 /**
  * Starts a socket node: Socket.IO (websocket + polling) behind JWT, joined to the
@@ -126,6 +182,21 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
     return (await withTimeout(redis.ping(), READY_PING_TIMEOUT_MS, 'PING')) === 'PONG';
   };
 
+  const corsOrigins = options.corsOrigins ?? [];
+  const clientEventLimit =
+    options.clientEventRate === 0
+      ? undefined
+      : createClientEventLimit({
+          ratePerSecond: options.clientEventRate,
+          burst: options.clientEventBurst,
+          disconnectAfter: options.rateLimitDisconnectAfter,
+        });
+  const handshakeLimiter =
+    options.handshakeRate === 0
+      ? undefined
+      : new HandshakeLimiter({ ratePerSecond: options.handshakeRate, burst: options.handshakeBurst });
+  const trustedProxies = options.trustProxy === true ? 1 : options.trustProxy || 0;
+
   const httpServer = http.createServer(
     createHttpRoutes({ isReady, httpHandler: options.httpHandler, logger: log }),
   );
@@ -133,13 +204,29 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
     path: wsPath,
     transports: ['polling', 'websocket'],
     serveClient: false,
-    cors: { origin: options.corsOrigins ?? [], methods: ['GET', 'POST'], credentials: true },
+    cors: corsOptions(corsOrigins),
+    // Socket.IO's cors only shapes polling response headers; this refuses every new session
+    // (polling or websocket) from a disallowed Origin or an address over its handshake rate.
+    allowRequest: createAllowRequest({
+      handshakeLimiter,
+      isOriginAllowed: createOriginCheck(corsOrigins),
+      trustedProxies,
+      logger: log,
+    }),
+    maxHttpBufferSize: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     // Classic (not sharded) pub/sub: @socket.io/redis-emitter only speaks PUBLISH.
     adapter: createAdapter(redis, sub, { key: keys.socketIoChannel }),
   });
   io.of('/').adapter.on('error', (error: unknown) => log.error({ err: error }, 'socket.io adapter error'));
   io.use(createAuthenticate({ jwtSecret: options.jwtSecret, logger: log, isClosing }));
-  io.on('connection', createConnectionHandler({ redis, keys, nodeId, presence, logger: log, isClosing }));
+  // After authentication (it needs the token's userId), before presence (registered on `connection`).
+  if (options.maxDevicesPerUser !== 0) {
+    io.use(createDeviceLimit({ presence, maxDevicesPerUser: options.maxDevicesPerUser, logger: log }));
+  }
+  io.on(
+    'connection',
+    createConnectionHandler({ redis, keys, nodeId, presence, logger: log, isClosing, clientEventLimit }),
+  );
   presence.startHeartbeat((error) => log.warn({ err: error }, 'presence heartbeat failed'));
 
   const closeRedisConnections = async () => {
