@@ -1,42 +1,17 @@
-import http from 'node:http';
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { connectError, mintToken, uniquePrefix, uniqueUser } from '@herald/testing';
 import { device, startTestNode, useCleanup } from './support.js';
+import { websocketHandshake } from './raw-http.js';
 
 /** The first request of the polling transport, as a browser on `origin` would send it. */
 async function handshakeFrom(url: string, origin: string) {
   return fetch(`${url}/socket.io/?EIO=4&transport=polling`, { headers: { origin } });
 }
 
-/**
- * A websocket handshake (the HTTP upgrade request a browser sends, with its Origin),
- * answered with the status: 101 when the server switched protocols, else its refusal.
- */
-function websocketFrom(url: string, origin: string | undefined): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${url}/socket.io/?EIO=4&transport=websocket`, {
-      headers: {
-        Connection: 'Upgrade',
-        Upgrade: 'websocket',
-        'Sec-WebSocket-Version': '13',
-        'Sec-WebSocket-Key': randomBytes(16).toString('base64'),
-        ...(origin === undefined ? {} : { Origin: origin }),
-      },
-    });
-    req.on('upgrade', (res, socket) => {
-      socket.destroy();
-      resolve({ status: res.statusCode ?? 0, body: '' });
-    });
-    req.on('response', (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+/** A websocket handshake from a page on `origin` (none: a non-browser client): its status and body. */
+async function websocketFrom(url: string, origin: string | undefined) {
+  const { status, body } = await websocketHandshake(url, origin === undefined ? {} : { origin });
+  return { status, body };
 }
 
 describe('CORS', () => {
