@@ -15,7 +15,8 @@ export const localStackEnv = z.object({
   WS_PATH: SocketNodeEnv.shape.WS_PATH,
   /** Same rules as the socket node's: exact origins, comma-separated. The demo page is same-origin and needs none. */
   CORS_ORIGIN: SocketNodeEnv.shape.CORS_ORIGIN,
-  JWT_SECRET: SocketNodeEnv.shape.JWT_SECRET.optional(),
+  /** Any length here (a warning under 32 bytes): only a real socket node refuses a short secret. */
+  JWT_SECRET: z.string().min(1).optional(),
   HERALD_API_KEY: z.string().min(16, 'expected at least 16 characters').optional(),
   /** Largest event payload the publisher and the publish API accept, as JSON bytes. */
   HERALD_MAX_PAYLOAD_BYTES: envInt(1, 64 * 1024 * 1024).optional(),

@@ -1,5 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { closeRedis, createKeys, createRedis, rememberEmail, type Logger } from '@herald/core';
+import {
+  MIN_SECRET_BYTES,
+  closeRedis,
+  createKeys,
+  createRedis,
+  rememberEmail,
+  type Logger,
+} from '@herald/core';
 import { startDispatcher } from '@herald/dispatcher';
 import { startFallbackWorker } from '@herald/fallback-worker';
 import { resolveRedis, type RedisSource } from '@herald/local-redis';
@@ -70,6 +77,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     userId: options.demoUser ?? 'demo-user',
     email: options.demoEmail ?? 'demo@localhost',
   });
+  if (Buffer.byteLength(credentials.jwtSecret, 'utf8') < MIN_SECRET_BYTES) {
+    log.warn(
+      `JWT_SECRET is shorter than ${MIN_SECRET_BYTES} bytes: fine for this local stack, refused by a real socket node`,
+    );
+  }
   // Filled as pieces start, so a failure half-way closes what did start.
   const closers: Closer[] = [];
   const closeAll = async () => {
@@ -126,6 +138,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       redisUrl: redis.url,
       prefix,
       jwtSecret: credentials.jwtSecret,
+      // Laptop only: a short JWT_SECRET is allowed here (warned about above); a real socket node refuses it.
+      jwt: { minSecretBytes: 1 },
       port: options.port ?? 3000,
       host: options.host ?? '127.0.0.1',
       wsPath,

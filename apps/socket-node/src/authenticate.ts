@@ -1,7 +1,6 @@
 import type { ExtendedError } from 'socket.io';
-import type { Logger } from '@herald/core';
-import { HeraldError, HeraldErrorCode, toHeraldError } from '@herald/contracts';
-import { verifyAccessToken } from '@herald/core';
+import type { Identity, Logger } from '@herald/core';
+import { HeraldError, HeraldErrorCode, RoomName, toHeraldError } from '@herald/contracts';
 import type { HeraldSocket } from './types.js';
 
 /** What a refused client sees: `connect_error` with `message` = the code, and `data` for people. */
@@ -62,21 +61,87 @@ export function refusal(code: HeraldErrorCode, text?: string): ExtendedError {
   return error;
 }
 
+/**
+ * Extra rooms a connection may join, decided by the embedding service at the
+ * handshake (team membership, a tenant…), besides the token's `rooms` claim.
+ * Called once per accepted handshake; a throw refuses the connection (`internal`).
+ */
+export type AuthorizeRooms = (identity: Identity) => string[] | Promise<string[]>;
+
 export interface AuthenticateOptions {
-  jwtSecret: string;
+  /** The node's one verification path (see `createTokenVerifier`). */
+  verify: (token: string | undefined) => Identity;
+  /** Rooms beyond the token's claim; `user:*` rooms other than the user's own are never joined. */
+  authorizeRooms?: AuthorizeRooms;
+  /** Told about each accepted socket (token lifetime keeps its `exp`). */
+  onAccepted?: (socket: HeraldSocket, identity: Identity) => void;
   logger: Logger;
   /** True once the node is shutting down: new handshakes are refused so they go to another node. */
   isClosing: () => boolean;
 }
 
+const KNOWN_REFUSALS: ReadonlySet<HeraldErrorCode> = new Set([
+  HeraldErrorCode.missingToken,
+  HeraldErrorCode.invalidToken,
+  HeraldErrorCode.tokenExpired,
+]);
+
 /**
  * The handshake middleware (`io.use`). Verifies the token and, only on success,
- * fills `socket.data` and joins the user's room and the token's `rooms`. A refused
- * socket is cleaned up by Socket.IO (`_cleanup` leaves every room), so it joins
- * nothing; presence is registered later, on `connection`, so it leaves none either.
+ * fills `socket.data` and joins the user's room, the token's `rooms` and those of
+ * `authorizeRooms`. A client never names a room itself, and no way in joins
+ * another user's `user:*` room. A refused socket is cleaned up by Socket.IO
+ * (`_cleanup` leaves every room), so it joins nothing; presence is registered
+ * later, on `connection`, so it leaves none either.
  */
 export function createAuthenticate(options: AuthenticateOptions) {
   const log = options.logger;
+
+  /** Adds the acceptable rooms of `candidates` to `rooms`, logging (never joining) the rest. */
+  function addRooms(rooms: Set<string>, candidates: readonly unknown[], userId: string, from: string): void {
+    const own = userRoom(userId);
+    for (const room of candidates) {
+      if (typeof room !== 'string' || !RoomName.safeParse(room).success) {
+        log.warn({ userId, from }, 'ignoring a room that is not a 1-200 character string');
+      } else if (room.startsWith(USER_ROOM_PREFIX) && room !== own) {
+        log.warn({ userId, room, from }, "ignoring another user's room");
+      } else {
+        rooms.add(room);
+      }
+    }
+  }
+
+  async function admit(socket: HeraldSocket): Promise<void> {
+    const { handshake } = socket;
+    const token = extractToken(handshake.auth, handshake.headers.authorization);
+    const identity = options.verify(token);
+    const rooms = new Set([userRoom(identity.userId)]);
+    addRooms(rooms, identity.rooms, identity.userId, 'token');
+    if (options.authorizeRooms) {
+      let extra: unknown;
+      try {
+        extra = await options.authorizeRooms(identity);
+      } catch (error) {
+        log.error({ err: error, userId: identity.userId }, 'authorizeRooms failed: connection refused');
+        throw new HeraldError(
+          HeraldErrorCode.internal,
+          'The server could not decide which rooms this connection may join: try again.',
+        );
+      }
+      if (!Array.isArray(extra)) {
+        log.error({ userId: identity.userId }, 'authorizeRooms returned no array: connection refused');
+        throw new HeraldError(
+          HeraldErrorCode.internal,
+          'The server could not decide which rooms this connection may join: try again.',
+        );
+      }
+      addRooms(rooms, extra, identity.userId, 'authorizeRooms');
+    }
+    socket.data = { userId: identity.userId, email: identity.email, role: identity.role };
+    void socket.join([...rooms]);
+    options.onAccepted?.(socket, identity);
+  }
+
   return function authenticate(socket: HeraldSocket, next: (error?: ExtendedError) => void): void {
     if (options.isClosing()) {
       next(
@@ -87,35 +152,22 @@ export function createAuthenticate(options: AuthenticateOptions) {
       );
       return;
     }
-    try {
-      const { handshake } = socket;
-      const token = extractToken(handshake.auth, handshake.headers.authorization);
-      const identity = verifyAccessToken(token, { secret: options.jwtSecret });
-      socket.data = { userId: identity.userId, email: identity.email, role: identity.role };
-      const rooms = [userRoom(identity.userId)];
-      for (const room of identity.rooms) {
-        if (room.startsWith(USER_ROOM_PREFIX)) {
-          log.warn({ userId: identity.userId, room }, 'ignoring a rooms claim that names a user room');
+    admit(socket).then(
+      () => next(),
+      (error: unknown) => {
+        const herald = toHeraldError(error);
+        if (KNOWN_REFUSALS.has(herald.code)) {
+          log.debug({ code: herald.code }, 'handshake refused');
+          // Messages of verifyAccessToken say which check failed; bare codes get the generic text.
+          next(refusal(herald.code, herald.message === herald.code ? undefined : herald.message));
+        } else if (herald.code === HeraldErrorCode.internal && herald.cause === undefined) {
+          // Thrown by admit() itself (authorizeRooms failed, already logged): its text is for the client.
+          next(refusal(herald.code, herald.message));
         } else {
-          rooms.push(room);
+          log.error({ err: error }, 'handshake failed unexpectedly');
+          next(refusal(HeraldErrorCode.internal, 'The server could not check the token: try again.'));
         }
-      }
-      void socket.join(rooms);
-      next();
-    } catch (error) {
-      const herald = toHeraldError(error);
-      const known =
-        herald.code === HeraldErrorCode.missingToken ||
-        herald.code === HeraldErrorCode.invalidToken ||
-        herald.code === HeraldErrorCode.tokenExpired;
-      if (!known) log.error({ err: error }, 'handshake failed unexpectedly');
-      else log.debug({ code: herald.code }, 'handshake refused');
-      next(
-        refusal(
-          known ? herald.code : HeraldErrorCode.internal,
-          known ? undefined : 'The server could not check the token: try again.',
-        ),
-      );
-    }
+      },
+    );
   };
 }

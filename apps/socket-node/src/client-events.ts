@@ -4,6 +4,7 @@ import {
   HeraldErrorCode,
   clientEventSchemas,
   describeIssues,
+  isProtocolEventName,
   toFieldIssues,
   type ClientEventAck,
   type ClientEventName,
@@ -82,6 +83,9 @@ export function createClientEventListener(options: ClientEventsOptions) {
   }
 
   async function handle(socket: HeraldSocket, event: unknown, args: unknown[]): Promise<void> {
+    // Herald's own events (herald:auth, which carries a token) have their own listener
+    // (token-lifetime.ts) and never reach the client-events stream.
+    if (isProtocolEventName(event)) return;
     const last = args[args.length - 1];
     const ack = typeof last === 'function' ? (args.pop() as Ack) : undefined;
     try {

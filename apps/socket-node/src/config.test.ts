@@ -80,7 +80,7 @@ describe('SocketNodeEnv', () => {
 
   it.each([
     [{}, /JWT_SECRET/],
-    [{ JWT_SECRET: 'short' }, /JWT_SECRET: expected a secret of at least 32 characters/],
+    [{ JWT_SECRET: 'short' }, /JWT_SECRET: expected a secret of at least 32 bytes/],
     [{ JWT_SECRET: secret, PORT: 'eighty' }, /PORT/],
     [{ JWT_SECRET: secret, CORS_ORIGIN: '*,https://app.example.com' }, /CORS_ORIGIN: .*"\*" .* only entry/],
     [{ JWT_SECRET: secret, CORS_ORIGIN: 'https://*.example.com/' }, /CORS_ORIGIN: expected exact origins/],

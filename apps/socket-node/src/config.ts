@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { commonEnv, envInt, envList, envPort, type Logger } from '@herald/core';
 import { describeBadOrigins } from './origin-check.js';
 import type { SocketNodeOptions } from './socket-node.js';
+import { checkJwtEnv, jwtEnv, jwtOptionsFromEnv } from './verification-keys.js';
 
 /**
  * Presence must turn a dead node's users offline within 30 s (issue 2), and an
@@ -9,8 +10,8 @@ import type { SocketNodeOptions } from './socket-node.js';
  */
 export const MAX_PRESENCE_TTL_MS = 30_000;
 
-/** The socket node's environment. Names follow the original module where it had them. */
-export const SocketNodeEnv = z.object({
+/** The socket node's variables, each checked on its own. */
+const SocketNodeVariables = z.object({
   ...commonEnv,
   PORT: envPort.default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -25,7 +26,9 @@ export const SocketNodeEnv = z.object({
       }),
     )
     .default([]),
-  JWT_SECRET: z.string().min(32, 'expected a secret of at least 32 characters'),
+  /** JWT_SECRET and HERALD_JWT_*: keys, algorithms, iss / aud, clock tolerance (verification-keys.ts). */
+  ...jwtEnv,
+  HERALD_TOKEN_EXPIRY_WARNING_S: envInt(0, 86_400).default(60),
   HERALD_PRESENCE_TTL_MS: envInt(1_000, MAX_PRESENCE_TTL_MS).default(20_000),
   HERALD_MAX_MESSAGE_BYTES: envInt(1_024, 100 * 1_048_576).default(65_536),
   HERALD_CLIENT_EVENT_RATE: envInt(0, 1_000_000).default(20),
@@ -48,6 +51,11 @@ export const SocketNodeEnv = z.object({
     .regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'expected up to 100 letters, digits and _ . : -')
     .optional(),
 });
+/**
+ * The socket node's environment. Names follow the original module where it had them.
+ * The JWT keys are checked together (a secret under 32 bytes, a key no algorithm fits…).
+ */
+export const SocketNodeEnv = SocketNodeVariables.superRefine(checkJwtEnv);
 export type SocketNodeEnv = z.output<typeof SocketNodeEnv>;
 
 /** Maps a parsed environment onto `startSocketNode` options. */
@@ -55,7 +63,9 @@ export function socketNodeOptionsFromEnv(env: SocketNodeEnv, logger: Logger): So
   return {
     redisUrl: env.REDIS_URL,
     prefix: env.HERALD_REDIS_PREFIX,
-    jwtSecret: env.JWT_SECRET,
+    ...(env.JWT_SECRET !== undefined ? { jwtSecret: env.JWT_SECRET } : {}),
+    jwt: jwtOptionsFromEnv(env),
+    tokenExpiryWarningS: env.HERALD_TOKEN_EXPIRY_WARNING_S,
     port: env.PORT,
     host: env.HOST,
     wsPath: env.WS_PATH,

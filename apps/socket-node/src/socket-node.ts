@@ -13,7 +13,7 @@ import {
   createRedis,
   type Logger,
 } from '@herald/core';
-import { createAuthenticate } from './authenticate.js';
+import { createAuthenticate, type AuthorizeRooms } from './authenticate.js';
 import { createAllowRequest } from './allow-request.js';
 import { createClientEventLimit } from './client-event-limit.js';
 import { createDeviceLimit } from './device-limit.js';
@@ -21,6 +21,8 @@ import { HandshakeLimiter } from './handshake-limiter.js';
 import { corsOptions, createOriginCheck, describeBadOrigins } from './origin-check.js';
 import { createConnectionHandler } from './connection-handler.js';
 import { createHttpRoutes } from './http-routes.js';
+import { createTokenLifetime } from './token-lifetime.js';
+import { createTokenVerifier, type JwtOptions } from './verification-keys.js';
 import type { HeraldServer } from './types.js';
 
 export interface SocketNodeOptions {
@@ -28,8 +30,25 @@ export interface SocketNodeOptions {
   redisUrl: string;
   /** Key prefix with a hash tag, e.g. `{herald}`; keys come from `createKeys(prefix)`. */
   prefix: string;
-  /** HS256 secret access tokens are signed with. */
-  jwtSecret: string;
+  /**
+   * HS secret (at least 32 bytes): the default key for HS tokens without a `kid`.
+   * Optional when `jwt.publicKey` or `jwt.keys` verify the tokens instead.
+   */
+  jwtSecret?: string;
+  /** Algorithms, public and rotating keys, `iss` / `aud`, clock tolerance. @default HS256 with `jwtSecret` */
+  jwt?: JwtOptions;
+  /**
+   * Seconds before a connection's token expires when it gets `herald:token_expiring`
+   * (it may then send `herald:auth { token }`); at `exp` plus the clock tolerance it is
+   * disconnected with `error { code: 'token_expired' }`. 0 sends no warning. @default 60
+   */
+  tokenExpiryWarningS?: number;
+  /**
+   * Rooms a connection joins besides its user room and its token's `rooms` claim,
+   * decided at the handshake; a throw refuses the connection. `user:*` rooms other
+   * than the user's own are never joined. Clients never choose rooms themselves.
+   */
+  authorizeRooms?: AuthorizeRooms;
   /** TCP port; 0 picks any free port (read it back from `SocketNode.port`). @default 3000 */
   port?: number;
   /** @default '0.0.0.0' */
@@ -112,7 +131,6 @@ function checkOptions(options: SocketNodeOptions): void {
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
     throw new RangeError(`SocketNodeOptions.port must be an integer from 0 to 65535, got ${port}`);
   }
-  if (!options.jwtSecret) throw new RangeError('SocketNodeOptions.jwtSecret must not be empty');
   const wsPath = options.wsPath ?? '/socket.io/';
   if (!wsPath.startsWith('/'))
     throw new RangeError(`SocketNodeOptions.wsPath must start with "/", got ${wsPath}`);
@@ -154,10 +172,18 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 65_536;
  */
 export async function startSocketNode(options: SocketNodeOptions): Promise<SocketNode> {
   checkOptions(options);
+  // Throws naming the option at fault (a secret under 32 bytes, a key no algorithm fits…).
+  const verifier = createTokenVerifier(options.jwtSecret, options.jwt);
   const nodeId = options.nodeId ?? createNodeId();
   const wsPath = options.wsPath ?? '/socket.io/';
   const host = options.host ?? '0.0.0.0';
   const log = options.logger.child({ component: 'socket-node', nodeId });
+  const tokenLifetime = createTokenLifetime({
+    verify: verifier.verify,
+    warningS: options.tokenExpiryWarningS,
+    graceS: verifier.clockToleranceS,
+    logger: log,
+  });
   const keys = createKeys(options.prefix);
 
   // One connection for commands and the adapter's PUBLISH, one in subscriber mode.
@@ -218,7 +244,15 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
     adapter: createAdapter(redis, sub, { key: keys.socketIoChannel }),
   });
   io.of('/').adapter.on('error', (error: unknown) => log.error({ err: error }, 'socket.io adapter error'));
-  io.use(createAuthenticate({ jwtSecret: options.jwtSecret, logger: log, isClosing }));
+  io.use(
+    createAuthenticate({
+      verify: verifier.verify,
+      authorizeRooms: options.authorizeRooms,
+      onAccepted: (socket, identity) => tokenLifetime.remember(socket, identity.exp),
+      logger: log,
+      isClosing,
+    }),
+  );
   // After authentication (it needs the token's userId), before presence (registered on `connection`).
   if (options.maxDevicesPerUser !== 0) {
     io.use(createDeviceLimit({ presence, maxDevicesPerUser: options.maxDevicesPerUser, logger: log }));
@@ -227,6 +261,8 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
     'connection',
     createConnectionHandler({ redis, keys, nodeId, presence, logger: log, isClosing, clientEventLimit }),
   );
+  // Warns before each connection's token expires, takes herald:auth, disconnects at expiry.
+  io.on('connection', tokenLifetime.onConnection);
   presence.startHeartbeat((error) => log.warn({ err: error }, 'presence heartbeat failed'));
 
   const closeRedisConnections = async () => {
@@ -251,6 +287,7 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
     await once(httpServer, 'listening');
   } catch (error) {
     presence.stopHeartbeat();
+    tokenLifetime.close();
     await io.close().catch(() => undefined);
     await closeRedisConnections();
     throw error;
@@ -259,6 +296,10 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
   log.info(
     { port, host, wsPath, presenceTtlMs: presence.ttlMs },
     `listening on http://${host}:${port}${wsPath}`,
+  );
+  log.info(
+    { algorithms: verifier.keys.algorithms, keys: verifier.keys.describe() },
+    'verifying access tokens with these keys',
   );
 
   let closed: Promise<void> | undefined;
@@ -273,6 +314,7 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
       (error: unknown) => log.warn({ err: error }, 'could not clear presence; entries expire by themselves'),
     );
     await io.close();
+    tokenLifetime.close();
     // Requests of the embedder's routes get a moment to finish, then are cut.
     await withTimeout(httpClosed, CLOSE_STEP_TIMEOUT_MS, 'closing http').catch(() =>
       httpServer.closeAllConnections(),

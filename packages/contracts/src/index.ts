@@ -22,9 +22,19 @@ export {
   ClientEventRecord,
   DeliveryMeta,
   ErrorPayload,
+  TokenExpiringPayload,
   clientEventSchemas,
+  isProtocolEventName,
+  protocolEventSchemas,
 } from './protocol.js';
-export type { ClientEventAck, ClientEventName, ClientEventPayload } from './protocol.js';
+export type {
+  ClientEventAck,
+  ClientEventName,
+  ClientEventPayload,
+  HeraldAuthAck,
+  ProtocolEventName,
+  ProtocolEventPayload,
+} from './protocol.js';
 export {
   DEFAULT_MAX_PAYLOAD_BYTES,
   EventId,

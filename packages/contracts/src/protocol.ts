@@ -32,6 +32,34 @@ export const clientEventSchemas = {
 export type ClientEventName = keyof typeof clientEventSchemas;
 export type ClientEventPayload<E extends ClientEventName> = z.infer<(typeof clientEventSchemas)[E]>;
 
+/**
+ * Herald's own client → server events, validated like the client events but kept
+ * apart from them: the socket node answers them itself and they never reach the
+ * client-events stream (`herald:auth` carries a token).
+ */
+export const protocolEventSchemas = {
+  /** A fresh access token for the same user, sent in-band before the current one expires. */
+  'herald:auth': z.object({ token: z.string().min(1) }).strict(),
+} as const;
+export type ProtocolEventName = keyof typeof protocolEventSchemas;
+export type ProtocolEventPayload<E extends ProtocolEventName> = z.infer<(typeof protocolEventSchemas)[E]>;
+
+/** True for Herald's own client → server events (see `protocolEventSchemas`). */
+export function isProtocolEventName(event: unknown): event is ProtocolEventName {
+  return typeof event === 'string' && Object.hasOwn(protocolEventSchemas, event);
+}
+
+/**
+ * Sent to one socket shortly before its token expires (`exp`, seconds since the
+ * epoch): send `herald:auth` with a fresh token, or be disconnected at `exp`.
+ */
+export const TokenExpiringPayload = z.object({ exp: z.number().int() });
+export type TokenExpiringPayload = z.infer<typeof TokenExpiringPayload>;
+
+/** What the socket node answers through `herald:auth`'s ack: the new expiry, or why the token was refused. */
+export type HeraldAuthAck =
+  { accepted: true; exp: number } | { accepted: false; code: string; message: string };
+
 /** What the socket node answers through a client event's ack callback. */
 export type ClientEventAck = { accepted: true } | { accepted: false; code: string; message: string };
 

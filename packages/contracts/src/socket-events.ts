@@ -7,6 +7,9 @@ import type {
   ClientEventPayload,
   DeliveryMeta,
   ErrorPayload,
+  HeraldAuthAck,
+  ProtocolEventPayload,
+  TokenExpiringPayload,
 } from './protocol.js';
 
 /** Socket.IO's server→client map, derived from a catalog (payload first, Herald's metadata second). */
@@ -15,11 +18,17 @@ export type ServerToClientEvents<C extends Catalog = DefaultCatalog> = {
 } & {
   authenticated: (payload: AuthenticatedPayload) => void;
   error: (payload: ErrorPayload) => void;
+  'herald:token_expiring': (payload: TokenExpiringPayload) => void;
 };
 
-/** Socket.IO's client→server map: the client events of the contracts, each with an optional ack. */
+/** Socket.IO's client→server map: the client events of the contracts and Herald's own, each with an optional ack. */
 export type ClientToServerEvents = {
   [E in ClientEventName]: (payload: ClientEventPayload<E>, ack?: (result: ClientEventAck) => void) => void;
+} & {
+  'herald:auth': (
+    payload: ProtocolEventPayload<'herald:auth'>,
+    ack?: (result: HeraldAuthAck) => void,
+  ) => void;
 };
 
 /** What the socket node keeps on `socket.data` after the handshake. */

@@ -1,5 +1,5 @@
 export { uniquePrefix, uniqueUser } from './ids.js';
-export { TEST_JWT_SECRET, mintToken, mintUnsignedToken } from './tokens.js';
+export { TEST_JWT_SECRET, mintToken, mintUnsignedToken, signToken } from './tokens.js';
 export type { MintTokenOptions } from './tokens.js';
 export { sleep, waitFor } from './wait.js';
 export { startSmtpSink } from './smtp-sink.js';

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 
 /** The secret tests sign with, 32+ bytes as production requires. */
@@ -33,4 +34,13 @@ export function mintUnsignedToken(userId: string): string {
   const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
   const now = Math.floor(Date.now() / 1000);
   return `${encode({ alg: 'none', typ: 'JWT' })}.${encode({ sub: userId, iat: now, exp: now + 3600 })}.`;
+}
+
+/**
+ * Signs any claims with any key and jsonwebtoken's options (RS/ES private keys,
+ * `keyid`, `notBefore`, `issuer`…), for tests of the verifier. Adds nothing:
+ * no `exp` unless the claims or options say so.
+ */
+export function signToken(claims: object, key: string | KeyObject, options: jwt.SignOptions = {}): string {
+  return jwt.sign(claims, key, options);
 }
