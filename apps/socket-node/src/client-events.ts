@@ -134,7 +134,10 @@ export function createClientEventListener(options: ClientEventsOptions) {
     if (!this.connected) return;
     if (limit) {
       const verdict = limit.check(this.data);
-      if (verdict !== 'accept') {
+      // Herald's own events (herald:auth) count toward the rate like any other, so flooding
+      // them ends in a disconnect too; below that their own listener still takes them, as a
+      // token refresh must not be lost to a burst of ordinary events.
+      if (verdict === 'disconnect' || (verdict === 'refuse' && !isProtocolEventName(event))) {
         refuse(this, args, verdict === 'disconnect');
         return;
       }

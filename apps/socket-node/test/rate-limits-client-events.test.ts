@@ -82,4 +82,25 @@ describe('client event rate limit (default 20/s, burst 40)', () => {
 
     await bystanderStillServed();
   });
+  it('counts herald:auth toward the rate without losing a token refresh, and disconnects a flood of them', async () => {
+    const { url, bystanderStillServed } = await setup();
+    const user = uniqueUser();
+    const d = await device(url, defer, { token: mintToken(user) });
+    for (let i = 0; i < 45; i++) d.socket.emit('notification:mark_read', { notificationId: `n-${i}` });
+    expect(
+      await d.socket.timeout(5_000).emitWithAck('notification:mark_read', { notificationId: 'over' }),
+    ).toMatchObject({ accepted: false, code: 'rate_limited' });
+    // Over the rate, a token refresh still goes through: losing it would end the connection at exp.
+    const refreshed = (await d.socket
+      .timeout(5_000)
+      .emitWithAck('herald:auth', { token: mintToken(user) })) as { accepted: boolean };
+    expect(refreshed).toMatchObject({ accepted: true });
+
+    const reasons: string[] = [];
+    d.socket.on('disconnect', (reason) => reasons.push(reason));
+    for (let i = 0; i < 300; i++) d.socket.emit('herald:auth', { token: 'x' });
+    await waitFor(() => reasons.length > 0, { message: 'the herald:auth flooder was disconnected' });
+    expect(reasons).toEqual(['io server disconnect']);
+    await bystanderStillServed();
+  });
 });
