@@ -20,7 +20,9 @@ export async function pollingHandshake(
   const body = await res.text();
   // An accepted handshake answers `0{"sid":"…",…}` (an Engine.IO open packet).
   const sid = res.status === 200 ? (JSON.parse(body.slice(1)) as { sid: string }).sid : undefined;
-  return { status: res.status, body, headers: Object.fromEntries(res.headers), ...(sid ? { sid } : {}) };
+  const answerHeaders: http.IncomingHttpHeaders = {};
+  res.headers.forEach((value, name) => (answerHeaders[name] = value));
+  return { status: res.status, body, headers: answerHeaders, ...(sid ? { sid } : {}) };
 }
 
 /**
