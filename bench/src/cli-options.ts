@@ -1,0 +1,93 @@
+import { parseArgs } from 'node:util';
+import { PATHS, type BenchPath } from './stack.js';
+
+export const SCENARIOS = ['throughput', 'fanout', 'memory', 'reconnect'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** Scenario numbers of issue 5, accepted as aliases. */
+const ALIASES: Record<string, ScenarioName> = {
+  '1': 'throughput',
+  '2': 'fanout',
+  '3': 'memory',
+  '4': 'reconnect',
+};
+
+export interface BenchOptions {
+  quick: boolean;
+  scenarios: ScenarioName[];
+  paths: BenchPath[];
+  profile: boolean;
+  /** Where results go. @default bench/results (quick runs: bench/results/quick) */
+  outDir: string | undefined;
+  /** HERALD_DISPATCHER_CONCURRENCY for the dispatcher and the naive worker; unset = Herald's default. */
+  concurrency: number | undefined;
+  /** The run aborts itself after this long. */
+  maxMinutes: number;
+}
+
+export const USAGE = `pnpm bench [--quick] [--scenario throughput,fanout,memory,reconnect | 1,2,3,4]
+           [--paths ceiling,naive,herald] [--no-profile] [--concurrency N] [--out DIR] [--max-minutes N]
+
+  --quick         small scales (200 users, short steps): a smoke run in about a minute
+  --scenario      which scenarios to run (default: all)
+  --paths         which paths to compare in scenarios 1 and 2 (default: all three)
+  --no-profile    skip the --cpu-prof run of the dispatcher at Herald's maximum rate
+  --concurrency   HERALD_DISPATCHER_CONCURRENCY, also used by the naive worker (default: Herald's, 4)
+  --out           results directory (default: bench/results, or bench/results/quick with --quick)
+  --max-minutes   abort the run after this long (default 15)
+`;
+
+function list<T extends string>(
+  value: string | undefined,
+  allowed: readonly T[],
+  aliases: Record<string, T> = {},
+): T[] {
+  if (value === undefined) return [...allowed];
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => aliases[s] ?? s);
+  for (const item of items) {
+    if (!allowed.includes(item as T))
+      throw new Error(`unknown value "${item}"; expected one of ${allowed.join(', ')}`);
+  }
+  return allowed.filter((a) => items.includes(a));
+}
+
+/** Parses the command line; throws with a message naming the bad option. */
+export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      scenario: { type: 'string' },
+      paths: { type: 'string' },
+      'no-profile': { type: 'boolean', default: false },
+      concurrency: { type: 'string' },
+      out: { type: 'string' },
+      'max-minutes': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
+  if (
+    concurrency !== undefined &&
+    (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1_000)
+  ) {
+    throw new Error('--concurrency must be an integer from 1 to 1000');
+  }
+  const maxMinutes = values['max-minutes'] === undefined ? 15 : Number(values['max-minutes']);
+  if (!(maxMinutes > 0 && maxMinutes <= 120)) throw new Error('--max-minutes must be a number from 1 to 120');
+  return {
+    quick: values.quick,
+    scenarios: list(values.scenario, SCENARIOS, ALIASES),
+    paths: list(values.paths, PATHS),
+    profile: !values['no-profile'],
+    outDir: values.out,
+    concurrency,
+    maxMinutes,
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * `pnpm bench`: Herald beside its ceiling (the redis-emitter alone) and a
+ * one-job-per-event pipeline, as real processes on one Redis. Reads the command
+ * line, runs, prints progress and where the reports went. See bench/README.md.
+ */
+import { USAGE, parseBenchOptions } from './cli-options.js';
+import { runBench } from './run-bench.js';
+
+const print = (line: string) => process.stdout.write(`${line}\n`);
+
+let options;
+try {
+  options = parseBenchOptions(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+  process.exit(1);
+}
+if (options === 'help') {
+  print(USAGE);
+  process.exit(0);
+}
+
+// Ctrl+C or a SIGTERM: the exit handler of runBench kills every child.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    print(`\n${signal}: stopping`);
+    process.exit(130);
+  });
+}
+
+try {
+  const results = await runBench(options, print);
+  print('');
+  print(`ratioToCeiling: ${results.ratioToCeiling ?? 'n/a'}`);
+  for (const t of results.targets) {
+    const verdict = t.met === null ? 'not run' : t.met ? 'met' : 'MISSED';
+    print(`${verdict.padEnd(8)} ${t.target}: ${t.measured}${t.reference ? ` [${t.reference}]` : ''}`);
+  }
+  print(`machine: ${results.machine.note}`);
+  print(`done in ${results.durationS} s`);
+  process.exit(0);
+} catch (error) {
+  process.stderr.write(
+    `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+}

@@ -1,0 +1,26 @@
+/** This machine's clock in fractional ms since the epoch, the same in every bench process. */
+export function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/**
+ * A bench event: a valid `notification:new` payload (the catalog's objects are loose,
+ * so the extra fields reach clients unchanged) carrying what the receiver needs:
+ * the publish time, the phase it belongs to and its number within the phase.
+ */
+// A type alias, not an interface: the catalog's loose payload types need an implicit index signature.
+export type BenchPayload = {
+  notification: { id: string; title: string };
+  /** Publish time, `now()` just before the publish call. */
+  timestamp: number;
+  /** Phase id. */
+  k: string;
+  /** Event number within the phase, from 0. */
+  s: number;
+};
+
+export const BENCH_EVENT = 'notification:new';
+
+export function benchPayload(phase: string, seq: number): BenchPayload {
+  return { notification: { id: `${phase}-${seq}`, title: 'Bench' }, timestamp: now(), k: phase, s: seq };
+}

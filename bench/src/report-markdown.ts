@@ -1,0 +1,316 @@
+import type { ProcessUsage } from './proc-sampler.js';
+import type { ProfileSummary } from './profile-summary.js';
+import type { BenchResults } from './results.js';
+import type { StepResult } from './scenario-throughput.js';
+
+const fmt = (value: number | null | undefined, digits = 1): string =>
+  value === null || value === undefined || Number.isNaN(value)
+    ? 'n/a'
+    : value.toLocaleString('en-US', { maximumFractionDigits: digits });
+
+function table(head: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`;
+  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function verdict(met: boolean | null): string {
+  return met === null ? 'not run' : met ? '**met**' : '**missed**';
+}
+
+function processTable(columns: Array<{ title: string; usage: ProcessUsage[] }>): string {
+  // Restarted processes (profiled runs) get a suffix; strip it so rows line up.
+  const key = (name: string) => name.replace(/ \(profiled\)$/, '');
+  const names = [...new Set(columns.flatMap((c) => c.usage.map((u) => key(u.name))))].sort();
+  return table(
+    ['process', ...columns.map((c) => `${c.title}: CPU % / RSS MiB`)],
+    names.map((name) => [
+      name,
+      ...columns.map((c) => {
+        const u = c.usage.find((x) => key(x.name) === name);
+        return u ? `${fmt(u.cpuPct, 0)} / ${fmt(u.rssMaxMiB, 0)}` : '';
+      }),
+    ]),
+  );
+}
+
+function profileTable(profile: ProfileSummary, rows: number): string {
+  return table(
+    ['self %', 'self ms', 'function', 'area'],
+    profile.top.slice(0, rows).map((e) => [fmt(e.selfPct), fmt(e.selfMs, 0), `\`${e.name}\``, e.area]),
+  );
+}
+
+function stepRow(s: StepResult): string[] {
+  return [
+    s.path,
+    `${fmt(s.targetRate, 0)}${s.kind === 'search' ? ' (search)' : ''}`,
+    fmt(s.offeredPerS, 0),
+    fmt(s.deliveredPerS, 0),
+    fmt(s.latency.p50, 2),
+    fmt(s.latency.p95, 2),
+    fmt(s.latency.p99, 2),
+    fmt(s.latency.max, 1),
+    fmt(s.lost, 0),
+    fmt(s.duplicates, 0),
+    s.sustained ? 'yes' : `no: ${s.notSustainedBecause.join('; ')}`,
+  ];
+}
+
+/** The Markdown report (`bench/results/latest.md`) of one run. */
+export function renderMarkdown(r: BenchResults, svgName: string): string {
+  const out: string[] = [];
+  const m = r.machine;
+  out.push(`# Herald benchmark: latest run`);
+  out.push('');
+  out.push(
+    `\`${r.command}\` on ${r.startedAt} took ${r.durationS} s (${r.scale} scale), commit ${m.gitCommit}. ` +
+      `${m.cores} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, Redis ${r.config.redis.version} ` +
+      `(${r.config.redis.source === 'env' ? 'REDIS_URL' : 'private redis-server, noeviction, no persistence'}).`,
+  );
+  out.push('');
+  out.push(
+    `**Machine load**: ${m.note}. Over the run the machine was busy ${fmt(m.duringRun.busyPct, 0)}% of one core ` +
+      `(of ${m.cores * 100}%): the bench's processes ${fmt(m.duringRun.benchPct, 0)}%, others ${fmt(m.duringRun.otherPct, 0)}%. ` +
+      `Load average before ${m.loadAverageBefore.join(' / ')}, after ${m.loadAverageAfter.join(' / ')}.`,
+  );
+  out.push('');
+  const ceiling = r.maxSustainedPerS.ceiling;
+  out.push(
+    `**ratioToCeiling: ${r.ratioToCeiling ?? 'n/a'}** (Herald's maximum sustained delivered/s ` +
+      `${fmt(r.maxSustainedPerS.herald, 0)} ÷ the ceiling's ${fmt(ceiling, 0)}; ` +
+      `naive one-job-per-event ${fmt(r.maxSustainedPerS.naive, 0)}` +
+      (r.maxSustainedPerS.naive && ceiling
+        ? `, ${fmt((r.maxSustainedPerS.naive / ceiling) * 100, 0)}% of the ceiling`
+        : '') +
+      `)`,
+  );
+  out.push('');
+  out.push(`![publish→handler latency and delivered/s by offered rate](${svgName})`);
+  out.push('');
+  out.push('## Targets (issue 5)');
+  out.push('');
+  out.push(
+    table(
+      ['target', 'measured', 'for comparison', ''],
+      r.targets.map((t) => [t.target, t.measured, t.reference ?? '', verdict(t.met)]),
+    ),
+  );
+
+  if (r.throughput) {
+    out.push('');
+    out.push(
+      `## Scenario 1: user-targeted events (${fmt(r.config.users, 0)} users, one device each, 2 socket nodes)`,
+    );
+    out.push('');
+    out.push(
+      'Paths: **ceiling** emits straight through `@socket.io/redis-emitter` into `user:{id}` (no queue); ' +
+        '**naive** is one BullMQ job per event (`Queue.add`) and a worker that emits it; **herald** is ' +
+        '`@herald/publisher` → events queue → `apps/dispatcher` → socket nodes. Same clients, same nodes, same Redis. ' +
+        `Dispatcher concurrency ${r.config.dispatcherConcurrency}; naive worker concurrency ${r.config.naiveConcurrency}. ` +
+        "Latency is publish call → client handler, both stamped with this machine's clock.",
+    );
+    out.push('');
+    const steps = r.throughput.paths.flatMap((p) => [...p.steps].sort((a, b) => a.targetRate - b.targetRate));
+    out.push(
+      table(
+        [
+          'path',
+          'offered/s',
+          'published/s',
+          'delivered/s',
+          'p50 ms',
+          'p95 ms',
+          'p99 ms',
+          'max ms',
+          'lost',
+          'dup',
+          'sustained',
+        ],
+        steps.map(stepRow),
+      ),
+    );
+    out.push('');
+    out.push(`*Sustained*: ${r.throughput.sustainedDefinition}`);
+    out.push('');
+    const at2k = r.throughput.paths
+      .map((p) => ({ p, s: p.steps.find((s) => s.kind === 'fixed' && s.targetRate === 2_000) }))
+      .filter((x): x is { p: (typeof x)['p']; s: StepResult } => x.s !== undefined);
+    if (at2k.length > 0) {
+      out.push('CPU (% of one core) and peak RSS per process during the 2,000/s steps:');
+      out.push('');
+      out.push(processTable(at2k.map(({ p, s }) => ({ title: `${p.path} @ 2,000/s`, usage: s.processes }))));
+      out.push('');
+    }
+    const maxSteps = r.throughput.paths
+      .map((p) => ({
+        p,
+        s: p.steps.filter((s) => s.sustained).sort((a, b) => b.deliveredPerS - a.deliveredPerS)[0],
+      }))
+      .filter((x): x is { p: (typeof x)['p']; s: StepResult } => x.s !== undefined);
+    if (maxSteps.length > 0) {
+      out.push("At each path's maximum sustained step:");
+      out.push('');
+      out.push(
+        processTable(
+          maxSteps.map(({ p, s }) => ({
+            title: `${p.path} @ ${fmt(s.targetRate, 0)}/s`,
+            usage: s.processes,
+          })),
+        ),
+      );
+      out.push('');
+    }
+  }
+
+  if (r.profile) {
+    const p = r.profile;
+    out.push(`## Profile: Herald at ${fmt(p.rate, 0)}/s (\`node --cpu-prof\`)`);
+    out.push('');
+    out.push(
+      `During the profiled step Herald delivered ${fmt(p.step.deliveredPerS, 0)}/s, p99 ${fmt(p.step.latency.p99, 2)} ms, ` +
+        `${p.step.lost} lost (profiling slows the profiled processes). Profiles: \`${p.dir.replace(/^.*\/bench\//, 'bench/')}\` (git-ignored).`,
+    );
+    for (const [title, summary] of [
+      ['dispatcher', p.dispatcher],
+      ['publisher (Herald)', p.publisher],
+    ] as const) {
+      if (!summary) continue;
+      out.push('');
+      out.push(
+        `**${title}**: ${fmt(summary.busyMs, 0)} ms busy of ${fmt(summary.wallMs, 0)} ms. By area: ` +
+          summary.byArea
+            .slice(0, 8)
+            .map((a) => `${a.area} ${fmt(a.selfPct)}%`)
+            .join(', '),
+      );
+      out.push('');
+      out.push(profileTable(summary, title === 'dispatcher' ? 15 : 10));
+    }
+    out.push('');
+  }
+
+  if (r.fanOut) {
+    const f = r.fanOut;
+    out.push(`## Scenario 2: one event to ${fmt(f.recipients, 0)} users, ${fmt(f.online, 0)} online`);
+    out.push('');
+    out.push(
+      'Ceiling: one emitter message addressed to every room; naive: one job whose worker emits to each room in turn; ' +
+        'herald: `toUsers`, split into jobs of 500, emitted to the online users, a delayed fallback job per offline user ' +
+        `(grace ${fmt(r.config.fallbackGraceMs / 60_000, 0)} min, so no email work runs during the bench).`,
+    );
+    out.push('');
+    out.push(
+      table(
+        ['path', 'runs', 'p50 ms', 'p99 ms (worst run)', 'max ms (worst run)', 'lost', 'publish call ms'],
+        f.paths.map((p) => [
+          p.path,
+          String(p.runs.length),
+          fmt(p.latency.p50, 1),
+          fmt(p.worstP99Ms, 1),
+          fmt(p.worstMaxMs, 1),
+          fmt(p.lost, 0),
+          p.runs.map((x) => fmt(x.publishMs, 0)).join(', '),
+        ]),
+      ),
+    );
+    out.push('');
+  }
+
+  if (r.reconnect) {
+    const c = r.reconnect;
+    out.push(
+      `## Scenario 4: reconnect storm (${fmt(c.devices, 0)} devices, ${c.missedPerUser} missed events each)`,
+    );
+    out.push('');
+    out.push(
+      table(
+        [
+          'reconnected (p50 / p99 / all)',
+          'failures',
+          'missed events caught up',
+          'lost',
+          'next live event reached',
+        ],
+        [
+          [
+            `${fmt(c.reconnect.p50, 0)} / ${fmt(c.reconnect.p99, 0)} / ${fmt(c.allReconnectedMs, 0)} ms`,
+            fmt(c.reconnectFailures, 0),
+            `${fmt(c.caughtUp, 0)} of ${fmt(c.missedEvents, 0)}`,
+            fmt(c.lost, 0),
+            `${fmt(c.liveAfterStorm.received, 0)} of ${fmt(c.liveAfterStorm.expected, 0)} (p99 ${fmt(c.liveAfterStorm.latency.p99, 0)} ms)`,
+          ],
+        ],
+      ),
+    );
+    out.push('');
+    out.push(`Catch-up: ${c.catchUpNote}.`);
+    out.push('');
+  }
+
+  if (r.idleMemory) {
+    const im = r.idleMemory;
+    out.push(
+      `## Scenario 3: idle connections with ${fmt(im.headerBytes, 0)} B of browser-like handshake headers`,
+    );
+    out.push('');
+    out.push(
+      'Heap after a full gc (`--expose-gc`), per connection = slope of heapUsed over connections between the bounds. ' +
+        'Node A holds the first connections, node B the rest. Baselines get the same clients and headers.',
+    );
+    out.push('');
+    out.push(
+      table(
+        [
+          'server',
+          'heap KiB / connection',
+          'RSS KiB / connection',
+          'external KiB / connection',
+          'between',
+          'connect failures',
+        ],
+        [...im.herald, ...im.baselines].map((s) => [
+          s.name,
+          fmt(s.heapKiBPerConnection, 2),
+          fmt(s.rssKiBPerConnection, 2),
+          fmt(s.externalKiBPerConnection, 2),
+          `${fmt(s.slopeBetween[0], 0)}–${fmt(s.slopeBetween[1], 0)}`,
+          fmt(s.connectFailures, 0),
+        ]),
+      ),
+    );
+    out.push('');
+    out.push(
+      'With every connection held: ' +
+        im.final
+          .map(
+            (f) =>
+              `${f.name} ${fmt(f.connections, 0)} connections, heap ${fmt(f.heapUsedMiB)} MiB, RSS ${fmt(f.rssMiB)} MiB`,
+          )
+          .join('; ') +
+        `; load processes' RSS ${im.loadRssMiB.map((v) => fmt(v, 0)).join(' / ')} MiB.`,
+    );
+    out.push('');
+  }
+
+  out.push('## Set-up');
+  out.push('');
+  out.push(
+    `Everything runs as separate processes on one machine: a Redis, 2 socket nodes (\`startSocketNode\` with the ` +
+      `env of \`apps/socket-node\`, through a bench wrapper that only adds a heap-after-gc probe), \`apps/dispatcher\`, ` +
+      `\`apps/fallback-worker\`, a naive worker, one publisher process per path and ${r.config.loadProcesses} load ` +
+      `processes holding the socket.io-client connections. Socket-node limits raised for the bench, since every client ` +
+      `comes from 127.0.0.1 and the bench measures delivery, not the limiters: ` +
+      (Object.keys(r.config.limitsRaised).length > 0
+        ? Object.entries(r.config.limitsRaised)
+            .map(([k, v]) => `\`${k}=${v}\``)
+            .join(', ')
+        : 'none needed') +
+      '. Raw figures: the JSON file beside this one.',
+  );
+  if (r.notes.length > 0) {
+    out.push('');
+    for (const note of r.notes) out.push(`- ${note}`);
+  }
+  out.push('');
+  return out.join('\n');
+}

@@ -1,0 +1,56 @@
+import type { MachineUsage } from './proc-sampler.js';
+import type { FanOutResult } from './scenario-fan-out.js';
+import type { IdleMemoryResult } from './scenario-idle-memory.js';
+import type { ProfileResult } from './scenario-profile.js';
+import type { ReconnectResult } from './scenario-reconnect.js';
+import type { ThroughputResult } from './scenario-throughput.js';
+import type { BenchPath } from './stack.js';
+import type { TargetResult } from './targets.js';
+
+/** Everything one `pnpm bench` run measured: the JSON written to `bench/results/<timestamp>.json`. */
+export interface BenchResults {
+  schema: 1;
+  /** Herald's maximum sustained delivered/s ÷ the ceiling's, from this run (null when not measured). */
+  ratioToCeiling: number | null;
+  startedAt: string;
+  finishedAt: string;
+  durationS: number;
+  command: string;
+  scale: 'full' | 'quick';
+  scenarios: string[];
+  paths: BenchPath[];
+  machine: {
+    cpuModel: string;
+    cores: number;
+    memoryGiB: number;
+    node: string;
+    kernel: string;
+    gitCommit: string;
+    loadAverageBefore: number[];
+    loadAverageAfter: number[];
+    /** CPU use over the whole run: the bench's own processes versus everything else on the machine. */
+    duringRun: MachineUsage;
+    /** Plain-words note on other load, for the report. */
+    note: string;
+  };
+  config: {
+    socketNodes: number;
+    users: number;
+    loadProcesses: number;
+    redis: { source: string; version: string };
+    /** Socket-node limit variables raised for the bench (all load comes from 127.0.0.1). */
+    limitsRaised: Record<string, string>;
+    dispatcherConcurrency: string;
+    naiveConcurrency: number;
+    fallbackGraceMs: number;
+    sustainedDefinition: string;
+  };
+  maxSustainedPerS: Partial<Record<BenchPath, number | null>>;
+  targets: TargetResult[];
+  throughput?: ThroughputResult;
+  profile?: ProfileResult;
+  fanOut?: FanOutResult;
+  reconnect?: ReconnectResult;
+  idleMemory?: IdleMemoryResult;
+  notes: string[];
+}

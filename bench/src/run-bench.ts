@@ -1,0 +1,281 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { closeRedis, createRedis, type Redis } from '@herald/core';
+import { resolveRedis, type ResolvedRedis } from '@herald/local-redis';
+import { ChildRegistry, REPO_ROOT } from './children.js';
+import type { BenchOptions, ScenarioName } from './cli-options.js';
+import { FULL_SCALE, QUICK_SCALE, type BenchContext } from './context.js';
+import { ProcSampler } from './proc-sampler.js';
+import type { BenchResults } from './results.js';
+import { runFanOut } from './scenario-fan-out.js';
+import { runIdleMemory } from './scenario-idle-memory.js';
+import { runProfile } from './scenario-profile.js';
+import { runReconnect } from './scenario-reconnect.js';
+import { SUSTAINED_DEFINITION, runThroughput } from './scenario-throughput.js';
+import { Stack, type BenchPath } from './stack.js';
+import { judgeTargets, ratioToCeiling } from './targets.js';
+import { writeReports } from './write-reports.js';
+
+/** Fallback jobs the bench schedules (offline fan-out recipients) stay delayed past any run. */
+const FALLBACK_GRACE_MS = 3_600_000;
+
+function gitCommit(): string {
+  try {
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT }).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'apps', 'packages'], { cwd: REPO_ROOT })
+      .toString()
+      .trim();
+    return dirty ? `${sha} (apps/packages with uncommitted changes)` : sha;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The Redis server's pid when it runs on this machine, so its CPU and RSS are sampled too. */
+async function redisInfo(redis: Redis): Promise<{ version: string; pid: number | null }> {
+  const info = await redis.info('server');
+  const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+  const pid = Number(/process_id:(\d+)/.exec(info)?.[1] ?? 0);
+  let local = false;
+  try {
+    local = pid > 0 && readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('redis');
+  } catch {
+    local = false;
+  }
+  return { version, pid: local ? pid : null };
+}
+
+/** Removes the run's keys from a Redis the bench did not start (REDIS_URL), in bounded batches. */
+async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  for (let i = 0; i < 10_000; i++) {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+    if (cursor === '0') return;
+  }
+}
+
+function otherLoadNote(otherPct: number, cores: number): string {
+  if (otherPct < 10)
+    return `quiet: other processes used ${otherPct}% of one core on average (of ${cores * 100}%)`;
+  return (
+    `shared: other processes used ${otherPct}% of one core on average (of ${cores * 100}%) while the bench ran; ` +
+    `figures are noisy and should be rerun on a quiet machine`
+  );
+}
+
+/** Connects one device per online user: alternating nodes, split over the load processes. */
+async function connectOnlineUsers(ctx: BenchContext): Promise<void> {
+  const { stack } = ctx;
+  const started = Date.now();
+  const jobs: Array<Promise<{ failed: number; errors: string[] }>> = [];
+  stack.loads.forEach((load, l) => {
+    stack.nodes.forEach((node, n) => {
+      const userIds = ctx.onlineUsers.filter(
+        (_, j) =>
+          j % stack.nodes.length === n && Math.floor(j / stack.nodes.length) % stack.loads.length === l,
+      );
+      jobs.push(
+        load.call('connect', {
+          url: node.url,
+          kind: 'herald',
+          userIds,
+          jwtSecret: ctx.jwtSecret,
+          concurrency: 50,
+          group: 'online',
+        }),
+      );
+    });
+  });
+  const results = await Promise.all(jobs);
+  const failed = results.reduce((n, r) => n + r.failed, 0);
+  if (failed > 0) {
+    throw new Error(`${failed} devices could not connect: ${results.flatMap((r) => r.errors).join('; ')}`);
+  }
+  ctx.log(`connected ${ctx.onlineUsers.length} devices in ${Date.now() - started} ms`);
+}
+
+function race<T>(registry: ChildRegistry, work: Promise<T>): Promise<T> {
+  return Promise.race([work, registry.watch()]);
+}
+
+/**
+ * Runs the bench: a Redis, the processes each selected scenario needs, the scenarios
+ * in order (throughput, profile, fan-out, reconnect storm, idle memory), then stops
+ * every child and writes the JSON, Markdown and SVG reports. Resolves to the results.
+ */
+export async function runBench(options: BenchOptions, log: (line: string) => void): Promise<BenchResults> {
+  const scale = options.quick ? QUICK_SCALE : FULL_SCALE;
+  const startedAt = new Date();
+  const t0 = Date.now();
+  const stamp = (line: string) =>
+    log(`[${String(Math.round((Date.now() - t0) / 1000)).padStart(4)} s] ${line}`);
+  const loadBefore = os.loadavg().map((v) => Math.round(v * 100) / 100);
+  const registry = new ChildRegistry();
+  const sampler = new ProcSampler(500);
+  const onExit = () => registry.killAllNow();
+  process.on('exit', onExit);
+
+  const has = (s: ScenarioName) => options.scenarios.includes(s);
+  const paths = options.paths;
+  const needsOnline = has('throughput') || has('fanout') || has('reconnect');
+  const needsHerald = paths.includes('herald') || has('reconnect');
+  const publisherPaths: BenchPath[] = [...paths];
+  if (has('reconnect') && !publisherPaths.includes('herald')) publisherPaths.push('herald');
+
+  let resolved: ResolvedRedis | undefined;
+  let redis: Redis | undefined;
+  const prefix = `{bench-${randomBytes(4).toString('hex')}}`;
+  const jwtSecret = randomBytes(32).toString('hex');
+  const deadline = setTimeout(() => {
+    log(`aborting: the run took longer than --max-minutes ${options.maxMinutes}`);
+    registry.killAllNow();
+    process.exit(2);
+  }, options.maxMinutes * 60_000);
+  deadline.unref();
+
+  try {
+    resolved = await resolveRedis({ tryContainer: false });
+    redis = createRedis(resolved.url);
+    redis.on('error', () => undefined);
+    const info = await redisInfo(redis);
+    stamp(
+      `redis ${info.version} (${resolved.source === 'env' ? 'REDIS_URL' : 'a private redis-server'}), prefix ${prefix}`,
+    );
+    sampler.track('orchestrator', process.pid);
+    if (info.pid) sampler.track('redis-server', info.pid);
+    sampler.start();
+
+    const stack = new Stack({
+      registry,
+      sampler,
+      redisUrl: resolved.url,
+      prefix,
+      jwtSecret,
+      concurrency: options.concurrency,
+      fallbackGraceMs: FALLBACK_GRACE_MS,
+    });
+    const ctx: BenchContext = {
+      stack,
+      registry,
+      sampler,
+      scale,
+      redis,
+      prefix,
+      jwtSecret,
+      onlineUsers: Array.from({ length: scale.users }, (_, i) => `user-${i}`),
+      log: stamp,
+    };
+    if (Object.keys(stack.limits).length > 0) {
+      stamp(`socket-node limits raised for the bench: ${JSON.stringify(stack.limits)}`);
+    }
+
+    stamp('starting processes');
+    await race(
+      registry,
+      Promise.all([
+        needsOnline ? stack.startNodes(2) : Promise.resolve(),
+        needsHerald ? stack.startDispatcher() : Promise.resolve(),
+        needsHerald ? stack.startFallbackWorker() : Promise.resolve(),
+        needsOnline && paths.includes('naive') ? stack.startNaiveWorker() : Promise.resolve(),
+        ...(needsOnline ? publisherPaths.map((p) => stack.startPublisher(p)) : []),
+        stack.startLoads(2),
+      ]),
+    );
+    stamp(`started ${registry.running().length} processes`);
+    if (needsOnline) await race(registry, connectOnlineUsers(ctx));
+
+    const results: Omit<BenchResults, 'finishedAt' | 'durationS' | 'machine' | 'targets' | 'ratioToCeiling'> =
+      {
+        schema: 1,
+        startedAt: startedAt.toISOString(),
+        command: `pnpm bench ${process.argv.slice(2).join(' ')}`.trim(),
+        scale: scale.name,
+        scenarios: options.scenarios,
+        paths,
+        config: {
+          socketNodes: 2,
+          users: scale.users,
+          loadProcesses: 2,
+          redis: { source: resolved.source, version: info.version },
+          limitsRaised: stack.limits,
+          dispatcherConcurrency: options.concurrency ? String(options.concurrency) : 'default (4)',
+          naiveConcurrency: options.concurrency ?? 4,
+          fallbackGraceMs: FALLBACK_GRACE_MS,
+          sustainedDefinition: SUSTAINED_DEFINITION,
+        },
+        maxSustainedPerS: {},
+        notes: [],
+      };
+
+    if (has('throughput')) {
+      results.throughput = await race(registry, runThroughput(ctx, paths));
+      for (const p of results.throughput.paths) results.maxSustainedPerS[p.path] = p.maxSustainedPerS;
+      const herald = results.throughput.paths.find((p) => p.path === 'herald');
+      if (options.profile && herald) {
+        const rate = herald.maxSustainedTargetRate ?? 2_000;
+        const dir = path.join(
+          REPO_ROOT,
+          'bench',
+          'results',
+          'profiles',
+          startedAt.toISOString().replace(/[:.]/g, '-'),
+        );
+        results.profile = await race(registry, runProfile(ctx, rate, dir));
+      }
+    }
+    if (has('fanout')) results.fanOut = await race(registry, runFanOut(ctx, paths));
+    if (has('reconnect')) results.reconnect = await race(registry, runReconnect(ctx));
+    if (has('memory')) results.idleMemory = await race(registry, runIdleMemory(ctx));
+
+    stamp('stopping processes');
+    await registry.stopAll();
+    sampler.sampleNow();
+    const duringRun = sampler.usage(t0, Date.now()).machine;
+    const outcome = {
+      throughput: results.throughput,
+      fanOut: results.fanOut,
+      idleMemory: results.idleMemory,
+      reconnect: results.reconnect,
+    };
+    const finished: BenchResults = {
+      ...results,
+      ratioToCeiling: ratioToCeiling(results.throughput),
+      finishedAt: new Date().toISOString(),
+      durationS: Math.round((Date.now() - t0) / 1000),
+      machine: {
+        cpuModel: os.cpus()[0]?.model ?? 'unknown',
+        cores: os.cpus().length,
+        memoryGiB: Math.round(os.totalmem() / 1024 ** 3),
+        node: process.version,
+        kernel: `${os.type()} ${os.release()}`,
+        gitCommit: gitCommit(),
+        loadAverageBefore: loadBefore,
+        loadAverageAfter: os.loadavg().map((v) => Math.round(v * 100) / 100),
+        duringRun,
+        note: otherLoadNote(duringRun.otherPct, duringRun.cores),
+      },
+      targets: judgeTargets(outcome),
+    };
+    const written = await writeReports(finished, options.outDir ?? defaultOutDir(options.quick));
+    stamp(`wrote ${written.map((f) => path.relative(process.cwd(), f)).join(', ')}`);
+    return finished;
+  } finally {
+    clearTimeout(deadline);
+    sampler.stop();
+    await registry.stopAll().catch(() => registry.killAllNow());
+    if (redis && resolved?.source === 'env') await deletePrefix(redis, prefix).catch(() => undefined);
+    if (redis) await closeRedis(redis);
+    await resolved?.stop();
+    process.off('exit', onExit);
+  }
+}
+
+function defaultOutDir(quick: boolean): string {
+  const dir = path.join(REPO_ROOT, 'bench', 'results');
+  return quick ? path.join(dir, 'quick') : dir;
+}

@@ -1,0 +1,241 @@
+/**
+ * Scenario 1: user-targeted events to the connected users at fixed rates (500/s,
+ * 2,000/s), then a search for each path's maximum sustained rate.
+ */
+import { sleep, type BenchContext } from './context.js';
+import type { MachineUsage, ProcessUsage } from './proc-sampler.js';
+import { collect, trackPhase, waitForReceipts } from './receipts.js';
+import type { BenchPath } from './stack.js';
+import { round, summarize, type LatencySummary } from './stats.js';
+
+/** Thresholds of "sustained" (also printed in the report). */
+export const SUSTAINED = {
+  /** The publisher issued at least this share of the offered rate on time. */
+  minOfferedShare: 0.95,
+  /** Deliveries inside the publishing window were at least this share of what was published. */
+  minDeliveredShare: 0.95,
+  /** p99 publish→handler latency at most this. */
+  maxP99Ms: 500,
+  /** Median latency of the last second at most this much above the first second's (no growing backlog). */
+  maxLagGrowthMs: 50,
+} as const;
+
+export const SUSTAINED_DEFINITION =
+  `a step is sustained when the publisher issued ≥ ${SUSTAINED.minOfferedShare * 100}% of the offered rate on time, ` +
+  `deliveries inside the publishing window were ≥ ${SUSTAINED.minDeliveredShare * 100}% of the events published, ` +
+  `nothing was lost, p99 ≤ ${SUSTAINED.maxP99Ms} ms, and the median latency of events published in the last second ` +
+  `was at most ${SUSTAINED.maxLagGrowthMs} ms above the first second's (no growing backlog). ` +
+  `The maximum sustained rate is the highest delivered/s of a sustained step; the search multiplies the offered rate ` +
+  `by 1.6 from 2,000/s until a step is not sustained, then bisects (geometric mean) while the bracket is wider than 15%.`;
+
+export interface StepResult {
+  path: BenchPath;
+  phase: string;
+  kind: 'fixed' | 'search' | 'profile';
+  /** Offered rate asked of the publisher (events/s). */
+  targetRate: number;
+  durationMs: number;
+  /** Events the publisher issued per second of the step. */
+  offeredPerS: number;
+  /** Distinct deliveries inside the publishing window, per second. */
+  deliveredPerS: number;
+  published: number;
+  skipped: number;
+  publishErrors: number;
+  publishErrorSamples: string[];
+  received: number;
+  lost: number;
+  duplicates: number;
+  latency: LatencySummary;
+  /** Median latency, last second minus first second (ms). */
+  lagGrowthMs: number | null;
+  /** Time from the last publish to the last delivery. */
+  drainMs: number | null;
+  sustained: boolean;
+  /** Why the step is not sustained (empty when it is). */
+  notSustainedBecause: string[];
+  processes: ProcessUsage[];
+  machine: MachineUsage;
+}
+
+let stepCounter = 0;
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
+/** Runs one step: `rate` events/s for `durationMs` on `path`, then waits for delivery and judges it. */
+export async function runStep(
+  ctx: BenchContext,
+  path: BenchPath,
+  rate: number,
+  durationMs: number,
+  kind: StepResult['kind'],
+): Promise<StepResult> {
+  const phase = `${path}-${rate}-${++stepCounter}`;
+  await trackPhase(ctx, phase);
+  ctx.sampler.sampleNow();
+  const run = await ctx.stack
+    .publisher(path)
+    .call('run', { phase, rate, durationMs, userIds: ctx.onlineUsers }, durationMs + 120_000);
+  ctx.sampler.sampleNow();
+  const usage = ctx.sampler.usage(Math.floor(run.startedAt), Math.ceil(run.endedAt) + 1);
+  await waitForReceipts(ctx, phase, run.published, { stallMs: 2_000, maxMs: 30_000 });
+  const receipts = await collect(ctx, phase);
+
+  const seconds = (run.endedAt - run.startedAt) / 1000;
+  let inWindow = 0;
+  let lastReceipt = -Infinity;
+  const first: number[] = [];
+  const last: number[] = [];
+  for (let i = 0; i < receipts.receivedAt.length; i++) {
+    const at = receipts.receivedAt[i] as number;
+    const latency = receipts.latencies[i] as number;
+    if (at <= run.endedAt) inWindow += 1;
+    if (at > lastReceipt) lastReceipt = at;
+    const publishedAt = at - latency;
+    if (publishedAt < run.startedAt + 1000) first.push(latency);
+    else if (publishedAt >= run.endedAt - 1000) last.push(latency);
+  }
+  const latency = summarize(receipts.latencies);
+  const firstMedian = median(first);
+  const lastMedian = median(last);
+  const lagGrowthMs = firstMedian === null || lastMedian === null ? null : round(lastMedian - firstMedian, 1);
+  const offeredPerS = run.published / seconds;
+  const deliveredPerS = inWindow / seconds;
+  const lost = run.published - receipts.unique;
+
+  const why: string[] = [];
+  if (offeredPerS < rate * SUSTAINED.minOfferedShare)
+    why.push(`publisher reached ${Math.round(offeredPerS)}/s of ${rate}/s`);
+  if (inWindow < run.published * SUSTAINED.minDeliveredShare)
+    why.push(
+      `only ${Math.round((inWindow / Math.max(1, run.published)) * 100)}% delivered within the window`,
+    );
+  if (lost > 0) why.push(`${lost} lost`);
+  if (run.errors > 0) why.push(`${run.errors} publish errors`);
+  if (latency.p99 !== null && latency.p99 > SUSTAINED.maxP99Ms) why.push(`p99 ${latency.p99} ms`);
+  if (lagGrowthMs !== null && lagGrowthMs > SUSTAINED.maxLagGrowthMs)
+    why.push(`latency grew ${lagGrowthMs} ms during the step`);
+
+  const result: StepResult = {
+    path,
+    phase,
+    kind,
+    targetRate: rate,
+    durationMs,
+    offeredPerS: Math.round(offeredPerS),
+    deliveredPerS: Math.round(deliveredPerS),
+    published: run.published,
+    skipped: run.skipped,
+    publishErrors: run.errors,
+    publishErrorSamples: run.errorSamples,
+    received: receipts.unique,
+    lost,
+    duplicates: receipts.duplicates,
+    latency,
+    lagGrowthMs,
+    drainMs: Number.isFinite(lastReceipt) ? round(Math.max(0, lastReceipt - run.endedAt), 1) : null,
+    sustained: why.length === 0,
+    notSustainedBecause: why,
+    processes: usage.processes,
+    machine: usage.machine,
+  };
+  ctx.log(
+    `  ${path.padEnd(7)} ${String(rate).padStart(6)}/s offered ${String(result.offeredPerS).padStart(6)}/s ` +
+      `delivered ${String(result.deliveredPerS).padStart(6)}/s p50 ${latency.p50} p99 ${latency.p99} max ${latency.max} ms ` +
+      `lost ${lost} dup ${receipts.duplicates} ${result.sustained ? 'sustained' : `NOT sustained (${why.join('; ')})`}`,
+  );
+  // Let a backlog drain (and the machine settle) before the next step.
+  await waitForQueuesIdle(ctx, 20_000);
+  await sleep(500);
+  return result;
+}
+
+/** Waits until neither the events queue nor the naive queue holds waiting or active jobs (bounded). */
+export async function waitForQueuesIdle(ctx: BenchContext, maxMs: number): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  const keys = ['events', 'naive-events'].flatMap((q) => [
+    `${ctx.prefix}:${q}:wait`,
+    `${ctx.prefix}:${q}:active`,
+    `${ctx.prefix}:${q}:prioritized`,
+  ]);
+  while (Date.now() < deadline) {
+    const pipeline = ctx.redis.pipeline();
+    for (const key of keys) {
+      if (key.endsWith(':prioritized')) pipeline.zcard(key);
+      else pipeline.llen(key);
+    }
+    const results = (await pipeline.exec()) ?? [];
+    if (results.every(([error, n]) => !error && n === 0)) return;
+    await sleep(100);
+  }
+}
+
+export interface PathThroughput {
+  path: BenchPath;
+  steps: StepResult[];
+  /** Highest delivered/s among sustained steps (null when none was sustained). */
+  maxSustainedPerS: number | null;
+  /** The offered rate of that step. */
+  maxSustainedTargetRate: number | null;
+}
+
+export interface ThroughputResult {
+  paths: PathThroughput[];
+  sustainedDefinition: string;
+}
+
+/** Warms each path up, runs the fixed rates (interleaved across paths), then searches each path's maximum. */
+export async function runThroughput(
+  ctx: BenchContext,
+  paths: readonly BenchPath[],
+): Promise<ThroughputResult> {
+  const { scale } = ctx;
+  ctx.log(`scenario 1: ${scale.users} users, user-targeted events`);
+  for (const path of paths) {
+    // JIT, connection pools and scripts warm up outside the measurements.
+    await runStep(ctx, path, 500, Math.min(1_000, scale.stepMs), 'fixed');
+  }
+  const steps = new Map<BenchPath, StepResult[]>(paths.map((p) => [p, []]));
+  for (const rate of scale.rates) {
+    for (const path of paths) steps.get(path)?.push(await runStep(ctx, path, rate, scale.stepMs, 'fixed'));
+  }
+  for (const path of paths) {
+    const list = steps.get(path) ?? [];
+    ctx.log(`  searching ${path}'s maximum sustained rate`);
+    await searchMax(ctx, path, list);
+  }
+  return {
+    paths: paths.map((path) => describePath(path, steps.get(path) ?? [])),
+    sustainedDefinition: SUSTAINED_DEFINITION,
+  };
+}
+
+export function describePath(path: BenchPath, steps: StepResult[]): PathThroughput {
+  const best = steps.filter((s) => s.sustained).sort((a, b) => b.deliveredPerS - a.deliveredPerS)[0];
+  return {
+    path,
+    steps,
+    maxSustainedPerS: best?.deliveredPerS ?? null,
+    maxSustainedTargetRate: best?.targetRate ?? null,
+  };
+}
+
+async function searchMax(ctx: BenchContext, path: BenchPath, steps: StepResult[]): Promise<void> {
+  const goodRate = () => Math.max(0, ...steps.filter((s) => s.sustained).map((s) => s.targetRate));
+  const badRate = () => Math.min(Infinity, ...steps.filter((s) => !s.sustained).map((s) => s.targetRate));
+  for (let i = 0; i < ctx.scale.searchSteps; i++) {
+    const good = goodRate();
+    const bad = badRate();
+    let next: number;
+    if (good === 0) next = Math.round(bad / 2);
+    else if (!Number.isFinite(bad)) next = Math.round(good * 1.6);
+    else if (bad / good <= 1.15) break;
+    else next = Math.round(Math.sqrt(good * bad));
+    if (next < 100 || next > 100_000) break;
+    steps.push(await runStep(ctx, path, next, ctx.scale.searchStepMs, 'search'));
+  }
+}

@@ -1,0 +1,21 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { renderMarkdown } from './report-markdown.js';
+import { renderSvg } from './report-svg.js';
+import type { BenchResults } from './results.js';
+
+/**
+ * Writes `<timestamp>.json` (every figure of the run), `latest.md` (the tables the
+ * README links) and `latest.svg` (the chart) into `dir`. Resolves to the files written.
+ */
+export async function writeReports(results: BenchResults, dir: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const stamp = results.startedAt.replace(/[:.]/g, '-');
+  const json = path.join(dir, `${stamp}.json`);
+  const md = path.join(dir, 'latest.md');
+  const svg = path.join(dir, 'latest.svg');
+  await writeFile(json, `${JSON.stringify(results, null, 2)}\n`);
+  await writeFile(md, renderMarkdown(results, 'latest.svg'));
+  await writeFile(svg, `${renderSvg(results)}\n`);
+  return [json, md, svg];
+}
