@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { commonEnv, envInt, envList, envPort, type Logger } from '@herald/core';
 import { describeBadOrigins } from './origin-check.js';
 import type { SocketNodeOptions } from './socket-node.js';
-import { checkJwtEnv, jwtEnv, jwtOptionsFromEnv } from './verification-keys.js';
+import { checkJwtEnv, jwtEnv, jwtOptionsFromEnv, whenJwtEnvParsed } from './verification-keys.js';
 
 /**
  * Presence must turn a dead node's users offline within 30 s (issue 2), and an
@@ -55,7 +55,7 @@ const SocketNodeVariables = z.object({
  * The socket node's environment. Names follow the original module where it had them.
  * The JWT keys are checked together (a secret under 32 bytes, a key no algorithm fits…).
  */
-export const SocketNodeEnv = SocketNodeVariables.superRefine(checkJwtEnv);
+export const SocketNodeEnv = SocketNodeVariables.superRefine(checkJwtEnv, whenJwtEnvParsed);
 export type SocketNodeEnv = z.output<typeof SocketNodeEnv>;
 
 /** Maps a parsed environment onto `startSocketNode` options. */

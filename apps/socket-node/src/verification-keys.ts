@@ -214,6 +214,15 @@ export function jwtOptionsFromEnv(env: JwtEnv): JwtOptions {
 }
 
 /**
+ * Runs `checkJwtEnv` only once the JWT variables parsed on their own (zod 4 runs
+ * refinements after non-fatal issues too); problems elsewhere do not hold it back.
+ */
+export const whenJwtEnvParsed = {
+  when: (payload: z.core.ParsePayload): boolean =>
+    payload.issues.every((issue) => !Object.hasOwn(jwtEnv, String(issue.path?.[0]))),
+};
+
+/**
  * The cross-variable checks (`superRefine` of the env schema): builds the key
  * ring once, so every problem (a secret under 32 bytes, a PEM as secret, a key
  * no accepted algorithm fits, an algorithm no key verifies) stops start-up with
