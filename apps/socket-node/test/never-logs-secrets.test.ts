@@ -67,6 +67,17 @@ describe('socket node logs', () => {
       .timeout(5_000)
       .emitWithAck('notification:mark_read', { notificationId: 'n1' });
     expect(ack).toEqual({ accepted: true });
+    // In-band refreshes carry tokens too: one accepted, one of another user, one that is garbage.
+    const refresh = mintToken(user, { secret: jwtSecret, expiresInS: 7_200 });
+    const otherUser = mintToken(uniqueUser('other'), { secret: jwtSecret });
+    const refreshGarbage = randomSecret('refreshgarbage');
+    const refreshed: Array<{ accepted: boolean }> = [];
+    for (const token of [refresh, otherUser, refreshGarbage]) {
+      refreshed.push(
+        (await ws.socket.timeout(5_000).emitWithAck('herald:auth', { token })) as { accepted: boolean },
+      );
+    }
+    expect(refreshed.map((r) => r.accepted)).toEqual([true, false, false]);
 
     // Refused, each for its own reason.
     expect(await connectError(url, { token: wrongSecret })).toBe('invalid_token');
@@ -104,6 +115,9 @@ describe('socket node logs', () => {
         // An unsigned token has no signature: its payload part is what identifies it.
         unsigned: unsigned.split('.')[1] as string,
         garbage,
+        refresh: signature(refresh),
+        otherUser: signature(otherUser),
+        refreshGarbage,
       }),
     ).toEqual({});
   });
