@@ -25,16 +25,20 @@ describe('client event rate limit (default 20/s, burst 40)', () => {
     const { url, streamLength, bystanderStillServed } = await setup();
     const d = await device(url, defer, { token: mintToken(uniqueUser()) });
 
+    const sentAt = Date.now();
     const acks = await Promise.all(
       Array.from({ length: 60 }, (_, i) =>
         d.socket.timeout(5_000).emitWithAck('notification:mark_read', { notificationId: `n-${i}` }),
       ),
     );
+    const elapsedMs = Date.now() - sentAt;
     const accepted = acks.filter((ack) => ack.accepted).length;
-    process.stdout.write(`[rate-limit] 60 events at once: ${accepted} accepted\n`);
-    // 40 at once, plus one per 50 ms that passed while they arrived.
+    process.stdout.write(`[rate-limit] 60 events at once: ${accepted} accepted in ${elapsedMs} ms\n`);
+    // 40 at once, plus one per 50 ms that passed while they arrived (a loaded CI machine is slow
+    // to deliver them, so the bound follows the time they actually took).
     expect(accepted).toBeGreaterThanOrEqual(40);
-    expect(accepted).toBeLessThanOrEqual(45);
+    expect(accepted).toBeLessThanOrEqual(40 + Math.ceil(elapsedMs / 50) + 1);
+    expect(accepted).toBeLessThan(60);
     const refused = acks.filter((ack): ack is Extract<ClientEventAck, { accepted: false }> => !ack.accepted);
     expect(refused).toHaveLength(60 - accepted);
     for (const ack of refused) expect(ack).toMatchObject({ code: 'rate_limited', message: /20 per second/ });
@@ -69,16 +73,24 @@ describe('client event rate limit (default 20/s, burst 40)', () => {
     flooder.socket.on('disconnect', (reason) => reasons.push(reason));
 
     // 40 go through, 100 are refused, the next one disconnects: 500 is far beyond that.
+    const sentAt = Date.now();
     for (let i = 0; i < 500; i++) flooder.socket.emit('notification:delete_everything', { i });
     await waitFor(() => reasons.length > 0, { message: 'the flooder was disconnected' });
+    const elapsedMs = Date.now() - sentAt;
     expect(reasons).toEqual(['io server disconnect']);
     const errors = flooder.payloads('error') as Array<{ code: string; message: string }>;
-    // The first 40 were let through (and refused as unknown), then rate_limited until the cut.
+    // The first 40 were let through (and refused as unknown), then rate_limited until the cut;
+    // tokens that refilled while the flood arrived let a few more through.
+    const refill = Math.ceil(elapsedMs / 50) + 1;
     expect(errors.slice(0, 40).every((e) => e.code === 'unknown_event')).toBe(true);
-    expect(errors.slice(40).every((e) => e.code === 'rate_limited')).toBe(true);
+    const passed = errors.filter((e) => e.code === 'unknown_event').length;
+    expect(passed).toBeLessThanOrEqual(40 + refill);
+    expect(errors.filter((e) => e.code === 'rate_limited').length).toBeGreaterThanOrEqual(100);
     expect(errors.at(-1)?.message).toMatch(/disconnecting/);
-    process.stdout.write(`[rate-limit] flood of 500: ${errors.length} answers before the disconnect\n`);
-    expect(errors.length).toBeLessThanOrEqual(40 + 100 + 1 + 5);
+    process.stdout.write(
+      `[rate-limit] flood of 500: ${errors.length} answers in ${elapsedMs} ms before the disconnect\n`,
+    );
+    expect(errors.length).toBeLessThanOrEqual(40 + 100 + 1 + 2 * refill);
 
     await bystanderStillServed();
   });
@@ -86,7 +98,8 @@ describe('client event rate limit (default 20/s, burst 40)', () => {
     const { url, bystanderStillServed } = await setup();
     const user = uniqueUser();
     const d = await device(url, defer, { token: mintToken(user) });
-    for (let i = 0; i < 45; i++) d.socket.emit('notification:mark_read', { notificationId: `n-${i}` });
+    // Well past the burst of 40, so refills while they arrive cannot make room for the next one.
+    for (let i = 0; i < 90; i++) d.socket.emit('notification:mark_read', { notificationId: `n-${i}` });
     expect(
       await d.socket.timeout(5_000).emitWithAck('notification:mark_read', { notificationId: 'over' }),
     ).toMatchObject({ accepted: false, code: 'rate_limited' });
