@@ -117,7 +117,7 @@ export class ProcSampler {
       const last = inside.at(-1);
       if (!first || !last || last.t === first.t) continue;
       const ticks = last.ticks - first.ticks;
-      benchTicks += (ticks / ((last.t - first.t) / 1000)) * ((to - from) / 1000);
+      benchTicks += ticks;
       processes.push({
         name: s.name,
         pid: s.pid,

@@ -54,16 +54,36 @@ function shortUrl(url: string): string {
   return url.replace(/^file:\/\//, '');
 }
 
-/** Reads a `.cpuprofile` (from `node --cpu-prof`) and sums self time per function and per area. */
-export async function summarizeProfile(file: string, topN = 20): Promise<ProfileSummary> {
+/**
+ * This machine's monotonic clock in µs: the clock V8 stamps profile samples with
+ * (CLOCK_MONOTONIC on Linux, shared by every process), so a window measured in one
+ * process can be cut out of another process's profile.
+ */
+export function monotonicMicros(): number {
+  return Number(process.hrtime.bigint() / 1_000n);
+}
+
+/**
+ * Reads a `.cpuprofile` (from `node --cpu-prof`) and sums self time per function and
+ * per area, counting only samples inside `window` (monotonic µs) when given, so start-up
+ * and shutdown do not drown the steady state.
+ */
+export async function summarizeProfile(
+  file: string,
+  window?: { fromUs: number; toUs: number },
+  topN = 20,
+): Promise<ProfileSummary> {
   const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<string, { area: string; us: number }>();
   let idleUs = 0;
   let totalUs = 0;
+  let at = profile.startTime;
   profile.samples.forEach((id, i) => {
     // A sample's delta is the time since the previous one; it is charged to this sample's frame.
     const us = profile.timeDeltas[i] ?? 0;
+    at += us;
+    if (window && (at < window.fromUs || at > window.toUs)) return;
     totalUs += us;
     const node = byId.get(id);
     if (!node) return;
@@ -80,6 +100,7 @@ export async function summarizeProfile(file: string, topN = 20): Promise<Profile
     self.set(name, entry);
   });
   const busyUs = Math.max(1, totalUs - idleUs);
+  const busyForReport = totalUs - idleUs;
   const pct = (us: number) => Math.round((us / busyUs) * 1000) / 10;
   const ms = (us: number) => Math.round(us / 100) / 10;
   const top = [...self.entries()]
@@ -93,8 +114,12 @@ export async function summarizeProfile(file: string, topN = 20): Promise<Profile
     .map(([area, us]) => ({ area, selfMs: ms(us), selfPct: pct(us) }));
   return {
     file,
-    wallMs: ms(profile.endTime - profile.startTime),
-    busyMs: ms(busyUs),
+    wallMs: ms(
+      window
+        ? Math.min(window.toUs, profile.endTime) - Math.max(window.fromUs, profile.startTime)
+        : profile.endTime - profile.startTime,
+    ),
+    busyMs: ms(busyForReport),
     top,
     byArea,
   };

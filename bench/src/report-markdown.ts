@@ -52,6 +52,7 @@ function stepRow(s: StepResult): string[] {
     fmt(s.latency.max, 1),
     fmt(s.lost, 0),
     fmt(s.duplicates, 0),
+    s.path === 'ceiling' ? '–' : fmt(s.queuedAtEnd, 0),
     s.sustained ? 'yes' : `no: ${s.notSustainedBecause.join('; ')}`,
   ];
 }
@@ -124,6 +125,7 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
           'max ms',
           'lost',
           'dup',
+          'queued at end',
           'sustained',
         ],
         steps.map(stepRow),

@@ -18,6 +18,7 @@ import { SUSTAINED_DEFINITION, runThroughput } from './scenario-throughput.js';
 import { Stack, type BenchPath } from './stack.js';
 import { judgeTargets, ratioToCeiling } from './targets.js';
 import { writeReports } from './write-reports.js';
+import { updateReadme } from './readme-block.js';
 
 /** Fallback jobs the bench schedules (offline fan-out recipients) stay delayed past any run. */
 const FALLBACK_GRACE_MS = 3_600_000;
@@ -262,6 +263,11 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       targets: judgeTargets(outcome),
     };
     const written = await writeReports(finished, options.outDir ?? defaultOutDir(options.quick));
+    // Only a full run into the committed results updates the README's figures.
+    if (!options.quick && options.outDir === undefined && options.scenarios.length === 4) {
+      const readme = path.join(REPO_ROOT, 'README.md');
+      if (await updateReadme(readme, finished)) written.push(readme);
+    }
     stamp(`wrote ${written.map((f) => path.relative(process.cwd(), f)).join(', ')}`);
     return finished;
   } finally {

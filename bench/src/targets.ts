@@ -68,7 +68,7 @@ export function judgeTargets(outcome: BenchOutcome): TargetResult[] {
   const ceilingFan = fanOut?.paths.find((p) => p.path === 'ceiling');
   targets.push({
     id: 'fan-out',
-    target: `${fanOut?.recipients ?? 10_000}-user fan-out: every online recipient within 250 ms (p99)`,
+    target: `${(fanOut?.recipients ?? 10_000).toLocaleString('en-US')}-user fan-out: every online recipient within 250 ms (p99)`,
     measured: heraldFan
       ? `worst run p99 ${heraldFan.worstP99Ms} ms, max ${heraldFan.worstMaxMs} ms, ${heraldFan.lost} lost`
       : 'not measured',
@@ -83,7 +83,7 @@ export function judgeTargets(outcome: BenchOutcome): TargetResult[] {
   const sio = idleMemory?.baselines.find((b) => b.name.includes('Socket.IO'));
   targets.push({
     id: 'idle-heap',
-    target: '≤ 8 KiB of heap per idle connection (after gc, 2,000 → 6,000 connections)',
+    target: `≤ 8 KiB of heap per idle connection (after gc, ${(node?.slopeBetween ?? [2_000, 6_000]).map((n) => n.toLocaleString('en-US')).join(' → ')} connections)`,
     measured: node
       ? `${node.heapKiBPerConnection} KiB (RSS ${node.rssKiBPerConnection} KiB)`
       : 'not measured',
@@ -96,7 +96,7 @@ export function judgeTargets(outcome: BenchOutcome): TargetResult[] {
 
   targets.push({
     id: 'reconnect-storm',
-    target: `Reconnect storm: all ${reconnect?.devices ?? 2_000} caught up within 5 s, 0 lost`,
+    target: `Reconnect storm: all ${(reconnect?.devices ?? 2_000).toLocaleString('en-US')} caught up within 5 s, 0 lost`,
     measured: reconnect
       ? `all reconnected in ${reconnect.allReconnectedMs ?? 'n/a'} ms (p99 ${reconnect.reconnect.p99} ms); ` +
         `catch-up ${reconnect.catchUpSupported ? `${reconnect.caughtUp}/${reconnect.missedEvents}` : 'not supported yet'}, ` +
