@@ -17,21 +17,29 @@ export interface BenchOptions {
   scenarios: ScenarioName[];
   paths: BenchPath[];
   profile: boolean;
+  /** Scenario 3 also diffs two heap snapshots to show what a connection retains. */
+  heapSnapshots: boolean;
   /** Where results go. @default bench/results (quick runs: bench/results/quick) */
   outDir: string | undefined;
   /** HERALD_DISPATCHER_CONCURRENCY for the dispatcher and the naive worker; unset = Herald's default. */
   concurrency: number | undefined;
+  /** The ceiling's publisher without auto-pipelining (one write per PUBLISH). */
+  ceilingPlain: boolean;
   /** The run aborts itself after this long. */
   maxMinutes: number;
 }
 
 export const USAGE = `pnpm bench [--quick] [--scenario throughput,fanout,memory,reconnect | 1,2,3,4]
-           [--paths ceiling,naive,herald] [--no-profile] [--concurrency N] [--out DIR] [--max-minutes N]
+           [--paths ceiling,naive,herald] [--no-profile] [--no-heap-snapshot] [--ceiling-plain]
+           [--concurrency N]
+           [--out DIR] [--max-minutes N]
 
   --quick         small scales (200 users, short steps): a smoke run in about a minute
   --scenario      which scenarios to run (default: all)
   --paths         which paths to compare in scenarios 1 and 2 (default: all three)
   --no-profile    skip the --cpu-prof run of the dispatcher at Herald's maximum rate
+  --no-heap-snapshot  skip the heap-snapshot diff of scenario 3 (what an idle connection retains)
+  --ceiling-plain the ceiling publisher without auto-pipelining (one write per PUBLISH)
   --concurrency   HERALD_DISPATCHER_CONCURRENCY, also used by the naive worker (default: Herald's, 4)
   --out           results directory (default: bench/results, or bench/results/quick with --quick)
   --max-minutes   abort the run after this long (default 15)
@@ -64,6 +72,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       scenario: { type: 'string' },
       paths: { type: 'string' },
       'no-profile': { type: 'boolean', default: false },
+      'no-heap-snapshot': { type: 'boolean', default: false },
+      'ceiling-plain': { type: 'boolean', default: false },
       concurrency: { type: 'string' },
       out: { type: 'string' },
       'max-minutes': { type: 'string' },
@@ -86,6 +96,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     scenarios: list(values.scenario, SCENARIOS, ALIASES),
     paths: list(values.paths, PATHS),
     profile: !values['no-profile'],
+    heapSnapshots: !values['no-heap-snapshot'],
+    ceilingPlain: values['ceiling-plain'],
     outDir: values.out,
     concurrency,
     maxMinutes,

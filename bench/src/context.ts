@@ -28,6 +28,9 @@ export interface Scale {
   memorySlopeTo: number;
   /** Connections of each baseline server (bare ws, default Socket.IO). */
   baselineConnections: number;
+  /** Heap snapshots of a fresh node at these two connection counts, diffed per connection. */
+  snapshotFrom: number;
+  snapshotTo: number;
   /** Scenario 4: events each user misses while disconnected. */
   missedPerUser: number;
   /** Length of the profiled run of Herald at its maximum sustained rate. */
@@ -49,6 +52,8 @@ export const FULL_SCALE: Scale = {
   memorySlopeFrom: 2_000,
   memorySlopeTo: 6_000,
   baselineConnections: 6_000,
+  snapshotFrom: 500,
+  snapshotTo: 2_000,
   missedPerUser: 20,
   profileMs: 6_000,
 };
@@ -68,6 +73,8 @@ export const QUICK_SCALE: Scale = {
   memorySlopeFrom: 200,
   memorySlopeTo: 600,
   baselineConnections: 600,
+  snapshotFrom: 100,
+  snapshotTo: 300,
   missedPerUser: 5,
   profileMs: 2_000,
 };

@@ -73,8 +73,9 @@ interface Sender {
 }
 
 function ceilingSender(): Sender {
-  // Auto-pipelined, as Herald's dispatcher connection is: the ceiling should be the best the emitter can do.
-  const redis = createRedis(redisUrl, { enableAutoPipelining: true });
+  // Auto-pipelined, as Herald's dispatcher connection is: the ceiling should be the best the emitter
+  // can do. BENCH_CEILING_PLAIN=1 (`--ceiling-plain`) measures one write per PUBLISH instead.
+  const redis = createRedis(redisUrl, { enableAutoPipelining: process.env.BENCH_CEILING_PLAIN !== '1' });
   let last: Promise<number> = Promise.resolve(0);
   // The emitter drops the PUBLISH promise; keep it so in-flight publishes can be counted.
   const client = {

@@ -107,7 +107,8 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
       'Paths: **ceiling** emits straight through `@socket.io/redis-emitter` into `user:{id}` (no queue); ' +
         '**naive** is one BullMQ job per event (`Queue.add`) and a worker that emits it; **herald** is ' +
         '`@herald/publisher` → events queue → `apps/dispatcher` → socket nodes. Same clients, same nodes, same Redis. ' +
-        `Dispatcher concurrency ${r.config.dispatcherConcurrency}; naive worker concurrency ${r.config.naiveConcurrency}. ` +
+        `Dispatcher concurrency ${r.config.dispatcherConcurrency}; naive worker concurrency ${r.config.naiveConcurrency}; ` +
+        `ceiling publisher: ${r.config.ceilingPublisher}. ` +
         "Latency is publish call → client handler, both stamped with this machine's clock.",
     );
     out.push('');
@@ -292,6 +293,24 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
         `; load processes' RSS ${im.loadRssMiB.map((v) => fmt(v, 0)).join(' / ')} MiB.`,
     );
     out.push('');
+    if (im.retained) {
+      const rt = im.retained;
+      out.push(
+        `What an idle Herald connection keeps on the heap: two heap snapshots of a fresh node at ` +
+          `${fmt(rt.between[0], 0)} and ${fmt(rt.between[1], 0)} connections, self sizes grouped by constructor ` +
+          `(strings by their first characters), per added connection; ${fmt(rt.totalBytesPerConnection / 1024, 2)} KiB in all.`,
+      );
+      out.push('');
+      out.push(
+        table(
+          ['bytes / connection', 'objects / connection', 'what'],
+          rt.entries
+            .slice(0, 20)
+            .map((e) => [fmt(e.bytesPerConnection, 0), fmt(e.countPerConnection, 2), `\`${e.what}\``]),
+        ),
+      );
+      out.push('');
+    }
   }
 
   out.push('## Set-up');

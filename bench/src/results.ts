@@ -43,6 +43,8 @@ export interface BenchResults {
     dispatcherConcurrency: string;
     naiveConcurrency: number;
     fallbackGraceMs: number;
+    /** How the ceiling's publisher writes to Redis. */
+    ceilingPublisher: string;
     sustainedDefinition: string;
   };
   maxSustainedPerS: Partial<Record<BenchPath, number | null>>;

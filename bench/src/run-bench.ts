@@ -159,6 +159,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       jwtSecret,
       concurrency: options.concurrency,
       fallbackGraceMs: FALLBACK_GRACE_MS,
+      ceilingPlain: options.ceilingPlain,
     });
     const ctx: BenchContext = {
       stack,
@@ -207,6 +208,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
           dispatcherConcurrency: options.concurrency ? String(options.concurrency) : 'default (4)',
           naiveConcurrency: options.concurrency ?? 4,
           fallbackGraceMs: FALLBACK_GRACE_MS,
+          ceilingPublisher: options.ceilingPlain ? 'one write per PUBLISH' : 'auto-pipelined connection',
           sustainedDefinition: SUSTAINED_DEFINITION,
         },
         maxSustainedPerS: {},
@@ -231,7 +233,8 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     }
     if (has('fanout')) results.fanOut = await race(registry, runFanOut(ctx, paths));
     if (has('reconnect')) results.reconnect = await race(registry, runReconnect(ctx));
-    if (has('memory')) results.idleMemory = await race(registry, runIdleMemory(ctx));
+    if (has('memory'))
+      results.idleMemory = await race(registry, runIdleMemory(ctx, { heapSnapshots: options.heapSnapshots }));
 
     stamp('stopping processes');
     await registry.stopAll();

@@ -6,7 +6,12 @@
  * `memorySlopeFrom` and `memorySlopeTo` connections. The same is measured for a bare
  * `ws` server and a default-config Socket.IO server with the same clients and headers.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { diffPerConnection, readHeapGroups, type HeapDiffEntry } from './heap-diff.js';
 import type { MemoryAfterGc } from './memory-probe.js';
+import type { BaselineKind } from './baseline-server.js';
 import { sleep, type BenchContext } from './context.js';
 import type { ConnectionKind } from './load-client.js';
 import { round, slope } from './stats.js';
@@ -67,6 +72,13 @@ export interface IdleMemoryResult {
   final: Array<{ name: string; connections: number; heapUsedMiB: number; rssMiB: number }>;
   /** Load processes' own memory with every connection open. */
   loadRssMiB: number[];
+  /** What an idle Herald connection keeps on the heap: two snapshots of a fresh node, diffed. */
+  retained: {
+    between: [number, number];
+    /** Self bytes per connection summed over every kind (≈ the heap slope). */
+    totalBytesPerConnection: number;
+    entries: HeapDiffEntry[];
+  } | null;
 }
 
 const mib = (bytes: number) => round(bytes / 1_048_576, 1);
@@ -141,7 +153,10 @@ async function connectBatch(
   };
 }
 
-export async function runIdleMemory(ctx: BenchContext): Promise<IdleMemoryResult> {
+export async function runIdleMemory(
+  ctx: BenchContext,
+  options: { heapSnapshots: boolean },
+): Promise<IdleMemoryResult> {
   const { scale, stack } = ctx;
   const headers = browserHeaders();
   ctx.log(
@@ -212,7 +227,12 @@ export async function runIdleMemory(ctx: BenchContext): Promise<IdleMemoryResult
   await stack.stopNodes();
 
   const baselines: ServerMemory[] = [];
-  for (const kind of ['ws', 'socketio'] as const) {
+  const names: Record<BaselineKind, string> = {
+    ws: 'bare ws server',
+    socketio: 'Socket.IO, default config',
+    'socketio-lean': 'Socket.IO, handshake dropped after connect',
+  };
+  for (const kind of ['ws', 'socketio', 'socketio-lean'] as const) {
     const { child, port } = await stack.startBaseline(kind);
     const points: MemoryPoint[] = [toPoint(await child.call('memory', undefined))];
     let baseFailures = 0;
@@ -224,14 +244,15 @@ export async function runIdleMemory(ctx: BenchContext): Promise<IdleMemoryResult
         (_, i) => `b-${n + i}`,
       );
       const url = kind === 'ws' ? `ws://127.0.0.1:${port}` : `http://127.0.0.1:${port}`;
-      const batch = await connectBatch(ctx, url, kind, ids, headers, `baseline-${kind}`);
+      const clientKind = kind === 'ws' ? 'ws' : 'socketio';
+      const batch = await connectBatch(ctx, url, clientKind, ids, headers, `baseline-${kind}`);
       baseFailures += batch.failed;
       for (const e of batch.errors) baseErrors.add(e);
       await sleep(300);
       points.push(toPoint(await child.call('memory', undefined)));
     }
     const described = describeServer(
-      kind === 'ws' ? 'bare ws server' : 'Socket.IO, default config',
+      names[kind],
       points,
       scale.memorySlopeFrom,
       scale.memorySlopeTo,
@@ -250,13 +271,49 @@ export async function runIdleMemory(ctx: BenchContext): Promise<IdleMemoryResult
     `  herald: ${heraldA.heapKiBPerConnection} KiB heap per connection (node A, ` +
       `${scale.memorySlopeFrom}-${scale.memorySlopeTo}); node B ${heraldB.heapKiBPerConnection}`,
   );
+  const retained = options.heapSnapshots ? await snapshotDiff(ctx, headers) : null;
   return {
     headerBytes: headerBytes(headers),
     herald: [heraldA, heraldB],
     baselines,
     final,
     loadRssMiB: loadStatus.map((s) => mib(s.memory.rss)),
+    retained,
   };
+}
+
+/** Two heap snapshots of a fresh node (at `snapshotFrom` and `snapshotTo` idle connections), diffed per connection. */
+async function snapshotDiff(
+  ctx: BenchContext,
+  headers: Record<string, string>,
+): Promise<IdleMemoryResult['retained']> {
+  const { scale, stack } = ctx;
+  const from = scale.snapshotFrom;
+  const to = scale.snapshotTo;
+  ctx.log(`  heap snapshots of a fresh node at ${from} and ${to} idle connections`);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'herald-bench-heap-'));
+  try {
+    await stack.startNodes(1);
+    const node = stack.nodes[0];
+    if (!node) throw new Error('no socket node');
+    const ids = (start: number, count: number) =>
+      Array.from({ length: count }, (_, i) => `snap-${start + i}`);
+    await connectBatch(ctx, node.url, 'herald', ids(0, from), headers, 'snapshot');
+    await sleep(300);
+    const before = await node.child.call('heapSnapshot', { file: path.join(dir, 'before.heapsnapshot') });
+    await connectBatch(ctx, node.url, 'herald', ids(from, to - from), headers, 'snapshot');
+    await sleep(300);
+    const after = await node.child.call('heapSnapshot', { file: path.join(dir, 'after.heapsnapshot') });
+    await stack.all('close', { group: 'snapshot' });
+    await stack.stopNodes();
+    const diff = diffPerConnection(await readHeapGroups(before), await readHeapGroups(after), to - from);
+    for (const e of diff.entries.slice(0, 6)) {
+      ctx.log(`    ${String(e.bytesPerConnection).padStart(6)} B  ${e.countPerConnection} × ${e.what}`);
+    }
+    return { between: [from, to], ...diff };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 function pick(p: MemoryPoint) {

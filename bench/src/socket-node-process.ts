@@ -3,6 +3,7 @@
  * options, same `startSocketNode`), plus one bench-only hook: the orchestrator can
  * ask it over IPC for its heap after gc (`--expose-gc`). Nothing in apps/ changes.
  */
+import { writeHeapSnapshot } from 'node:v8';
 import { createLogger, loadConfigOrExit } from '@herald/core';
 import { SocketNodeEnv, socketNodeOptionsFromEnv, startSocketNode } from '@herald/socket-node';
 import { serveRpc } from './rpc.js';
@@ -27,7 +28,12 @@ const shutdown = () => {
 process.on('SIGTERM', shutdown);
 
 const api = {
-  memory: () => memoryAfterGc(node.io.engine.clientsCount),
+  memory: () => memoryAfterGc(() => node.io.engine.clientsCount),
+  /** Writes a heap snapshot (after gc) to `file`, to see what each connection retains. */
+  heapSnapshot: async (args: { file: string }) => {
+    await memoryAfterGc(() => node.io.engine.clientsCount);
+    return writeHeapSnapshot(args.file);
+  },
 };
 export type SocketNodeApi = typeof api;
 serveRpc(api, shutdown);

@@ -5,7 +5,7 @@ import type { ProcSampler } from './proc-sampler.js';
 import type { SocketNodeApi } from './socket-node-process.js';
 import type { PublisherApi } from './publisher-process.js';
 import type { LoadClientApi } from './load-client.js';
-import type { BaselineApi } from './baseline-server.js';
+import type { BaselineApi, BaselineKind } from './baseline-server.js';
 
 export type BenchPath = 'ceiling' | 'naive' | 'herald';
 export const PATHS: readonly BenchPath[] = ['ceiling', 'naive', 'herald'];
@@ -44,6 +44,8 @@ export interface StackOptions {
   concurrency?: number;
   /** Fallback jobs stay delayed this long, so no email work runs during the bench. */
   fallbackGraceMs: number;
+  /** The ceiling publisher writes each PUBLISH on its own (no auto-pipelining). @default false */
+  ceilingPlain?: boolean;
 }
 
 export interface NodeHandle {
@@ -159,7 +161,7 @@ export class Stack {
       entry: 'bench/src/publisher-process.ts',
       nodeFlags,
       rpc: true,
-      env: { ...this.baseEnv, BENCH_PATH: path },
+      env: { ...this.baseEnv, BENCH_PATH: path, BENCH_CEILING_PLAIN: this.options.ceilingPlain ? '1' : '0' },
     });
     this.track(child);
     await child.waitReady();
@@ -189,7 +191,7 @@ export class Stack {
     );
   }
 
-  async startBaseline(kind: 'ws' | 'socketio'): Promise<{ child: BenchChild<BaselineApi>; port: number }> {
+  async startBaseline(kind: BaselineKind): Promise<{ child: BenchChild<BaselineApi>; port: number }> {
     const child = this.options.registry.start<BaselineApi>({
       name: `baseline-${kind}`,
       entry: 'bench/src/baseline-server.ts',

@@ -79,8 +79,9 @@ export function judgeTargets(outcome: BenchOutcome): TargetResult[] {
   });
 
   const node = idleMemory?.herald[0];
-  const ws = idleMemory?.baselines.find((b) => b.name.includes('ws'));
-  const sio = idleMemory?.baselines.find((b) => b.name.includes('Socket.IO'));
+  const ws = idleMemory?.baselines.find((b) => b.name === 'bare ws server');
+  const sio = idleMemory?.baselines.find((b) => b.name === 'Socket.IO, default config');
+  const lean = idleMemory?.baselines.find((b) => b.name === 'Socket.IO, handshake dropped after connect');
   targets.push({
     id: 'idle-heap',
     target: `≤ 8 KiB of heap per idle connection (after gc, ${(node?.slopeBetween ?? [2_000, 6_000]).map((n) => n.toLocaleString('en-US')).join(' → ')} connections)`,
@@ -90,7 +91,8 @@ export function judgeTargets(outcome: BenchOutcome): TargetResult[] {
     met: node?.heapKiBPerConnection == null ? null : node.heapKiBPerConnection <= 8,
     reference:
       ws || sio
-        ? `bare ws ${ws?.heapKiBPerConnection ?? 'n/a'} KiB; default Socket.IO ${sio?.heapKiBPerConnection ?? 'n/a'} KiB`
+        ? `bare ws ${ws?.heapKiBPerConnection ?? 'n/a'} KiB; default Socket.IO ${sio?.heapKiBPerConnection ?? 'n/a'} KiB; ` +
+          `Socket.IO dropping the handshake ${lean?.heapKiBPerConnection ?? 'n/a'} KiB`
         : null,
   });
 
