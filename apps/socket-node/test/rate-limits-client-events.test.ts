@@ -50,10 +50,11 @@ describe('client event rate limit (default 20/s, burst 40)', () => {
     expect(await streamLength()).toBe(accepted);
     await bystanderStillServed();
 
-    // Unknown events count too, and over the limit they are refused for the rate first.
-    expect(await d.socket.timeout(5_000).emitWithAck('notification:nonsense', {})).toMatchObject({
-      code: 'rate_limited',
-    });
+    // Unknown events count too: a burst of them alone runs the bucket dry as well.
+    const unknownAcks = (await Promise.all(
+      Array.from({ length: 60 }, () => d.socket.timeout(5_000).emitWithAck('notification:nonsense', {})),
+    )) as Array<{ code?: string }>;
+    expect(unknownAcks.filter((ack) => ack.code === 'rate_limited').length).toBeGreaterThan(0);
 
     // 20 per second come back: after a pause the client is served again, and stays connected.
     await sleep(1_100);
