@@ -27,12 +27,14 @@ export interface BenchOptions {
   ceilingPlain: boolean;
   /** The run aborts itself after this long. */
   maxMinutes: number;
+  /** Only re-render latest.md / latest.svg (and the README block) from this run's JSON. */
+  render: string | undefined;
 }
 
 export const USAGE = `pnpm bench [--quick] [--scenario throughput,fanout,memory,reconnect | 1,2,3,4]
            [--paths ceiling,naive,herald] [--no-profile] [--no-heap-snapshot] [--ceiling-plain]
-           [--concurrency N]
-           [--out DIR] [--max-minutes N]
+           [--concurrency N] [--out DIR] [--max-minutes N]
+       pnpm bench --render bench/results/<timestamp>.json
 
   --quick         small scales (200 users, short steps): a smoke run in about a minute
   --scenario      which scenarios to run (default: all)
@@ -43,6 +45,8 @@ export const USAGE = `pnpm bench [--quick] [--scenario throughput,fanout,memory,
   --concurrency   HERALD_DISPATCHER_CONCURRENCY, also used by the naive worker (default: Herald's, 4)
   --out           results directory (default: bench/results, or bench/results/quick with --quick)
   --max-minutes   abort the run after this long (default 15)
+  --render FILE   measure nothing: re-render latest.md and latest.svg beside a run's JSON
+                  (and the README block, for a full run in bench/results)
 `;
 
 function list<T extends string>(
@@ -77,6 +81,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       concurrency: { type: 'string' },
       out: { type: 'string' },
       'max-minutes': { type: 'string' },
+      render: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -101,5 +106,6 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     outDir: values.out,
     concurrency,
     maxMinutes,
+    render: values.render,
   };
 }

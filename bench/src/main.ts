@@ -4,7 +4,11 @@
  * line, runs, prints progress and where the reports went. See bench/README.md.
  */
 import { USAGE, parseBenchOptions } from './cli-options.js';
+import path from 'node:path';
+import { REPO_ROOT } from './children.js';
+import { updateReadme } from './readme-block.js';
 import { runBench } from './run-bench.js';
+import { rerenderReports } from './write-reports.js';
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -26,6 +30,17 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     print(`\n${signal}: stopping`);
     process.exit(130);
   });
+}
+
+if (options.render) {
+  const { results, files } = await rerenderReports(options.render);
+  const inResults = path.resolve(path.dirname(options.render)) === path.join(REPO_ROOT, 'bench', 'results');
+  if (inResults && results.scale === 'full' && results.scenarios.length === 4) {
+    const readme = path.join(REPO_ROOT, 'README.md');
+    if (await updateReadme(readme, results)) files.push(readme);
+  }
+  print(`wrote ${files.map((f) => path.relative(process.cwd(), f)).join(', ')}`);
+  process.exit(0);
 }
 
 try {

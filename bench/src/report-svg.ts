@@ -22,13 +22,24 @@ function esc(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
-/** About five round ticks from 0 to `max`. */
-function linearTicks(max: number): number[] {
-  const raw = max / 5;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((f) => f * mag).find((s) => s >= raw) ?? 10 * mag;
+/** The 1-2-5 step at or below `v` (the log axis starts there). */
+function logFloor(v: number): number {
+  const mag = 10 ** Math.floor(Math.log10(v));
+  return [5, 2, 1].map((f) => f * mag).find((s) => s <= v) ?? mag;
+}
+
+/** The 1-2-5 step at or above `v`. */
+function logCeil(v: number): number {
+  const mag = 10 ** Math.floor(Math.log10(v));
+  return [1, 2, 5, 10].map((f) => f * mag).find((s) => s >= v) ?? 10 * mag;
+}
+
+/** 1-2-5 ticks from `lo` to `hi`. */
+function rateTicks(lo: number, hi: number): number[] {
   const ticks: number[] = [];
-  for (let v = 0; v <= max + 1e-9; v += step) ticks.push(v);
+  for (let mag = 10 ** Math.floor(Math.log10(lo)); mag <= hi; mag *= 10) {
+    for (const f of [1, 2, 5]) if (f * mag >= lo && f * mag <= hi) ticks.push(f * mag);
+  }
   return ticks;
 }
 
@@ -101,12 +112,18 @@ export function renderSvg(r: BenchResults): string {
     return parts.join('\n');
   }
 
-  const maxX = Math.max(...steps.map((s) => s.targetRate)) * 1.05;
+  // Offered rates span two orders of magnitude (the ceiling runs ~10× further than the queued
+  // paths), so both axes of rate are logarithmic: every path stays readable.
+  const rates = steps.flatMap((s) => [s.targetRate, Math.max(1, s.deliveredPerS)]);
+  const lo = logFloor(Math.min(...rates));
+  const hi = logCeil(Math.max(...rates));
   const left: Panel = { x: 70, y: 60, w: 370, h: 300 };
   const right: Panel = { x: 550, y: 60, w: 370, h: 300 };
-  const xTicks = linearTicks(maxX);
-  const sxL = (v: number) => left.x + (v / maxX) * left.w;
-  const sxR = (v: number) => right.x + (v / maxX) * right.w;
+  const xTicks = rateTicks(lo, hi);
+  const fx = (v: number) =>
+    (Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo));
+  const sxL = (v: number) => left.x + fx(v) * left.w;
+  const sxR = (v: number) => right.x + fx(v) * right.w;
 
   // Left: latency, log scale.
   const latencies = steps
@@ -126,23 +143,22 @@ export function renderSvg(r: BenchResults): string {
       `publish → handler latency (ms, log): p99 solid, p50 dashed</text>`,
   );
   parts.push(
-    `<text x="${left.x + left.w / 2}" y="${left.y + left.h + 34}" text-anchor="middle">offered events/s</text>`,
+    `<text x="${left.x + left.w / 2}" y="${left.y + left.h + 34}" text-anchor="middle">offered events/s (log)</text>`,
   );
 
-  // Right: delivered/s.
-  const maxD = Math.max(maxX, ...steps.map((s) => s.deliveredPerS)) * 1.02;
-  const syR = (v: number) => right.y + right.h - (v / maxD) * right.h;
-  parts.push(axes(right, xTicks, linearTicks(maxD), sxR, syR, label));
+  // Right: delivered/s, same log scale as offered, so the diagonal means "keeps up".
+  const syR = (v: number) => right.y + right.h - fx(v) * right.h;
+  parts.push(axes(right, xTicks, xTicks, sxR, syR, label));
   parts.push(
-    `<line x1="${sxR(0)}" y1="${syR(0)}" x2="${sxR(Math.min(maxX, maxD))}" y2="${syR(Math.min(maxX, maxD))}" ` +
+    `<line x1="${sxR(lo)}" y1="${syR(lo)}" x2="${sxR(hi)}" y2="${syR(hi)}" ` +
       `stroke="#d1d5db" stroke-dasharray="3 3"/>`,
   );
   parts.push(
     `<text x="${right.x + right.w / 2}" y="${right.y - 10}" text-anchor="middle" font-weight="600">` +
-      `delivered events/s (dotted: keeps up with offered)</text>`,
+      `delivered events/s, log (dotted: keeps up with offered)</text>`,
   );
   parts.push(
-    `<text x="${right.x + right.w / 2}" y="${right.y + right.h + 34}" text-anchor="middle">offered events/s</text>`,
+    `<text x="${right.x + right.w / 2}" y="${right.y + right.h + 34}" text-anchor="middle">offered events/s (log)</text>`,
   );
 
   for (const p of paths) {

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { renderMarkdown } from './report-markdown.js';
 import { renderSvg } from './report-svg.js';
@@ -18,4 +18,18 @@ export async function writeReports(results: BenchResults, dir: string): Promise<
   await writeFile(md, renderMarkdown(results, 'latest.svg'));
   await writeFile(svg, `${renderSvg(results)}\n`);
   return [json, md, svg];
+}
+
+/**
+ * Renders `latest.md` and `latest.svg` again from a run's JSON, beside it (after a
+ * change to the report code, without measuring again). Resolves to the files written.
+ */
+export async function rerenderReports(jsonFile: string): Promise<{ results: BenchResults; files: string[] }> {
+  const results = JSON.parse(await readFile(jsonFile, 'utf8')) as BenchResults;
+  const dir = path.dirname(jsonFile);
+  const md = path.join(dir, 'latest.md');
+  const svg = path.join(dir, 'latest.svg');
+  await writeFile(md, renderMarkdown(results, 'latest.svg'));
+  await writeFile(svg, `${renderSvg(results)}\n`);
+  return { results, files: [md, svg] };
 }
