@@ -116,6 +116,8 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const stamp = (line: string) =>
     log(`[${String(Math.round((Date.now() - t0) / 1000)).padStart(4)} s] ${line}`);
   const loadBefore = os.loadavg().map((v) => Math.round(v * 100) / 100);
+  // Read before anything starts: the processes load the working tree as it is now.
+  const commitAtStart = gitCommit();
   const registry = new ChildRegistry();
   const sampler = new ProcSampler(500);
   const onExit = () => registry.killAllNow();
@@ -257,7 +259,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
         memoryGiB: Math.round(os.totalmem() / 1024 ** 3),
         node: process.version,
         kernel: `${os.type()} ${os.release()}`,
-        gitCommit: gitCommit(),
+        gitCommit: commitAtStart,
         loadAverageBefore: loadBefore,
         loadAverageAfter: os.loadavg().map((v) => Math.round(v * 100) / 100),
         duringRun,
