@@ -1,5 +1,5 @@
 import type { JobsOptions } from 'bullmq';
-import type { EventJobData, FallbackJobData, FallbackPolicy } from '@herald/contracts';
+import type { EventJobItem, FallbackJobData, FallbackPolicy } from '@herald/contracts';
 
 /** Escapes the characters a fallback job id may not carry raw: ':' (BullMQ) and our own '%' and '|'. */
 function escapeIdPart(value: string): string {
@@ -30,9 +30,9 @@ export interface FallbackJobSettings {
  */
 const RETENTION = { removeOnComplete: { age: 24 * 3_600, count: 100_000 } } as const satisfies JobsOptions;
 
-/** The delayed fallback jobs for the offline users of one events job. */
+/** The delayed fallback jobs for the offline users of one event (one item of an events job). */
 export function toFallbackJobs(
-  event: EventJobData,
+  event: EventJobItem,
   fallback: FallbackPolicy,
   offlineUserIds: readonly string[],
   settings: FallbackJobSettings,

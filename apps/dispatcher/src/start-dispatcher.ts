@@ -77,7 +77,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
 
   const worker = new Worker<unknown, DeliveryResult>(
     QueueName.events,
-    (job) => deliverEvent(job.data, deps),
+    (job) => deliverEvent(job.data, deps, job.id as string),
     {
       connection: workerRedis,
       prefix: options.prefix,
@@ -89,7 +89,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
       err: error,
       jobId: job?.id,
       attemptsMade: job?.attemptsMade,
-      eventId: eventIdOf(job?.data),
+      ...eventIdsOf(job?.data),
     };
     if (error instanceof UnrecoverableError) log.error(context, 'poison event job moved to the failed set');
     else if (job?.finishedOn) log.error(context, 'event job failed for good; it stays in the failed set');
@@ -112,9 +112,19 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
   };
 }
 
-/** The event id of a job's data when it has one, for log lines about jobs that may be invalid. */
-function eventIdOf(data: unknown): string | undefined {
-  if (typeof data === 'object' && data !== null && 'eventId' in data && typeof data.eventId === 'string')
-    return data.eventId;
-  return undefined;
+/**
+ * The event ids of a job's data where it has them, for log lines about jobs that may
+ * be invalid: `eventId` of a single-event (v1) job, the first `eventIds` of a batch.
+ */
+function eventIdsOf(data: unknown): { eventId?: string; eventIds?: string[] } {
+  if (typeof data !== 'object' || data === null) return {};
+  if ('eventId' in data && typeof data.eventId === 'string') return { eventId: data.eventId };
+  if ('events' in data && Array.isArray(data.events)) {
+    const ids = (data.events as unknown[])
+      .slice(0, 10)
+      .map((e) => (typeof e === 'object' && e !== null ? (e as { eventId?: unknown }).eventId : undefined))
+      .filter((id): id is string => typeof id === 'string');
+    return { eventIds: ids };
+  }
+  return {};
 }

@@ -59,4 +59,46 @@ describe('poison jobs', () => {
     expect(logged.msg).toContain('poison');
     expect(logged.eventId).toBe('bad-1');
   });
+
+  it('delivers the valid events of a batch with a bad item, then fails that job for good naming the item', async () => {
+    const { urls, publisher, prefix, redis } = await startStack(defer, { nodes: 1 });
+    const user = uniqueUser('pb');
+    const d = await device(urls[0] as string, defer, { token: mintToken(user) });
+    const good = (eventId: string) => ({
+      eventId,
+      event: 'notification:new',
+      payload: { notification: { title: eventId } },
+      target: { kind: 'users', userIds: [user] },
+      fallback: null,
+      publishedAt: Date.now(),
+      part: { index: 0, count: 1 },
+    });
+    const events = new Queue(QueueName.events, { connection: redis, prefix });
+    defer(() => events.close());
+    const batch = await events.add(
+      'batch',
+      { v: 2, events: [good('ok-1'), { ...good('bad-2'), event: 'disconnect' }, good('ok-3')] },
+      { attempts: 5, backoff: { type: 'fixed', delay: 60_000 } },
+    );
+    const notJob = await events.add('x', { v: 3, events: 'nope' }, { attempts: 5 });
+
+    await waitFor(() => d.payloads('notification:new').length === 2, { message: 'valid items delivered' });
+    expect(published(d).map((r) => (r.args[1] as { id: string }).id)).toEqual(['ok-1', 'ok-3']);
+    for (const job of [batch, notJob]) {
+      await waitFor(async () => (await events.getJobState(job.id as string)) === 'failed', {
+        message: 'job failed',
+      });
+    }
+    const failed = await events.getJob(batch.id as string);
+    expect(failed?.attemptsMade).toBe(1);
+    expect(failed?.failedReason).toBe(
+      'invalid_job: data.events.1.event: "disconnect" is reserved by Socket.IO',
+    );
+    expect((await events.getJob(notJob.id as string))?.failedReason).toMatch(/^invalid_job: data: expected/);
+
+    // The queue keeps flowing.
+    const id = await publisher.toUser(user).emit('notification:new', { notification: { title: 'after' } });
+    await waitFor(() => d.payloads('notification:new').length === 3, { message: 'later event delivered' });
+    expect(published(d)[2]?.args[1]).toMatchObject({ id });
+  });
 });

@@ -36,7 +36,9 @@ describe('the publish API', () => {
     const jobs = await h.queue.getJobs(['waiting']);
     expect(jobs).toHaveLength(1);
     expect(jobs[0]!.name).toBe('notification:new');
-    expect(EventJobData.parse(jobs[0]!.data)).toMatchObject({
+    const { events } = EventJobData.parse(jobs[0]!.data);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
       eventId: id,
       payload,
       target: { kind: 'users', userIds: [userId] },
@@ -44,7 +46,7 @@ describe('the publish API', () => {
     });
   });
 
-  it('takes every target form, a caller eventId (once), and a fallback address', async () => {
+  it('takes every target form, a caller eventId (the same id both times), and a fallback address', async () => {
     const publish = (body: unknown) =>
       h.request('/v1/publish', { method: 'POST', body: JSON.stringify(body) });
     const lb = { leaderboard: [{ userId: 'a', xp: 3 }] };
@@ -72,11 +74,17 @@ describe('the publish API', () => {
     expect(responses.map((r) => r.status)).toEqual([202, 202, 202, 202, 202]);
     const ids = await Promise.all(responses.map(async (r) => ((await r.json()) as { id: string }).id));
     expect(ids.slice(3)).toEqual(['order-7', 'order-7']);
-    expect(await h.totalJobs()).toBe(4);
-    const order = (await h.queue.getJobs(['waiting']))
-      .map((j) => EventJobData.parse(j.data))
-      .find((d) => d.eventId === 'order-7');
-    expect(order?.fallback).toEqual({ channel: 'email', email: 'c@example.com' });
+    // Sequential requests, one job each; the repeated order-7 is delivered once by the dispatcher's claim.
+    expect(await h.totalJobs()).toBe(5);
+    const orders = (await h.queue.getJobs(['waiting']))
+      .flatMap((j) => EventJobData.parse(j.data).events)
+      .filter((d) => d.eventId === 'order-7')
+      .sort((a, b) => a.publishedAt - b.publishedAt);
+    expect(orders.map((o) => o.part)).toEqual([
+      { index: 0, count: 1 },
+      { index: 0, count: 1 },
+    ]);
+    expect(orders[0]?.fallback).toEqual({ channel: 'email', email: 'c@example.com' });
   });
 
   it('GET /v1/presence/:userId answers { userId, online, devices } from the presence entries', async () => {

@@ -89,6 +89,8 @@ export const PreparedEvent = z.object({
   target: JobTarget,
   fallback: FallbackPolicy.nullable(),
   publishedAt: z.number(),
+  /** Size of the payload as JSON (UTF-8 bytes), measured while validating; lets the publisher bound its batches. */
+  payloadBytes: z.number().int().nonnegative().optional(),
 });
 export type PreparedEvent = z.infer<typeof PreparedEvent>;
 
@@ -143,7 +145,7 @@ function utf8Length(text: string): number {
  * let such extra keys through the schema) is refused here too, instead of failing
  * later inside the queue client.
  */
-function checkPayloadSize(event: string, payload: unknown, limit: number): void {
+function checkPayloadSize(event: string, payload: unknown, limit: number): number {
   let text: string | undefined;
   try {
     text = JSON.stringify(payload);
@@ -164,6 +166,7 @@ function checkPayloadSize(event: string, payload: unknown, limit: number): void 
       { issues: [{ path: 'payload', message }] },
     );
   }
+  return size;
 }
 
 /**
@@ -191,7 +194,11 @@ export function prepareEvent(
   if (!payload.success) {
     throw invalid(`Invalid payload for "${input.event}"`, toFieldIssues(payload.error, 'payload'));
   }
-  checkPayloadSize(input.event, payload.data, settings.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
+  const payloadBytes = checkPayloadSize(
+    input.event,
+    payload.data,
+    settings.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+  );
   const options = PublishOptions.safeParse(input.options ?? {});
   if (!options.success) throw invalid(`Invalid options for "${input.event}"`, toFieldIssues(options.error));
 
@@ -219,5 +226,6 @@ export function prepareEvent(
     target,
     fallback,
     publishedAt: Date.now(),
+    payloadBytes,
   };
 }

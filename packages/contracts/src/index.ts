@@ -51,5 +51,14 @@ export {
   prepareEvent,
 } from './envelope.js';
 export type { PrepareEventInput, PrepareEventSettings } from './envelope.js';
-export { EventJobData, FallbackJobData, QueueName, USERS_PER_JOB, chunk } from './jobs.js';
+export {
+  EVENTS_PER_JOB,
+  EventJobData,
+  EventJobDataV1,
+  EventJobItem,
+  FallbackJobData,
+  QueueName,
+  USERS_PER_JOB,
+  chunk,
+} from './jobs.js';
 export type { ClientToServerEvents, ServerToClientEvents, SocketData } from './socket-events.js';

@@ -7,19 +7,36 @@ export const QueueName = { events: 'events', fallback: 'fallback' } as const;
 /** How many user ids one events job carries; larger `toUsers` are split into several jobs. */
 export const USERS_PER_JOB = 500;
 
-/** Data of a job on the events queue, validated again when the dispatcher reads it back. */
-export const EventJobData = z.object({
-  v: z.literal(1),
+/** How many events one events job carries at most; the publisher packs concurrent publishes into one job. */
+export const EVENTS_PER_JOB = 1_000;
+
+/** One event (or one slice of a split `toUsers`) inside an events job. */
+export const EventJobItem = z.object({
   eventId: EventId,
   event: z.string().min(1),
   payload: z.unknown(),
   target: JobTarget,
   fallback: FallbackPolicy.nullable(),
   publishedAt: z.number(),
-  /** Which slice of a split `toUsers` this job carries. */
+  /** Which slice of a split `toUsers` this item carries. */
   part: z.object({ index: z.number().int().nonnegative(), count: z.number().int().positive() }),
 });
+export type EventJobItem = z.infer<typeof EventJobItem>;
+
+/**
+ * Data of a job on the events queue: a batch of events, validated again when the
+ * dispatcher reads it back (each item on its own, so one bad item does not hide the
+ * others). Batching amortises the per-job round trips of the queue over many events.
+ */
+export const EventJobData = z.object({
+  v: z.literal(2),
+  events: z.array(EventJobItem).min(1).max(EVENTS_PER_JOB),
+});
 export type EventJobData = z.infer<typeof EventJobData>;
+
+/** Data of an events job written before batching (one event per job); the dispatcher still reads it. */
+export const EventJobDataV1 = EventJobItem.extend({ v: z.literal(1) });
+export type EventJobDataV1 = z.infer<typeof EventJobDataV1>;
 
 /** Data of a delayed job on the fallback queue: one per (event, offline user). */
 export const FallbackJobData = z.object({

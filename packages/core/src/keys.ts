@@ -11,6 +11,7 @@
  * | `{p}:client-events:dead` | stream | client events a consumer failed on too often |
  * | `{p}:fallback-sent:{eventId}:{userId}` | string | marks a fallback sent, so retries never send twice |
  * | `{p}:stats:undeliverable` | counter | fallbacks that had no address |
+ * | `{p}:event-claim:{eventId}:{part}` | string | id of the events job that delivers (eventId, part); 24 h, so a republish is skipped |
  * | `{p}:socket.io` | pub/sub | channel key shared by the Socket.IO redis adapter and emitter |
  * | `{p}:events:*`, `{p}:fallback:*` | BullMQ | the two queues |
  */
@@ -22,6 +23,8 @@ export interface RedisKeys {
   clientEventsDead: string;
   fallbackSent(eventId: string, userId: string): string;
   undeliverable: string;
+  /** Claimed by the dispatcher per (event id, `toUsers` slice): publishing an event id again within 24 h delivers once. */
+  eventClaim(eventId: string, part: number): string;
   /** Passed as `key` to both `createAdapter` and `new Emitter`: they must agree. */
   socketIoChannel: string;
 }
@@ -35,6 +38,7 @@ export function createKeys(prefix: string): RedisKeys {
     clientEventsDead: `${prefix}:client-events:dead`,
     fallbackSent: (eventId, userId) => `${prefix}:fallback-sent:${eventId}:${userId}`,
     undeliverable: `${prefix}:stats:undeliverable`,
+    eventClaim: (eventId, part) => `${prefix}:event-claim:${eventId}:${part}`,
     socketIoChannel: `${prefix}:socket.io`,
   };
 }

@@ -1,8 +1,12 @@
 import type { JobsOptions } from 'bullmq';
-import { USERS_PER_JOB, chunk, type EventJobData, type PreparedEvent } from '@herald/contracts';
-
-/** How long publishing the same event id again is a no-op. */
-export const DEDUPLICATION_TTL_MS = 24 * 60 * 60 * 1000;
+import {
+  EVENTS_PER_JOB,
+  USERS_PER_JOB,
+  chunk,
+  type EventJobData,
+  type EventJobItem,
+  type PreparedEvent,
+} from '@herald/contracts';
 
 /**
  * Options of every events job. The retention keeps Redis bounded while leaving
@@ -23,25 +27,36 @@ export interface EventJob {
   opts: JobsOptions;
 }
 
+/** An item with what it weighs in a job: its user ids and its payload bytes. */
+export interface SizedItem {
+  item: EventJobItem;
+  users: number;
+  bytes: number;
+}
+
+/** How much one job may carry; a job is closed when the next item would exceed a bound. */
+export interface JobLimits {
+  /** Items per job. @default 200 */
+  maxEvents: number;
+  /** Sum of payload bytes (JSON) per job. @default 1_048_576 */
+  maxBytes: number;
+}
+
 /**
- * Turns a prepared event into the jobs that carry it: one per `USERS_PER_JOB`
- * user ids, so a `toUsers` of 10,000 is 20 small jobs instead of one giant one
- * the dispatcher would have to hold (and retry) whole. Rooms and broadcast are one job.
- *
- * Each part is deduplicated on `${eventId}.p${index}` for 24 h (BullMQ throttle
- * mode: the key outlives the job, and removeOnComplete does not delete it), so
- * publishing the same event id twice enqueues it once. The split is deterministic,
- * so a repeated publish lines up part for part.
+ * Turns a prepared event into the items that carry it: one per `USERS_PER_JOB`
+ * user ids, so a `toUsers` of 10,000 is 20 slices in 20 jobs instead of one giant
+ * one the dispatcher would have to hold (and retry) whole. Rooms and broadcast are
+ * one item. The split is deterministic, so a repeated publish of the same event id
+ * lines up part for part with the dispatcher's per-(eventId, part) claims.
  */
-export function toEventJobs(event: PreparedEvent): EventJob[] {
+export function toEventItems(event: PreparedEvent): SizedItem[] {
   const targets =
     event.target.kind === 'users'
       ? chunk(event.target.userIds, USERS_PER_JOB).map((userIds) => ({ kind: 'users' as const, userIds }))
       : [event.target];
+  const bytes = event.payloadBytes ?? 0;
   return targets.map((target, index) => ({
-    name: event.event,
-    data: {
-      v: 1,
+    item: {
       eventId: event.eventId,
       event: event.event,
       payload: event.payload,
@@ -50,9 +65,44 @@ export function toEventJobs(event: PreparedEvent): EventJob[] {
       publishedAt: event.publishedAt,
       part: { index, count: targets.length },
     },
-    opts: {
-      ...BASE_JOB_OPTIONS,
-      deduplication: { id: `${event.eventId}.p${index}`, ttl: DEDUPLICATION_TTL_MS },
-    },
+    users: target.kind === 'users' ? target.userIds.length : 0,
+    bytes,
   }));
+}
+
+/**
+ * Packs items, in order, into as few jobs as the limits allow: at most `maxEvents`
+ * items, `USERS_PER_JOB` user ids and `maxBytes` payload bytes per job (a single
+ * item larger than a bound still gets a job of its own). Each job is named for its
+ * event when all its items share one, which keeps the queue readable in dashboards.
+ */
+export function packEventJobs(items: readonly SizedItem[], limits: JobLimits): EventJob[] {
+  const maxEvents = Math.min(limits.maxEvents, EVENTS_PER_JOB);
+  const jobs: EventJob[] = [];
+  let current: EventJobItem[] = [];
+  let users = 0;
+  let bytes = 0;
+  const close = () => {
+    if (current.length === 0) return;
+    const first = current[0] as EventJobItem;
+    const name = current.every((item) => item.event === first.event) ? first.event : 'batch';
+    jobs.push({ name, data: { v: 2, events: current }, opts: { ...BASE_JOB_OPTIONS } });
+    current = [];
+    users = 0;
+    bytes = 0;
+  };
+  for (const sized of items) {
+    if (
+      current.length >= maxEvents ||
+      users + sized.users > USERS_PER_JOB ||
+      (current.length > 0 && bytes + sized.bytes > limits.maxBytes)
+    ) {
+      close();
+    }
+    current.push(sized.item);
+    users += sized.users;
+    bytes += sized.bytes;
+  }
+  close();
+  return jobs;
 }

@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
+  EVENTS_PER_JOB,
   HeraldError,
   HeraldErrorCode,
   QueueName,
@@ -29,7 +30,8 @@ import {
   type Logger,
   type Redis,
 } from '@herald/core';
-import { toEventJobs } from './event-jobs.js';
+import { createEventBatcher } from './event-batcher.js';
+import { toEventItems } from './event-jobs.js';
 
 export interface PublisherOptions<C extends Catalog = DefaultCatalog> {
   /** Redis to connect to. One of `redisUrl` or `connection` is required. */
@@ -47,12 +49,43 @@ export interface PublisherOptions<C extends Catalog = DefaultCatalog> {
    * @default 65_536 (64 KiB)
    */
   maxPayloadBytes?: number;
+  /**
+   * Most events one events job carries. Concurrent publishes are validated one by one
+   * and then sent together, as one job, which amortises the queue's per-job round
+   * trips; a batch is sent as soon as it reaches this many events (or `maxBatchBytes`).
+   * 1 turns batching off (one job per event and `toUsers` slice).
+   * @default 200
+   */
+  maxBatchEvents?: number;
+  /**
+   * Most payload bytes (JSON, summed) one events job carries; an event larger than
+   * this still goes, alone in its job.
+   * @default 1_048_576 (1 MiB)
+   */
+  maxBatchBytes?: number;
+  /**
+   * How long a batch waits for more events after its first, in milliseconds. 0 sends
+   * it at the end of the current tick (`setImmediate`): no added latency at low load,
+   * while events published in the same tick, or while a send is in flight, still share jobs.
+   * @default 0
+   */
+  lingerMs?: number;
   /** @default a silent logger */
   logger?: Logger;
 }
 
 /** The largest `maxPayloadBytes` accepted: beyond it an event is a file, not a notification. */
 const MAX_PAYLOAD_BYTES_LIMIT = 64 * 1024 * 1024;
+
+function checkOption(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new HeraldError(
+      HeraldErrorCode.invalidConfig,
+      `createPublisher: ${name} must be an integer from ${min} to ${max}; got ${String(value)}`,
+    );
+  }
+  return value;
+}
 
 /** Who an event goes to; `emit` validates, enqueues and resolves to the event id. */
 export interface Target<C extends Catalog = DefaultCatalog> {
@@ -175,6 +208,14 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
       `createPublisher: maxPayloadBytes must be an integer from 1 to ${MAX_PAYLOAD_BYTES_LIMIT}; got ${String(maxPayloadBytes)}`,
     );
   }
+  const maxBatchEvents = checkOption('maxBatchEvents', options.maxBatchEvents ?? 200, 1, EVENTS_PER_JOB);
+  const maxBatchBytes = checkOption(
+    'maxBatchBytes',
+    options.maxBatchBytes ?? 1024 * 1024,
+    1,
+    MAX_PAYLOAD_BYTES_LIMIT,
+  );
+  const lingerMs = checkOption('lingerMs', options.lingerMs ?? 0, 0, 10_000);
   const catalog: Catalog = options.catalog ?? defaultCatalog;
   const log = (options.logger ?? silentLogger()).child({ component: 'publisher' });
   const ownsConnection = !options.connection;
@@ -185,6 +226,12 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
   const queue = new Queue<EventJobData>(QueueName.events, { connection: redis, prefix });
   // An EventEmitter 'error' without a listener would crash the producer's process.
   queue.on('error', (error) => log.error({ err: error }, 'events queue error'));
+  const batcher = createEventBatcher({
+    maxEvents: maxBatchEvents,
+    maxBytes: maxBatchBytes,
+    lingerMs,
+    addBulk: (jobs) => queue.addBulk(jobs),
+  });
   const consumers = new Set<ClientEventsConsumer>();
   let closed = false;
 
@@ -200,10 +247,10 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
     assertOpen();
     // Validation throws before anything touches Redis: a bad event is never enqueued.
     const prepared = prepareEvent(catalog, input, { maxPayloadBytes });
-    const jobs = toEventJobs(prepared);
-    await queue.addBulk(jobs);
+    const items = toEventItems(prepared);
+    await batcher.add(items);
     log.debug(
-      { eventId: prepared.eventId, event: prepared.event, target: prepared.target.kind, jobs: jobs.length },
+      { eventId: prepared.eventId, event: prepared.event, target: prepared.target.kind, parts: items.length },
       'published',
     );
     return prepared.eventId;
@@ -250,6 +297,8 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
       // Consumers block on their own duplicated connections; stop them before the queue.
       await Promise.all([...consumers].map((consumer) => consumer.stop()));
       consumers.clear();
+      // Publishes already accepted are sent before the queue closes.
+      await batcher.drain();
       await queue.close();
       if (ownsConnection) await closeRedis(redis);
     },

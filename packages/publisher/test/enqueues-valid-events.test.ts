@@ -37,8 +37,9 @@ describe('publishing valid events', () => {
     expect(job.name).toBe('notification:new');
     expect(job.queueName).toBe(QueueName.events);
     const data = EventJobData.parse(job.data);
-    expect(data).toMatchObject({
-      v: 1,
+    expect(data.v).toBe(2);
+    expect(data.events).toHaveLength(1);
+    expect(data.events[0]).toMatchObject({
       eventId: id,
       event: 'notification:new',
       payload,
@@ -58,29 +59,29 @@ describe('publishing valid events', () => {
       .toUsers(userIds)
       .emit('xp:gained', { amount: 5, source: 'quest', totalXp: 50 });
 
-    const jobs = (await probe.jobs())
-      .map((job) => EventJobData.parse(job.data))
-      .sort((a, b) => a.part.index - b.part.index);
-    expect(jobs.map((job) => job.part)).toEqual([
+    const jobs = (await probe.jobs()).map((job) => EventJobData.parse(job.data));
+    expect(jobs).toHaveLength(3);
+    const items = jobs.flatMap((job) => job.events).sort((a, b) => a.part.index - b.part.index);
+    expect(items.map((item) => item.part)).toEqual([
       { index: 0, count: 3 },
       { index: 1, count: 3 },
       { index: 2, count: 3 },
     ]);
-    const sizes = jobs.map((job) => (job.target.kind === 'users' ? job.target.userIds.length : 0));
+    const sizes = items.map((item) => (item.target.kind === 'users' ? item.target.userIds.length : 0));
     expect(sizes).toEqual([500, 500, 200]);
-    expect(jobs.flatMap((job) => (job.target.kind === 'users' ? job.target.userIds : []))).toEqual(userIds);
-    expect(new Set(jobs.map((job) => job.eventId))).toEqual(new Set([id]));
+    expect(items.flatMap((item) => (item.target.kind === 'users' ? item.target.userIds : []))).toEqual(
+      userIds,
+    );
+    expect(new Set(items.map((item) => item.eventId))).toEqual(new Set([id]));
     // xp:gained has no fallback by default.
-    expect(jobs.every((job) => job.fallback === null)).toBe(true);
+    expect(items.every((item) => item.fallback === null)).toBe(true);
   });
 
-  it('enqueues rooms and broadcasts as live-only single jobs', async () => {
+  it('enqueues rooms and broadcasts as live-only events', async () => {
     await publisher.toRoom('team-7').emit('leaderboard:updated', { leaderboard: [{ userId: 'a', xp: 1 }] });
     await publisher.broadcast().emit('leaderboard:updated', { leaderboard: [] });
 
-    const targets = (await probe.jobs())
-      .map((job) => EventJobData.parse(job.data))
-      .map((d) => [d.target, d.fallback]);
+    const targets = (await probe.events()).map(({ data }) => [data.target, data.fallback]);
     expect(targets).toEqual(
       expect.arrayContaining([
         [{ kind: 'room', room: 'team-7' }, null],
@@ -101,8 +102,8 @@ describe('publishing valid events', () => {
     });
 
     expect(id).toBe('order-42.shipped');
-    const [job] = await probe.jobs();
-    expect(EventJobData.parse(job!.data)).toMatchObject({
+    const [event] = await probe.events();
+    expect(event?.data).toMatchObject({
       eventId: 'order-42.shipped',
       fallback: { channel: 'email', email: 'someone@example.com' },
     });

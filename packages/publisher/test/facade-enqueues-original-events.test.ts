@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { EventJobData, HeraldError } from '@herald/contracts';
+import { HeraldError } from '@herald/contracts';
 import { uniquePrefix, uniqueUser } from '@herald/testing';
 import {
   createPublisher,
@@ -30,7 +30,7 @@ describe("the original module's WebSocketService facade", () => {
 
   /** The one event a call enqueued, found by the id it resolved to. */
   async function enqueued(id: string | undefined) {
-    const jobs = (await probe.jobs()).map((job) => ({ name: job.name, data: EventJobData.parse(job.data) }));
+    const jobs = await probe.events();
     const mine = jobs.filter((job) => job.data.eventId === id);
     expect(mine).toHaveLength(1);
     return mine[0]!;

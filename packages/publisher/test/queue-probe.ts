@@ -1,5 +1,5 @@
 import { Queue, type Job } from 'bullmq';
-import { QueueName, type EventJobData } from '@herald/contracts';
+import { EventJobData, QueueName, type EventJobItem } from '@herald/contracts';
 import { closeRedis, createRedis, type Redis } from '@herald/core';
 
 const ALL_STATES = [
@@ -17,6 +17,8 @@ export interface QueueProbe {
   queue: Queue<EventJobData>;
   redis: Redis;
   jobs(): Promise<Job<EventJobData>[]>;
+  /** Every event item of every job (validated as EventJobData), with the name of the job carrying it. */
+  events(): Promise<Array<{ name: string; jobId: string; data: EventJobItem }>>;
   /** Sum over every job state. */
   total(): Promise<number>;
   /** Every Redis key under the prefix, sorted. */
@@ -31,6 +33,16 @@ export function probeQueue(redisUrl: string, prefix: string): QueueProbe {
     queue,
     redis,
     jobs: () => queue.getJobs([...ALL_STATES]),
+    async events() {
+      const jobs = await queue.getJobs([...ALL_STATES]);
+      return jobs.flatMap((job) =>
+        EventJobData.parse(job.data).events.map((data) => ({
+          name: job.name,
+          jobId: job.id as string,
+          data,
+        })),
+      );
+    },
     async total() {
       const counts = await queue.getJobCounts(...ALL_STATES);
       return Object.values(counts).reduce((sum, n) => sum + n, 0);

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import { EventJobData, HeraldError } from '@herald/contracts';
+import { HeraldError } from '@herald/contracts';
 import { uniquePrefix, uniqueUser } from '@herald/testing';
 import { createPublisher, defaultCatalog, defineEvent, extendCatalog, type Publisher } from '../src/index.js';
 import { probeQueue, type QueueProbe } from './queue-probe.js';
@@ -151,7 +151,7 @@ describe('a catalog extended with an application event', () => {
       expect(error.message).toContain('order:shipped');
       expect(error.issues.map((i) => i.path)).toEqual(['payload.carrier']);
 
-      const jobs = (await probe.jobs()).map((job) => EventJobData.parse(job.data));
+      const jobs = (await probe.events()).map((e) => e.data);
       expect(jobs).toHaveLength(2);
       expect(jobs.find((job) => job.event === 'order:shipped')).toMatchObject({
         eventId: id,

@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from 'vitest';
-import { DEFAULT_MAX_PAYLOAD_BYTES, EventJobData, HeraldError } from '@herald/contracts';
+import { DEFAULT_MAX_PAYLOAD_BYTES, HeraldError } from '@herald/contracts';
 import { uniquePrefix, uniqueUser, useCleanup } from '@herald/testing';
 import { createPublisher } from '../src/index.js';
 import { probeQueue } from './queue-probe.js';
@@ -63,7 +63,7 @@ describe('payload size limit', () => {
       expect((await refusal(publish)).message).toContain('is 100000 bytes as JSON');
     }
 
-    expect((await probe.jobs()).map((job) => EventJobData.parse(job.data).eventId)).toEqual([id]);
+    expect((await probe.events()).map((e) => e.data.eventId)).toEqual([id]);
     expect(await probe.keys()).toEqual(keysBefore);
   });
 
