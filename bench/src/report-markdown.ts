@@ -53,6 +53,7 @@ function stepRow(s: StepResult): string[] {
     fmt(s.lost, 0),
     fmt(s.duplicates, 0),
     s.path === 'ceiling' ? '–' : fmt(s.queuedAtEnd, 0),
+    fmt(s.redisUsecPerEvent, 1),
     s.sustained ? 'yes' : `no: ${s.notSustainedBecause.join('; ')}`,
   ];
 }
@@ -127,6 +128,7 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
           'lost',
           'dup',
           'queued at end',
+          'Redis µs / event',
           'sustained',
         ],
         steps.map(stepRow),
@@ -138,6 +140,27 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
     const at2k = r.throughput.paths
       .map((p) => ({ p, s: p.steps.find((s) => s.kind === 'fixed' && s.targetRate === 2_000) }))
       .filter((x): x is { p: (typeof x)['p']; s: StepResult } => x.s !== undefined);
+    if (at2k.length > 0 && at2k.some(({ s }) => s.redisCommands?.length)) {
+      out.push(
+        'Redis time per published event during the 2,000/s steps, by command (`INFO commandstats`; Redis is ' +
+          'single-threaded, so µs per event caps the rate at 1,000,000 ÷ µs):',
+      );
+      out.push('');
+      out.push(
+        table(
+          ['path', 'Redis µs / event', 'top commands (calls / event, µs / event)'],
+          at2k.map(({ p, s }) => [
+            p.path,
+            fmt(s.redisUsecPerEvent, 1),
+            (s.redisCommands ?? [])
+              .slice(0, 6)
+              .map((c) => `${c.command} ${fmt(c.callsPerEvent, 2)} / ${fmt(c.usecPerEvent, 1)}`)
+              .join('; '),
+          ]),
+        ),
+      );
+      out.push('');
+    }
     if (at2k.length > 0) {
       out.push('CPU (% of one core) and peak RSS per process during the 2,000/s steps:');
       out.push('');

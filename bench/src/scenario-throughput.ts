@@ -58,6 +58,10 @@ export interface StepResult {
   publishSettleMs: number;
   /** Jobs still waiting or active in the path's queue once every publish had resolved (consumer-side backlog). */
   queuedAtEnd: number;
+  /** Redis time per published event by command (INFO commandstats before and after the step), largest first. */
+  redisCommands: RedisCommandCost[];
+  /** Redis time per published event, all commands (µs). */
+  redisUsecPerEvent: number;
   sustained: boolean;
   /** Why the step is not sustained (empty when it is). */
   notSustainedBecause: string[];
@@ -83,6 +87,7 @@ export async function runStep(
 ): Promise<StepResult> {
   const phase = `${path}-${rate}-${++stepCounter}`;
   await trackPhase(ctx, phase);
+  const statsBefore = await redisCommandStats(ctx);
   ctx.sampler.sampleNow();
   const run = await ctx.stack
     .publisher(path)
@@ -93,6 +98,8 @@ export async function runStep(
     path === 'ceiling' ? 0 : await queuedJobs(ctx, path === 'naive' ? 'naive-events' : 'events');
   const usage = ctx.sampler.usage(Math.floor(run.startedAt), Math.ceil(run.endedAt) + 1);
   await waitForReceipts(ctx, phase, run.published, { stallMs: 2_000, maxMs: 30_000 });
+  // After delivery, so the commands of every published event are counted (and a few of the bench's own).
+  const redisCommands = perEvent(statsBefore, await redisCommandStats(ctx), run.published);
   const receipts = await collect(ctx, phase);
 
   const seconds = (run.endedAt - run.startedAt) / 1000;
@@ -152,6 +159,8 @@ export async function runStep(
     drainMs: Number.isFinite(lastReceipt) ? round(Math.max(0, lastReceipt - run.endedAt), 1) : null,
     publishSettleMs: round(run.settledAt - run.endedAt, 1),
     queuedAtEnd,
+    redisCommands: redisCommands.top,
+    redisUsecPerEvent: redisCommands.totalUsec,
     sustained: why.length === 0,
     notSustainedBecause: why,
     processes: usage.processes,
@@ -160,12 +169,53 @@ export async function runStep(
   ctx.log(
     `  ${path.padEnd(7)} ${String(rate).padStart(6)}/s offered ${String(result.offeredPerS).padStart(6)}/s ` +
       `delivered ${String(result.deliveredPerS).padStart(6)}/s p50 ${latency.p50} p99 ${latency.p99} max ${latency.max} ms ` +
-      `lost ${lost} dup ${receipts.duplicates} queued ${queuedAtEnd} settle ${result.publishSettleMs} ms ${result.sustained ? 'sustained' : `NOT sustained (${why.join('; ')})`}`,
+      `lost ${lost} dup ${receipts.duplicates} queued ${queuedAtEnd} redis ${result.redisUsecPerEvent} µs/event ${result.sustained ? 'sustained' : `NOT sustained (${why.join('; ')})`}`,
   );
   // Let a backlog drain (and the machine settle) before the next step.
   await waitForQueuesIdle(ctx, 20_000);
   await sleep(500);
   return result;
+}
+
+export interface RedisCommandCost {
+  command: string;
+  callsPerEvent: number;
+  usecPerEvent: number;
+}
+
+type CommandStats = Map<string, { calls: number; usec: number }>;
+
+/** Redis's per-command call counts and time since start (`INFO commandstats`). */
+async function redisCommandStats(ctx: BenchContext): Promise<CommandStats> {
+  const stats: CommandStats = new Map();
+  const text = await ctx.redis.info('commandstats');
+  for (const match of text.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    stats.set(match[1] as string, { calls: Number(match[2]), usec: Number(match[3]) });
+  }
+  return stats;
+}
+
+/** What Redis spent per published event between two readings, by command. */
+function perEvent(
+  before: CommandStats,
+  after: CommandStats,
+  events: number,
+): { totalUsec: number; top: RedisCommandCost[] } {
+  const rows: RedisCommandCost[] = [];
+  let total = 0;
+  for (const [command, a] of after) {
+    const b = before.get(command) ?? { calls: 0, usec: 0 };
+    const usec = a.usec - b.usec;
+    total += usec;
+    if (a.calls === b.calls) continue;
+    rows.push({
+      command,
+      callsPerEvent: round((a.calls - b.calls) / Math.max(1, events), 2),
+      usecPerEvent: round(usec / Math.max(1, events), 2),
+    });
+  }
+  rows.sort((x, y) => y.usecPerEvent - x.usecPerEvent);
+  return { totalUsec: round(total / Math.max(1, events), 1), top: rows.slice(0, 8) };
 }
 
 /** Waiting + active jobs of a BullMQ queue under the run's prefix. */
