@@ -17,11 +17,13 @@ import { createAuthenticate, type AuthorizeRooms } from './authenticate.js';
 import { createAllowRequest } from './allow-request.js';
 import { createClientEventLimit } from './client-event-limit.js';
 import { createDeviceLimit } from './device-limit.js';
+import { dropHandshakes } from './drop-handshake.js';
 import { HandshakeLimiter } from './handshake-limiter.js';
 import { corsOptions, createOriginCheck, describeBadOrigins } from './origin-check.js';
 import { createConnectionHandler } from './connection-handler.js';
 import { createHttpRoutes } from './http-routes.js';
 import { createTokenLifetime } from './token-lifetime.js';
+import { trimConnection } from './trim-connection.js';
 import { createTokenVerifier, type JwtOptions } from './verification-keys.js';
 import type { HeraldServer } from './types.js';
 
@@ -244,6 +246,8 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
     adapter: createAdapter(redis, sub, { key: keys.socketIoChannel }),
   });
   io.of('/').adapter.on('error', (error: unknown) => log.error({ err: error }, 'socket.io adapter error'));
+  // First `connection` listener: frees each connection's upgrade request, headers and token.
+  dropHandshakes(io);
   io.use(
     createAuthenticate({
       verify: verifier.verify,
@@ -263,6 +267,8 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
   );
   // Warns before each connection's token expires, takes herald:auth, disconnects at expiry.
   io.on('connection', tokenLifetime.onConnection);
+  // Last `connection` listener: shrinks arrays the libraries grew for this connection.
+  io.on('connection', trimConnection);
   presence.startHeartbeat((error) => log.warn({ err: error }, 'presence heartbeat failed'));
 
   const closeRedisConnections = async () => {
