@@ -65,8 +65,9 @@ export interface PublisherOptions<C extends Catalog = DefaultCatalog> {
   maxBatchBytes?: number;
   /**
    * How long a batch waits for more events after its first, in milliseconds. 0 sends
-   * it at the end of the current tick (`setImmediate`): no added latency at low load,
-   * while events published in the same tick, or while a send is in flight, still share jobs.
+   * it at the end of the current tick (`setImmediate`): no added latency at low load.
+   * Either way, events published while a send is in flight gather and go together
+   * when it returns, so batches grow with the load without a timer.
    * @default 0
    */
   lingerMs?: number;
