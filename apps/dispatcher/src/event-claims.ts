@@ -42,12 +42,19 @@ export async function claimEvents(
 ): Promise<boolean[]> {
   if (refs.length === 0) return [];
   const claimKeys = refs.map((ref) => keys.eventClaim(ref.eventId, ref.part));
-  const result = (await redis.eval(
-    CLAIM_SCRIPT,
-    claimKeys.length,
-    ...claimKeys,
-    jobId,
-    String(CLAIM_TTL_S),
-  )) as number[];
+  const result = await claimCommand(redis)(claimKeys.length, ...claimKeys, jobId, String(CLAIM_TTL_S));
   return result.map((claimed) => claimed === 1);
+}
+
+type ClaimCommand = (...args: Array<string | number>) => Promise<number[]>;
+const COMMAND = 'heraldClaimEvents';
+
+/**
+ * The script as a command of the connection (ioredis `defineCommand`): sent as EVALSHA,
+ * so each job carries the script's hash rather than its text, and Redis does not hash it again.
+ */
+function claimCommand(redis: Redis): ClaimCommand {
+  const commands = redis as unknown as Record<string, ClaimCommand | undefined>;
+  if (typeof commands[COMMAND] !== 'function') redis.defineCommand(COMMAND, { lua: CLAIM_SCRIPT });
+  return (commands[COMMAND] as ClaimCommand).bind(redis);
 }

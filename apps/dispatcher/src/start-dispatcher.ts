@@ -1,7 +1,8 @@
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { HeraldError, HeraldErrorCode, QueueName, type FallbackJobData } from '@herald/contracts';
-import { PresenceReader, closeRedis, createKeys, createRedis, type Logger } from '@herald/core';
+import { closeRedis, createKeys, createRedis, type Logger } from '@herald/core';
 import { deliverEvent, type DeliveryResult } from './deliver-event.js';
+import { PipelinedPresenceReader } from './pipelined-presence.js';
 
 export interface DispatcherOptions {
   /** Redis holding the queues, presence and the Socket.IO channel. */
@@ -72,7 +73,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     connection: queueRedis,
     prefix: options.prefix,
   });
-  const presence = new PresenceReader(redis, keys);
+  const presence = new PipelinedPresenceReader(redis, keys);
   const deps = { redis, keys, presence, fallbackQueue, fallback, logger: log };
 
   const worker = new Worker<unknown, DeliveryResult>(
