@@ -1,5 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { mintToken, uniquePrefix, uniqueUser, waitFor } from '@herald/testing';
@@ -40,7 +41,7 @@ function onlySocket(node: SocketNode): HeraldSocket {
 
 const COOKIE = `session=${'c'.repeat(1_000)}`;
 
-describe('what a connection keeps of its handshake', () => {
+describe('what a connection keeps once connected', () => {
   const defer = useCleanup();
 
   it('a websocket connection authenticated by header keeps neither its request, headers nor token, and still works', async () => {
@@ -87,6 +88,23 @@ describe('what a connection keeps of its handshake', () => {
     expect(await collected(upgrades)).toBe(true);
     expect(
       await d.socket.timeout(5_000).emitWithAck('notification:mark_read', { notificationId: 'n-2' }),
+    ).toEqual({ accepted: true });
+  });
+
+  it('a websocket error after connecting still ends that session through Engine.IO, and the node keeps serving', async () => {
+    const { url, node } = await startTestNode(uniquePrefix('handshake'), defer);
+    await device(url, defer, { token: mintToken(uniqueUser()) });
+    const socket = onlySocket(node);
+    const ws = (socket.conn as unknown as { transport: { socket: EventEmitter } }).transport.socket;
+    // Engine.IO's own listener for errors before the upgrade is gone; the transport's is not.
+    expect(ws.listeners('error').map((l) => l.name)).not.toContain('onUpgradeError');
+    const reason = new Promise((resolve) => socket.once('disconnect', resolve));
+    ws.emit('error', new Error('simulated socket error'));
+    expect(await reason).toBe('transport error');
+
+    const next = await device(url, defer, { token: mintToken(uniqueUser()) });
+    expect(
+      await next.socket.timeout(5_000).emitWithAck('notification:mark_read', { notificationId: 'n-3' }),
     ).toEqual({ accepted: true });
   });
 });
