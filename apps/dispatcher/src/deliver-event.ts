@@ -108,6 +108,7 @@ export function parseEventJob(data: unknown): ParsedEventJob {
 export async function deliverEvent(
   data: unknown,
   deps: DeliverEventDeps,
+  /** Identifies this job across its retries and no other job: see `claimEvents`. */
   jobId: string,
 ): Promise<DeliveryResult> {
   const { items: parsed, invalid } = parseEventJob(data);

@@ -78,7 +78,9 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
 
   const worker = new Worker<unknown, DeliveryResult>(
     QueueName.events,
-    (job) => deliverEvent(job.data, deps, job.id as string),
+    // Id and creation time: both stay the same across retries, and together they never
+    // repeat, even if the queue is emptied and its id counter starts over.
+    (job) => deliverEvent(job.data, deps, `${job.id}@${job.timestamp}`),
     {
       connection: workerRedis,
       prefix: options.prefix,
