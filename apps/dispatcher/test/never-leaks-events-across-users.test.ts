@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import { PresenceReader } from '@herald/core';
-import { mintToken, sleep, uniqueUser, waitFor, type Device } from '@herald/testing';
+import { mintToken, sleep, uniqueUser, waitFor, type Device, prng } from '@herald/testing';
 import { device, startStack, useCleanup } from './support.js';
 
 const USERS = 50;
@@ -14,18 +14,6 @@ const TO_USER = 0.6;
 const BATCH = 200;
 /** After everything expected arrived, how long to keep listening for strays. */
 const QUIET_MS = 500;
-
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed with its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 interface Member {
   userId: string;

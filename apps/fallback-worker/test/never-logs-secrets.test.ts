@@ -12,10 +12,9 @@ import {
   uniqueUser,
   waitFor,
   type RedisServerChild,
+  randomSecret,
 } from '@herald/testing';
 import { useCleanup } from './support.js';
-
-const randomSecret = (label: string) => `${label}${crypto.randomUUID().replaceAll('-', '')}`;
 
 describe('fallback-worker logs', () => {
   const defer = useCleanup();

@@ -10,9 +10,8 @@ import {
   uniquePrefix,
   useCleanup,
   waitFor,
+  randomSecret,
 } from '@herald/testing';
-
-const randomSecret = (label: string) => `${label}${crypto.randomUUID().replaceAll('-', '')}`;
 
 describe('local stack logs', () => {
   const defer = useCleanup();

@@ -7,9 +7,8 @@ import {
   uniquePrefix,
   type AppProcess,
   type RedisServerChild,
+  randomSecret,
 } from '@herald/testing';
-
-const randomSecret = (label: string) => `${label}${crypto.randomUUID().replaceAll('-', '')}`;
 
 describe('publish-api logs', () => {
   const redisPassword = randomSecret('redispw');

@@ -7,19 +7,8 @@ import type { FrameSpec } from './raw-websocket.js';
  * be replayed from its printed seed.
  */
 
-export type Random = () => number;
-
-/** mulberry32: small, fast, seeded. */
-export function prng(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+export { prng, type Random } from '@herald/testing';
+import type { Random } from '@herald/testing';
 
 export const int = (r: Random, min: number, max: number) => min + Math.floor(r() * (max - min + 1));
 export const pick = <T>(r: Random, items: readonly T[]): T => items[Math.floor(r() * items.length)] as T;

@@ -13,10 +13,10 @@ import {
   uniqueUser,
   waitFor,
   type RedisServerChild,
+  randomSecret,
 } from '@herald/testing';
 import { useCleanup } from './support.js';
 
-const randomSecret = (label: string) => `${label}${crypto.randomUUID().replaceAll('-', '')}`;
 /** The signature part of a JWT: what would make a leaked token usable. */
 const signature = (token: string) => token.split('.')[2] as string;
 

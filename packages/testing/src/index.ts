@@ -13,3 +13,5 @@ export type { RedisServerChild } from '@herald/local-redis';
 export { leakedSecrets, pinoLines } from './log-lines.js';
 export { useCleanup } from './cleanup.js';
 export type { Defer } from './cleanup.js';
+export { prng, randomSecret } from './random.js';
+export type { Random } from './random.js';
