@@ -11,7 +11,7 @@ import {
 } from '@herald/contracts';
 import { trackPublishes, type Logger, type PresenceReader, type Redis, type RedisKeys } from '@herald/core';
 import { claimEvents } from './event-claims.js';
-import { toFallbackJobs, type FallbackJobSettings } from './fallback-jobs.js';
+import { toFallbackJob, type FallbackJobSettings } from './fallback-jobs.js';
 
 export interface DeliverEventDeps {
   /** Connection for claims, presence reads and PUBLISH (auto-pipelined). */
@@ -31,7 +31,10 @@ export interface DeliveryResult {
   skipped: number;
   /** Users (online), rooms or broadcasts emitted to. */
   emitted: number;
+  /** Offline users given a fallback check. */
   fallbacks: number;
+  /** Fallback jobs scheduled for them: one per event (or slice), not one per user. */
+  fallbackJobs: number;
 }
 
 /** The items of an events job, with the reasons of those that are invalid. */
@@ -94,7 +97,8 @@ export function parseEventJob(data: unknown): ParsedEventJob {
  * 2. one pipelined presence read for all users of all its events;
  * 3. one PUBLISH per event, addressed to all its online users' rooms at once, over the
  *    auto-pipelined connection, and at the same time one `addBulk` (one MULTI) of the
- *    fallback jobs of all offline users.
+ *    fallback jobs: one per event (or slice) for all its offline users, since each
+ *    add is a Lua script that holds Redis while the PUBLISHes of other jobs wait.
  *
  * The job completes only once Redis took every PUBLISH and the fallback jobs. Live
  * delivery does not wait for the fallback scheduling, which is the slower half of a
@@ -139,8 +143,9 @@ export async function deliverEvent(
 
   const tracker = trackPublishes(deps.redis);
   const emitter = new Emitter(tracker.client, { key: deps.keys.socketIoChannel });
-  const fallbackJobs: ReturnType<typeof toFallbackJobs> = [];
+  const fallbackJobs: Array<ReturnType<typeof toFallbackJob>> = [];
   let emitted = 0;
+  let fallbacks = 0;
   for (const item of items) {
     const meta: DeliveryMeta = { id: item.eventId, ts: item.publishedAt };
     const { target } = item;
@@ -155,7 +160,8 @@ export async function deliverEvent(
         // One PUBLISH for all the online users of the event: every node gets it once.
         if (rooms.length > 0) emitter.to(rooms).emit(item.event, item.payload, meta);
         if (item.fallback && offline.length > 0) {
-          fallbackJobs.push(...toFallbackJobs(item, item.fallback, offline, deps.fallback));
+          fallbackJobs.push(toFallbackJob(item, item.fallback, offline, deps.fallback));
+          fallbacks += offline.length;
         }
         emitted += rooms.length;
         break;
@@ -178,7 +184,8 @@ export async function deliverEvent(
     events: parsed.length,
     skipped: parsed.length - items.length,
     emitted,
-    fallbacks: fallbackJobs.length,
+    fallbacks,
+    fallbackJobs: fallbackJobs.length,
   };
   deps.logger.debug({ jobId, ...result }, 'events delivered');
   if (invalid.length > 0) {

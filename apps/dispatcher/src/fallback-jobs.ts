@@ -7,14 +7,16 @@ function escapeIdPart(value: string): string {
 }
 
 /**
- * The id of the one fallback job of (event, user): `fb-{eventId}|{userId}`, each part
- * escaped. BullMQ ignores an add whose id already exists, so a retried events job
- * never schedules a second fallback for the same user. The parts are escaped and
- * joined with a character neither can contain raw, so two different pairs never
- * share an id (ids may contain '-', so `fb-a-b-c` would be ambiguous).
+ * The id of the one fallback job of (event, slice of a split `toUsers`):
+ * `fbp-{eventId}|{part}`, the event id escaped. BullMQ ignores an add whose id already
+ * exists, so a retried events job never schedules a second fallback job for the same
+ * slice. The event id is escaped and followed by a character it cannot contain raw,
+ * so two different pairs never share an id. The `fbp-` prefix keeps these ids apart
+ * from those of the one-job-per-user (`v: 1`) scheme, `fb-{eventId}|{userId}`, which
+ * may still sit in Redis during an upgrade (user "0" would otherwise collide with part 0).
  */
-export function fallbackJobId(eventId: string, userId: string): string {
-  return `fb-${escapeIdPart(eventId)}|${escapeIdPart(userId)}`;
+export function fallbackJobId(eventId: string, part: number): string {
+  return `fbp-${escapeIdPart(eventId)}|${part}`;
 }
 
 export interface FallbackJobSettings {
@@ -30,19 +32,22 @@ export interface FallbackJobSettings {
  */
 const RETENTION = { removeOnComplete: { age: 24 * 3_600, count: 100_000 } } as const satisfies JobsOptions;
 
-/** The delayed fallback jobs for the offline users of one event (one item of an events job). */
-export function toFallbackJobs(
+/**
+ * The delayed fallback job for the offline users of one event (one item of an events
+ * job, so at most `USERS_PER_JOB` users): one job for all of them, not one per user.
+ */
+export function toFallbackJob(
   event: EventJobItem,
   fallback: FallbackPolicy,
   offlineUserIds: readonly string[],
   settings: FallbackJobSettings,
-): Array<{ name: string; data: FallbackJobData; opts: JobsOptions }> {
-  return offlineUserIds.map((userId) => ({
+): { name: string; data: FallbackJobData; opts: JobsOptions } {
+  return {
     name: event.event,
     data: {
-      v: 1,
+      v: 2,
       eventId: event.eventId,
-      userId,
+      userIds: [...offlineUserIds],
       event: event.event,
       payload: event.payload,
       fallback,
@@ -50,10 +55,10 @@ export function toFallbackJobs(
     },
     opts: {
       ...RETENTION,
-      jobId: fallbackJobId(event.eventId, userId),
+      jobId: fallbackJobId(event.eventId, event.part.index),
       delay: settings.graceMs,
       attempts: settings.attempts,
       backoff: { type: 'exponential', delay: settings.backoffMs },
     },
-  }));
+  };
 }

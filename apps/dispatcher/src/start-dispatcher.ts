@@ -39,8 +39,8 @@ function checkInt(name: string, value: number, min: number, max: number): number
 /**
  * Starts a dispatcher: a BullMQ worker on the events queue that delivers each event
  * to the online devices of its users (or a room, or everyone) through the Socket.IO
- * Redis channel, and schedules a delayed fallback job for each offline user when the
- * event has a fallback policy. Retries and backoff of events jobs come from the job
+ * Redis channel, and, when the event has a fallback policy, schedules one delayed
+ * fallback job for its offline users (one per event, or per slice of a split `toUsers`). Retries and backoff of events jobs come from the job
  * options the publisher sets; poison jobs fail at once with their reason.
  *
  * @example

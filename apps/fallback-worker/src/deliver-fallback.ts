@@ -9,11 +9,24 @@ import {
   type Redis,
   type RedisKeys,
 } from '@herald/core';
-import { renderEmail, type EmailTemplate } from './email-templates.js';
+import { renderEmail, type EmailContent, type EmailTemplate } from './email-templates.js';
 import { fallbackMessageId, type Mailer } from './mailer.js';
 
 /** How long the "fallback sent" mark outlives the send: longer than any retry schedule. */
 export const FALLBACK_SENT_TTL_S = 7 * 24 * 3_600;
+
+/** SMTP sends of one job in flight at once. */
+export const SENDS_PER_JOB = 8;
+
+/**
+ * Values of the `fallback-sent` mark besides an email's send time: the fallback of that
+ * (event, user) is settled, so a retry of the job (or a second job) leaves the user alone.
+ */
+const MARK_LIVE = 'live';
+const MARK_UNDELIVERABLE = 'undeliverable';
+
+/** How many undeliverable user ids a failed job's reason names before it says "and N more". */
+const NAMED_IN_REASON = 20;
 
 export interface DeliverFallbackDeps {
   redis: Redis;
@@ -24,9 +37,15 @@ export interface DeliverFallbackDeps {
   logger: Logger;
 }
 
-/** What one fallback job did, kept as the job's return value. */
-export type FallbackOutcome =
-  { outcome: 'already_sent' } | { outcome: 'delivered_live' } | { outcome: 'emailed'; to: string };
+/** What one fallback job did for its users, kept as the job's return value (counts of users). */
+export interface FallbackOutcome {
+  /** Emailed by this run. */
+  emailed: number;
+  /** Online again when the grace period ended: got the event live, no email. */
+  deliveredLive: number;
+  /** Settled before this run (an earlier attempt, or another job for the same event and user). */
+  alreadySent: number;
+}
 
 /** Validates fallback job data read back from Redis; a mismatch is a poison job (no retry). */
 export function parseFallbackJob(data: unknown): FallbackJobData {
@@ -37,28 +56,67 @@ export function parseFallbackJob(data: unknown): FallbackJobData {
   return parsed.data;
 }
 
+/** Runs `task` over `items` with at most `limit` running at once. */
+async function forEachBounded<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>) {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await task(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
+function namesOf(userIds: readonly string[]): string {
+  const named = userIds.slice(0, NAMED_IN_REASON).join(', ');
+  return userIds.length > NAMED_IN_REASON ? `${named} and ${userIds.length - NAMED_IN_REASON} more` : named;
+}
+
 /**
- * Runs one fallback check. A user who came online during the grace period gets the
- * event live (late, same payload and meta) and no email. Otherwise the event is
- * emailed once to `fallback.email`, else to the address remembered from the user's
- * last connection; with neither, the job fails for good (counted as undeliverable).
+ * Runs the fallback check of one job: the offline users of one event (`v: 2`), or one
+ * user (`v: 1`, written before fallbacks were batched). For each user whose fallback
+ * is not settled yet (the `fallback-sent` mark, read for all in one MGET):
  *
- * At most one email per (event, user): the `fallback-sent` mark is checked first and
- * set once the SMTP server accepted the message. A crash (or lost Redis) between
- * that acceptance and the SET leaves a window in which a retry sends a second copy;
- * it carries the same Message-ID, so mail systems that dedupe on it drop it. Marking
- * before sending would close the window but turn it into a lost email instead.
+ * - came online during the grace period → the event live (late, same payload and
+ *   meta; one PUBLISH to all such users' rooms), no email;
+ * - otherwise → one email to `fallback.email`, else to the address remembered from the
+ *   user's last connection (at most `SENDS_PER_JOB` sends at once);
+ * - with neither → counted as undeliverable and logged, once.
+ *
+ * Every outcome sets the mark, so a retry touches only the users still unsettled. All
+ * users are processed before the job decides: if any send failed, it throws so BullMQ
+ * retries it with backoff (the others' emails are neither lost nor repeated); if all
+ * are settled but some were undeliverable, it fails for good naming them, so they stay
+ * visible in the failed set.
+ *
+ * At most one email per (event, user): the mark is set once the SMTP server accepted
+ * the message. A crash (or lost Redis) between that acceptance and the SET leaves a
+ * window in which a retry sends a second copy; it carries the same Message-ID, so mail
+ * systems that dedupe on it drop it. Marking before sending would close the window but
+ * turn it into a lost email instead.
  */
 export async function deliverFallback(data: unknown, deps: DeliverFallbackDeps): Promise<FallbackOutcome> {
   const job = parseFallbackJob(data);
-  const context = { eventId: job.eventId, userId: job.userId, event: job.event };
-  const sentKey = deps.keys.fallbackSent(job.eventId, job.userId);
-  if ((await deps.redis.exists(sentKey)) === 1) {
-    deps.logger.info(context, 'fallback already sent; nothing to do');
-    return { outcome: 'already_sent' };
-  }
+  const userIds = job.v === 2 ? [...new Set(job.userIds)] : [job.userId];
+  const base = { eventId: job.eventId, event: job.event };
+  const sentKey = (userId: string) => deps.keys.fallbackSent(job.eventId, userId);
+  const mark = (userId: string, value: string) =>
+    deps.redis.set(sentKey(userId), value, 'EX', FALLBACK_SENT_TTL_S);
 
-  if (await deps.presence.isOnline(job.userId)) {
+  const marks = await deps.redis.mget(userIds.map(sentKey));
+  const pending: string[] = [];
+  const undeliverable: string[] = [];
+  let alreadySent = 0;
+  userIds.forEach((userId, i) => {
+    const value = marks[i];
+    if (value === null || value === undefined) pending.push(userId);
+    else if (value === MARK_UNDELIVERABLE) undeliverable.push(userId);
+    else alreadySent += 1;
+  });
+  if (alreadySent > 0)
+    deps.logger.info({ ...base, users: alreadySent }, 'fallback already sent; nothing to do');
+
+  const online = await deps.presence.onlineAmong(pending);
+  if (online.size > 0) {
+    const live = [...online];
     const tracker = trackPublishes(deps.redis);
     const meta: DeliveryMeta = {
       id: job.eventId,
@@ -66,44 +124,87 @@ export async function deliverFallback(data: unknown, deps: DeliverFallbackDeps):
       ...(job.seq === undefined ? {} : { seq: job.seq }),
     };
     new Emitter(tracker.client, { key: deps.keys.socketIoChannel })
-      .to(`user:${job.userId}`)
+      .to(live.map((userId) => `user:${userId}`))
       .emit(job.event, job.payload, meta);
     await tracker.settled();
-    deps.logger.info(context, 'user came online during the grace period; delivered live instead of by email');
-    return { outcome: 'delivered_live' };
-  }
-
-  const to = job.fallback.email ?? (await lookupEmail(deps.redis, deps.keys, job.userId));
-  if (!to) {
-    await deps.redis.incr(deps.keys.undeliverable);
-    deps.logger.error(
-      context,
-      'fallback undeliverable: no email address for this user (none in the event, none seen on connect)',
-    );
-    throw new UnrecoverableError(
-      `no_address: no email address for user ${job.userId} (event ${job.eventId})`,
+    await Promise.all(live.map((userId) => mark(userId, MARK_LIVE)));
+    deps.logger.info(
+      { ...base, userIds: live },
+      'user came online during the grace period; delivered live instead of by email',
     );
   }
 
-  let content;
-  try {
-    content = renderEmail(deps.templates, job.event, job.payload);
-  } catch (error) {
-    // A template bug will not fix itself on retry; fail for good and keep the job to look at.
-    deps.logger.error({ ...context, err: error }, 'email template failed');
-    throw new UnrecoverableError(
-      `template_failed: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  }
-
-  // An SMTP failure throws from here; BullMQ retries with the job's backoff.
-  await deps.mailer.send({
-    ...content,
-    to,
-    messageId: fallbackMessageId(job.eventId, job.userId),
-    headers: { 'X-Herald-Event': job.event, 'X-Herald-Event-Id': job.eventId },
+  const offline = pending.filter((userId) => !online.has(userId));
+  const addresses = await Promise.all(
+    offline.map(async (userId) => job.fallback.email ?? (await lookupEmail(deps.redis, deps.keys, userId))),
+  );
+  const sends: Array<{ userId: string; to: string }> = [];
+  const noAddress: string[] = [];
+  offline.forEach((userId, i) => {
+    const to = addresses[i];
+    if (to) sends.push({ userId, to });
+    else noAddress.push(userId);
   });
-  await deps.redis.set(sentKey, String(Date.now()), 'EX', FALLBACK_SENT_TTL_S);
-  deps.logger.info({ ...context, to }, 'fallback email sent');
-  return { outcome: 'emailed', to };
+  if (noAddress.length > 0) {
+    await Promise.all([
+      deps.redis.incrby(deps.keys.undeliverable, noAddress.length),
+      ...noAddress.map((userId) => mark(userId, MARK_UNDELIVERABLE)),
+    ]);
+    for (const userId of noAddress) {
+      deps.logger.error(
+        { ...base, userId },
+        'fallback undeliverable: no email address for this user (none in the event, none seen on connect)',
+      );
+    }
+    undeliverable.push(...noAddress);
+  }
+
+  let content: EmailContent | undefined;
+  if (sends.length > 0) {
+    try {
+      content = renderEmail(deps.templates, job.event, job.payload);
+    } catch (error) {
+      // A template bug will not fix itself on retry; fail for good and keep the job to look at.
+      deps.logger.error({ ...base, err: error }, 'email template failed');
+      throw new UnrecoverableError(
+        `template_failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+  const failures: unknown[] = [];
+  let emailed = 0;
+  await forEachBounded(sends, SENDS_PER_JOB, async ({ userId, to }) => {
+    try {
+      await deps.mailer.send({
+        ...(content as EmailContent),
+        to,
+        messageId: fallbackMessageId(job.eventId, userId),
+        headers: { 'X-Herald-Event': job.event, 'X-Herald-Event-Id': job.eventId },
+      });
+    } catch (error) {
+      failures.push(error);
+      deps.logger.warn({ ...base, userId, err: error }, 'fallback email failed; the job will retry it');
+      return;
+    }
+    await mark(userId, String(Date.now()));
+    emailed += 1;
+    deps.logger.info({ ...base, userId, to }, 'fallback email sent');
+  });
+
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) {
+    const first = failures[0] instanceof Error ? failures[0].message : String(failures[0]);
+    throw new Error(
+      `smtp_failed: ${failures.length} of ${sends.length} fallback emails failed; first: ${first}`,
+      {
+        cause: failures[0],
+      },
+    );
+  }
+  if (undeliverable.length > 0) {
+    throw new UnrecoverableError(
+      `no_address: no email address for user ${namesOf(undeliverable)} (event ${job.eventId})`,
+    );
+  }
+  return { emailed, deliveredLive: online.size, alreadySent };
 }

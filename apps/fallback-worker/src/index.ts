@@ -1,6 +1,6 @@
 export { startFallbackWorker } from './start-fallback-worker.js';
 export type { FallbackWorker, FallbackWorkerOptions } from './start-fallback-worker.js';
-export { FALLBACK_SENT_TTL_S, deliverFallback, parseFallbackJob } from './deliver-fallback.js';
+export { FALLBACK_SENT_TTL_S, SENDS_PER_JOB, deliverFallback, parseFallbackJob } from './deliver-fallback.js';
 export type { DeliverFallbackDeps, FallbackOutcome } from './deliver-fallback.js';
 export {
   defaultTemplates,

@@ -15,7 +15,7 @@ export interface FallbackWorkerOptions {
   smtpUrl?: string;
   /** @default 'Herald <herald@localhost>' */
   mailFrom?: string;
-  /** Jobs processed at once. @default 4 */
+  /** Jobs processed at once (each sends at most `SENDS_PER_JOB` emails at once). @default 4 */
   concurrency?: number;
   /**
    * Email templates per event type, on top of the defaults (`notification:new`);
@@ -31,9 +31,9 @@ export interface FallbackWorker {
 }
 
 /**
- * Starts the fallback worker: a BullMQ worker on the fallback queue that, when an
- * offline user's grace period ends, delivers the event live if the user came online
- * meanwhile, and otherwise emails it once. Retries and backoff come from the job
+ * Starts the fallback worker: a BullMQ worker on the fallback queue that, when the
+ * grace period of an event's offline users ends, delivers it live to those who came
+ * online meanwhile, and emails it once to each of the others. Retries and backoff come from the job
  * options the dispatcher set; undeliverable jobs stay in the failed set.
  */
 export async function startFallbackWorker(options: FallbackWorkerOptions): Promise<FallbackWorker> {

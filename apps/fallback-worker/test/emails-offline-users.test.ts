@@ -59,7 +59,7 @@ describe('email fallback for offline users', () => {
       .toUser(user)
       .emit('notification:new', payload, { fallback: { email: to } });
     // Connect only once the dispatcher has found the user offline and scheduled the check.
-    const jobId = fallbackJobId(id, user);
+    const jobId = fallbackJobId(id, 0);
     await waitFor(async () => (await stack.fallbackQueue.getJobState(jobId)) === 'delayed', {
       message: 'fallback check scheduled',
     });
@@ -75,7 +75,11 @@ describe('email fallback for offline users', () => {
     expect(received?.args[0]).toEqual(payload);
     expect(received?.args[1]).toMatchObject({ id });
     await waitFor(async () => (await stack.fallbackQueue.getJobState(jobId)) === 'completed');
-    expect((await stack.fallbackQueue.getJob(jobId))?.returnvalue).toEqual({ outcome: 'delivered_live' });
+    expect((await stack.fallbackQueue.getJob(jobId))?.returnvalue).toEqual({
+      emailed: 0,
+      deliveredLive: 1,
+      alreadySent: 0,
+    });
     await sleep(EXTRA_WAIT_MS);
     expect(stack.sink.mails).toEqual([]);
   });
@@ -95,10 +99,43 @@ describe('email fallback for offline users', () => {
     });
     expect(stack.sink.refused).toBe(1);
     expect(stack.mailsTo(to)[0]?.subject).toBe('Retry me');
-    const job = await stack.fallbackQueue.getJob(fallbackJobId(id, user));
+    const job = await stack.fallbackQueue.getJob(fallbackJobId(id, 0));
     await waitFor(async () => (await job?.getState()) === 'completed');
     await sleep(EXTRA_WAIT_MS);
     expect(stack.mailsTo(to)).toHaveLength(1);
+  });
+
+  it('emails each of three offline users exactly once when the SMTP server refuses one of their emails once', async () => {
+    const stack = await startFallbackStack(defer);
+    const users = [uniqueUser('trio'), uniqueUser('trio'), uniqueUser('trio')];
+    const addresses = users.map(() => email('trio'));
+    // Each user connected earlier with their own email claim, so each has their own address.
+    await Promise.all(
+      users.map(async (user, i) => {
+        const earlier = await connectDevice(stack.url, { token: mintToken(user, { email: addresses[i] }) });
+        earlier.close();
+        await waitFor(async () => !(await stack.publisher.isUserConnected(user)), {
+          message: 'user went offline',
+        });
+      }),
+    );
+    stack.sink.refuseNext(1);
+    const id = await stack.publisher.toUsers(users).emit('notification:new', notification('For all three'));
+
+    await waitFor(() => addresses.every((to) => stack.mailsTo(to).length > 0), {
+      timeoutMs: 15_000,
+      message: 'every email arrived, one after a retry',
+    });
+    expect(stack.sink.refused).toBe(1);
+    const job = await stack.fallbackQueue.getJob(fallbackJobId(id, 0));
+    await waitFor(async () => (await job?.getState()) === 'completed');
+    await sleep(EXTRA_WAIT_MS);
+    users.forEach((user, i) => {
+      const mails = stack.mailsTo(addresses[i] as string);
+      expect(mails).toHaveLength(1);
+      expect(mails[0]?.raw).toMatch(new RegExp(`^Message-ID: <${id}\\.${user}@herald>`, 'im'));
+    });
+    expect(stack.sink.mails).toHaveLength(3);
   });
 
   it('never sends a second email for the same event and user, even from a second job', async () => {
@@ -111,10 +148,14 @@ describe('email fallback for offline users', () => {
     await waitFor(() => stack.mailsTo(to).length === 1, { message: 'the first email arrived' });
 
     // Same (event, user) under another job id, as a crash-and-retry of the dispatcher could produce.
-    const original = await stack.fallbackQueue.getJob(fallbackJobId(id, user));
+    const original = await stack.fallbackQueue.getJob(fallbackJobId(id, 0));
     const again = await stack.fallbackQueue.add('notification:new', original!.data, { jobId: `again-${id}` });
     await waitFor(async () => (await again.getState()) === 'completed', { message: 'the second job ran' });
-    expect((await stack.fallbackQueue.getJob(again.id!))?.returnvalue).toEqual({ outcome: 'already_sent' });
+    expect((await stack.fallbackQueue.getJob(again.id!))?.returnvalue).toEqual({
+      emailed: 0,
+      deliveredLive: 0,
+      alreadySent: 1,
+    });
     expect(stack.mailsTo(to)).toHaveLength(1);
   });
 
@@ -122,7 +163,7 @@ describe('email fallback for offline users', () => {
     const stack = await startFallbackStack(defer);
     const user = uniqueUser('nobody');
     const id = await stack.publisher.toUser(user).emit('notification:new', notification('Nowhere to go'));
-    const jobId = fallbackJobId(id, user);
+    const jobId = fallbackJobId(id, 0);
 
     await waitFor(async () => (await stack.fallbackQueue.getJobState(jobId)) === 'failed', {
       message: 'the fallback job failed',
@@ -158,6 +199,6 @@ describe('email fallback for offline users', () => {
     await waitFor(() => stack.mailsTo(sentinel).length === 1, { message: 'the sentinel email arrived' });
     await sleep(500);
     expect(stack.mailsTo(quietAddress)).toEqual([]);
-    expect(await stack.fallbackQueue.getJob(fallbackJobId(quietId, quiet))).toBeUndefined();
+    expect(await stack.fallbackQueue.getJob(fallbackJobId(quietId, 0))).toBeUndefined();
   });
 });

@@ -38,8 +38,7 @@ export type EventJobData = z.infer<typeof EventJobData>;
 export const EventJobDataV1 = EventJobItem.extend({ v: z.literal(1) });
 export type EventJobDataV1 = z.infer<typeof EventJobDataV1>;
 
-/** Data of a delayed job on the fallback queue: one per (event, offline user). */
-export const FallbackJobData = z.object({
+const FallbackJobDataV1 = z.object({
   v: z.literal(1),
   eventId: EventId,
   userId: UserId,
@@ -49,6 +48,27 @@ export const FallbackJobData = z.object({
   publishedAt: z.number(),
   seq: z.number().int().positive().optional(),
 });
+
+const FallbackJobDataV2 = z.object({
+  v: z.literal(2),
+  eventId: EventId,
+  /** The offline users of one item of an events job (at most `USERS_PER_JOB`). */
+  userIds: z.array(UserId).min(1).max(USERS_PER_JOB),
+  event: z.string().min(1),
+  payload: z.unknown(),
+  fallback: FallbackPolicy,
+  publishedAt: z.number(),
+  seq: z.number().int().positive().optional(),
+});
+
+/**
+ * Data of a delayed job on the fallback queue. The dispatcher writes `v: 2`, one job per
+ * (event, slice of a split `toUsers`) carrying all its offline users: one queue add per
+ * slice instead of one per user, so scheduling fallbacks holds Redis far less while the
+ * PUBLISHes of other slices wait. `v: 1` (one job per (event, user)) is still read, as
+ * such jobs may sit in Redis during an upgrade.
+ */
+export const FallbackJobData = z.discriminatedUnion('v', [FallbackJobDataV1, FallbackJobDataV2]);
 export type FallbackJobData = z.infer<typeof FallbackJobData>;
 
 /** Splits a list into slices of at most `size`. */
