@@ -9,7 +9,7 @@
  * | `{p}:email:{userId}` | string | last `email` claim seen on connect, for fallback |
  * | `{p}:client-events` | stream | validated client events (`notification:mark_read`) for domain services |
  * | `{p}:client-events:dead` | stream | client events a consumer failed on too often |
- * | `{p}:fallback-sent:{eventId}:{userId}` | string | marks a fallback sent, so retries never send twice |
+ * | `{p}:fallback-sent:{eventId}:{userId}` | string | marks a settled fallback (email sent: its time; `live`; `undeliverable`), so retries never act twice |
  * | `{p}:stats:undeliverable` | counter | fallbacks that had no address |
  * | `{p}:event-claim:{eventId}:{part}` | string | id of the events job that delivers (eventId, part); 24 h, so a republish is skipped |
  * | `{p}:socket.io` | pub/sub | channel key shared by the Socket.IO redis adapter and emitter |
