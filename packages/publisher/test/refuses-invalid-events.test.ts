@@ -1,21 +1,11 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import { HeraldError } from '@herald/contracts';
-import { uniquePrefix, uniqueUser } from '@herald/testing';
+import type { HeraldError } from '@herald/contracts';
+import { uniquePrefix, uniqueUser, refusal } from '@herald/testing';
 import { createPublisher, defaultCatalog, defineEvent, extendCatalog, type Publisher } from '../src/index.js';
 import { probeQueue, type QueueProbe } from './queue-probe.js';
 
 const redisUrl = inject('redisUrl');
-
-/** Runs `publish`, expects a HeraldError, and returns it. */
-async function refusal(publish: () => Promise<unknown>): Promise<HeraldError> {
-  const error = await publish().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(HeraldError);
-  return error as HeraldError;
-}
 
 describe('invalid events', () => {
   let prefix: string;

@@ -1,6 +1,6 @@
 import { describe, expect, inject, it } from 'vitest';
-import { DEFAULT_MAX_PAYLOAD_BYTES, HeraldError } from '@herald/contracts';
-import { uniquePrefix, uniqueUser, useCleanup } from '@herald/testing';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '@herald/contracts';
+import { uniquePrefix, uniqueUser, useCleanup, refusal } from '@herald/testing';
 import { createPublisher } from '../src/index.js';
 import { probeQueue } from './queue-probe.js';
 
@@ -8,15 +8,6 @@ const redisUrl = inject('redisUrl');
 
 /** A notification:new payload whose JSON is exactly `bytes` long (31 bytes of it are the wrapping). */
 const payloadOf = (bytes: number) => ({ notification: { message: 'x'.repeat(bytes - 31) } });
-
-async function refusal(publish: () => Promise<unknown>): Promise<HeraldError> {
-  const error = await publish().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(HeraldError);
-  return error as HeraldError;
-}
 
 describe('payload size limit', () => {
   const defer = useCleanup();

@@ -15,3 +15,4 @@ export { useCleanup } from './cleanup.js';
 export type { Defer } from './cleanup.js';
 export { prng, randomSecret } from './random.js';
 export type { Random } from './random.js';
+export { refusal } from './refusal.js';
