@@ -20,8 +20,14 @@ export type { Catalog, DefaultCatalog, EventDefinition, PayloadOf } from './cata
 export {
   AuthenticatedPayload,
   ClientEventRecord,
+  DEFAULT_ACK_TIMEOUT_MS,
+  DEFAULT_INBOX_MAX,
+  DEFAULT_INBOX_TTL_S,
   DeliveryMeta,
   ErrorPayload,
+  GapPayload,
+  InboxEntry,
+  ReplayCursor,
   TokenExpiringPayload,
   clientEventSchemas,
   isProtocolEventName,
@@ -34,6 +40,7 @@ export type {
   HeraldAuthAck,
   ProtocolEventName,
   ProtocolEventPayload,
+  SyncAck,
 } from './protocol.js';
 export {
   DEFAULT_MAX_PAYLOAD_BYTES,

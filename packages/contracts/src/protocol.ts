@@ -13,11 +13,17 @@ export const DeliveryMeta = z.object({
 });
 export type DeliveryMeta = z.infer<typeof DeliveryMeta>;
 
-/** Sent once after a successful handshake. Not publishable. */
+/**
+ * Sent once after a successful handshake, before any replay. Not publishable. `seq` is
+ * the user's latest sequence number when the device connected (0 before any event): a
+ * device without a cursor starts from it; events with a seq at or below it were published
+ * before this device connected.
+ */
 export const AuthenticatedPayload = z.object({
   success: z.literal(true),
   userId: z.string(),
   email: z.string().nullable(),
+  seq: z.number().int().nonnegative().optional(),
 });
 export type AuthenticatedPayload = z.infer<typeof AuthenticatedPayload>;
 
@@ -40,6 +46,16 @@ export type ClientEventPayload<E extends ClientEventName> = z.infer<(typeof clie
 export const protocolEventSchemas = {
   /** A fresh access token for the same user, sent in-band before the current one expires. */
   'herald:auth': z.object({ token: z.string().min(1) }).strict(),
+  /**
+   * Cumulative acknowledgement: this device has handled every event of its user up to
+   * and including `seq`. The user's acked seq is the highest any of its devices sent.
+   */
+  'herald:ack': z.object({ seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER) }).strict(),
+  /**
+   * Replay request: send again every inbox event with a seq greater than `lastSeq`
+   * (marked `replayed`), preceded by `herald:gap` when the inbox no longer holds all of them.
+   */
+  'herald:sync': z.object({ lastSeq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER) }).strict(),
 } as const;
 export type ProtocolEventName = keyof typeof protocolEventSchemas;
 export type ProtocolEventPayload<E extends ProtocolEventName> = z.infer<(typeof protocolEventSchemas)[E]>;
@@ -74,3 +90,59 @@ export const ClientEventRecord = z.object({
   ts: z.number(),
 });
 export type ClientEventRecord = z.infer<typeof ClientEventRecord>;
+
+/**
+ * What a device may add to its handshake's `auth` besides the token. A device that sends
+ * `lastSeq` gets every inbox event with a greater seq replayed right after it connects.
+ * `lastSeqUserId` names the user that cursor belongs to: when it is not the token's user
+ * (another account on the same browser), the cursor is ignored. `acks: true` declares that
+ * the device sends `herald:ack`: its user then gets the fallback unless some device acks,
+ * while a device that does not declare it counts as having received whatever was emitted
+ * while it was connected.
+ */
+export const ReplayCursor = z.object({
+  lastSeq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+  lastSeqUserId: z.string().min(1).max(200).optional(),
+  acks: z.boolean().optional(),
+});
+export type ReplayCursor = z.infer<typeof ReplayCursor>;
+
+/**
+ * Sent before a replay whose start the inbox no longer holds (trimmed past
+ * `HERALD_INBOX_MAX`, or expired after `HERALD_INBOX_TTL_S`): the events with seq
+ * `fromSeq`..`toSeq` (inclusive) cannot be replayed; refetch them from the app's own API.
+ */
+export const GapPayload = z.object({
+  fromSeq: z.number().int().positive(),
+  toSeq: z.number().int().positive(),
+});
+export type GapPayload = z.infer<typeof GapPayload>;
+
+/**
+ * What the socket node answers through `herald:sync`'s ack, after the replayed events
+ * (and any `herald:gap`) went out on the same socket: the user's latest seq and how many
+ * events were replayed.
+ */
+export type SyncAck =
+  | { accepted: true; seq: number; replayed: number }
+  | { accepted: false; code: string; message: string };
+
+/**
+ * One event in a user's inbox (a Redis list, oldest first), as the publisher appends it
+ * and the socket node replays it. The list holds JSON of this shape.
+ */
+export const InboxEntry = z.object({
+  seq: z.number().int().positive(),
+  id: z.string(),
+  event: z.string(),
+  ts: z.number(),
+  payload: z.unknown(),
+});
+export type InboxEntry = z.infer<typeof InboxEntry>;
+
+/** Events a user's inbox keeps (`HERALD_INBOX_MAX`); older ones are trimmed. */
+export const DEFAULT_INBOX_MAX = 500;
+/** Seconds an inbox lives after its last append (`HERALD_INBOX_TTL_S`). */
+export const DEFAULT_INBOX_TTL_S = 86_400;
+/** How long after publishing the fallback check waits for an ack (`HERALD_ACK_TIMEOUT_MS`). */
+export const DEFAULT_ACK_TIMEOUT_MS = 30_000;

@@ -7,8 +7,10 @@ import type {
   ClientEventPayload,
   DeliveryMeta,
   ErrorPayload,
+  GapPayload,
   HeraldAuthAck,
   ProtocolEventPayload,
+  SyncAck,
   TokenExpiringPayload,
 } from './protocol.js';
 
@@ -19,6 +21,7 @@ export type ServerToClientEvents<C extends Catalog = DefaultCatalog> = {
   authenticated: (payload: AuthenticatedPayload) => void;
   error: (payload: ErrorPayload) => void;
   'herald:token_expiring': (payload: TokenExpiringPayload) => void;
+  'herald:gap': (payload: GapPayload) => void;
 };
 
 /** Socket.IO's client→server map: the client events of the contracts and Herald's own, each with an optional ack. */
@@ -29,6 +32,8 @@ export type ClientToServerEvents = {
     payload: ProtocolEventPayload<'herald:auth'>,
     ack?: (result: HeraldAuthAck) => void,
   ) => void;
+  'herald:ack': (payload: ProtocolEventPayload<'herald:ack'>) => void;
+  'herald:sync': (payload: ProtocolEventPayload<'herald:sync'>, ack?: (result: SyncAck) => void) => void;
 };
 
 /** What the socket node keeps on `socket.data` after the handshake. */
@@ -36,4 +41,8 @@ export interface SocketData {
   userId: string;
   email: string | null;
   role: string | null;
+  /** The replay cursor of the handshake (`auth.lastSeq`), when it was for this user; replayed once connected. */
+  lastSeq?: number;
+  /** The device declared that it sends `herald:ack` (`auth.acks`). */
+  acks?: boolean;
 }
