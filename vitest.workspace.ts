@@ -26,4 +26,5 @@ export default [
   project('apps/dispatcher', 120_000),
   project('apps/fallback-worker', 60_000),
   project('apps/local-stack', 120_000),
+  project('packages/client', 120_000),
 ];

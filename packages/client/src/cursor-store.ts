@@ -1,0 +1,48 @@
+import type { Cursor } from './sequencer.js';
+
+/** The part of the Web Storage API the client uses (`localStorage` and `sessionStorage` fit). */
+export interface CursorStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+
+/** The default key the cursor is stored under. */
+export const DEFAULT_STORAGE_KEY = 'herald:cursor';
+
+/**
+ * Reads a stored cursor. Returns undefined when there is none, and throws a
+ * `TypeError` naming what was wrong when the stored value is not a cursor
+ * (the caller reports it and starts without one).
+ */
+export function readCursor(storage: CursorStorage, key: string): Cursor | undefined {
+  const raw = storage.getItem(key);
+  if (raw === null) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (error) {
+    throw new TypeError(`The cursor stored under "${key}" is not JSON; starting without one.`, {
+      cause: error,
+    });
+  }
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    'userId' in value &&
+    'lastSeq' in value &&
+    typeof value.userId === 'string' &&
+    value.userId.length > 0 &&
+    Number.isSafeInteger(value.lastSeq) &&
+    (value.lastSeq as number) >= 0
+  ) {
+    return { userId: value.userId, lastSeq: value.lastSeq as number };
+  }
+  throw new TypeError(
+    `The cursor stored under "${key}" is not { userId: non-empty string, lastSeq: integer >= 0 }; starting without one.`,
+  );
+}
+
+/** Writes the cursor as `{ userId, lastSeq }` JSON. */
+export function writeCursor(storage: CursorStorage, key: string, cursor: Cursor): void {
+  storage.setItem(key, JSON.stringify({ userId: cursor.userId, lastSeq: cursor.lastSeq }));
+}
