@@ -42,7 +42,7 @@ export interface BenchResults {
     limitsRaised: Record<string, string>;
     dispatcherConcurrency: string;
     naiveConcurrency: number;
-    fallbackGraceMs: number;
+    ackTimeoutMs: number;
     /** How the ceiling's publisher writes to Redis. */
     ceilingPublisher: string;
     sustainedDefinition: string;

@@ -21,7 +21,7 @@ import { writeReports } from './write-reports.js';
 import { updateReadme } from './readme-block.js';
 
 /** Fallback jobs the bench schedules (offline fan-out recipients) stay delayed past any run. */
-const FALLBACK_GRACE_MS = 3_600_000;
+const ACK_TIMEOUT_MS = 3_600_000;
 
 function gitCommit(): string {
   try {
@@ -160,7 +160,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       prefix,
       jwtSecret,
       concurrency: options.concurrency,
-      fallbackGraceMs: FALLBACK_GRACE_MS,
+      ackTimeoutMs: ACK_TIMEOUT_MS,
       ceilingPlain: options.ceilingPlain,
     });
     const ctx: BenchContext = {
@@ -209,7 +209,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
           limitsRaised: stack.limits,
           dispatcherConcurrency: options.concurrency ? String(options.concurrency) : 'default (4)',
           naiveConcurrency: options.concurrency ?? 4,
-          fallbackGraceMs: FALLBACK_GRACE_MS,
+          ackTimeoutMs: ACK_TIMEOUT_MS,
           ceilingPublisher: options.ceilingPlain ? 'one write per PUBLISH' : 'auto-pipelined connection',
           sustainedDefinition: SUSTAINED_DEFINITION,
         },

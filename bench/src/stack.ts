@@ -43,7 +43,7 @@ export interface StackOptions {
   /** `HERALD_DISPATCHER_CONCURRENCY` of the dispatcher, and the naive worker's concurrency. */
   concurrency?: number;
   /** Fallback jobs stay delayed this long, so no email work runs during the bench. */
-  fallbackGraceMs: number;
+  ackTimeoutMs: number;
   /** The ceiling publisher writes each PUBLISH on its own (no auto-pipelining). @default false */
   ceilingPlain?: boolean;
 }
@@ -119,7 +119,7 @@ export class Stack {
       nodeFlags,
       env: {
         ...this.baseEnv,
-        HERALD_FALLBACK_GRACE_MS: String(this.options.fallbackGraceMs),
+        HERALD_ACK_TIMEOUT_MS: String(this.options.ackTimeoutMs),
         ...(this.options.concurrency
           ? { HERALD_DISPATCHER_CONCURRENCY: String(this.options.concurrency) }
           : {}),

@@ -9,8 +9,14 @@ import {
   type DeliveryMeta,
   type FallbackJobData,
 } from '@herald/contracts';
-import { trackPublishes, type Logger, type PresenceReader, type Redis, type RedisKeys } from '@herald/core';
-import { claimEvents } from './event-claims.js';
+import {
+  readEventRecords,
+  trackPublishes,
+  type Logger,
+  type PresenceReader,
+  type Redis,
+  type RedisKeys,
+} from '@herald/core';
 import { toFallbackJob, type FallbackJobSettings } from './fallback-jobs.js';
 
 export interface DeliverEventDeps {
@@ -27,11 +33,11 @@ export interface DeliverEventDeps {
 export interface DeliveryResult {
   /** Events (or `toUsers` slices) the job carried. */
   events: number;
-  /** Of those, skipped: their (eventId, part) was already delivered by another job (a repeated publish). */
+  /** Of those, skipped: their (eventId, part) is delivered by another job (a repeated publish). */
   skipped: number;
-  /** Users (online), rooms or broadcasts emitted to. */
+  /** Online users, rooms or broadcasts emitted to. */
   emitted: number;
-  /** Offline users given a fallback check. */
+  /** Users given a fallback check (all but those with a plain device online). */
   fallbacks: number;
   /** Fallback jobs scheduled for them: one per event (or slice), not one per user. */
   fallbackJobs: number;
@@ -89,22 +95,24 @@ export function parseEventJob(data: unknown): ParsedEventJob {
 }
 
 /**
- * Delivers one events job: a batch of events. Round trips are per job, not per event:
+ * Delivers one events job: a batch of events the publisher already sequenced (each
+ * user's seq and inbox entry were written in the MULTI that queued the job). Round trips
+ * are per job, not per event:
  *
- * 1. one script call claims every (eventId, part) of the batch (idempotency: a pair
- *    another job already delivered within 24 h is skipped; a retry of this job proceeds),
- *    sent together with 2.;
- * 2. one pipelined presence read for all users of all its events;
- * 3. one PUBLISH per event, addressed to all its online users' rooms at once, over the
- *    auto-pipelined connection, and at the same time one `addBulk` (one MULTI) of the
- *    fallback jobs: one per event (or slice) for all its offline users, since each
- *    add is a Lua script that holds Redis while the PUBLISHes of other jobs wait.
+ * 1. one read of each (eventId, part)'s record (the job that delivers it and its users'
+ *    seqs) together with one presence read for all users of the job, auto-pipelined;
+ * 2. one PUBLISH per online user (each carries that user's seq) and one per room or
+ *    broadcast, and at the same time one `addBulk` of the fallback checks: one delayed
+ *    job per event (or slice) for all its users that no plain device received it for.
  *
- * The job completes only once Redis took every PUBLISH and the fallback jobs. Live
- * delivery does not wait for the fallback scheduling, which is the slower half of a
- * large chunk; the price is that when scheduling fails, the retry emits to the online
- * users again. Devices dedupe on `meta.id`, and the fallback jobs have fixed ids, so a
- * retry adds none twice.
+ * A pair whose record names another job was published again under the same event id:
+ * this job skips it. A retry of this job (after a crash, say) emits again with the same
+ * seqs; devices drop what they already have by seq, and fallback jobs have fixed ids.
+ *
+ * Fallback rule: a user with a plain device (one that does not ack) connected now counts
+ * as having received the event, as before acks existed. Every other user of an event with
+ * a fallback policy (offline, or online only on devices that ack) gets a check after
+ * `ackTimeoutMs` that sends only if no device acked the event's seq by then.
  *
  * Invalid items of a batch are not retried: the valid ones are delivered, then the job
  * fails for good with the reasons (it stays in the failed set to be looked at).
@@ -112,7 +120,7 @@ export function parseEventJob(data: unknown): ParsedEventJob {
 export async function deliverEvent(
   data: unknown,
   deps: DeliverEventDeps,
-  /** Identifies this job across its retries and no other job: see `claimEvents`. */
+  /** The job's id: the one the publisher recorded for the pairs it carries. */
   jobId: string,
 ): Promise<DeliveryResult> {
   const { items: parsed, invalid } = parseEventJob(data);
@@ -128,53 +136,64 @@ export async function deliverEvent(
   for (const item of unique) {
     if (item.target.kind === 'users') for (const id of item.target.userIds) userIds.add(id);
   }
-  // Claims and presence go out together: one round trip of latency, not two. Reading the
-  // presence of a skipped (already delivered) event's users is wasted but harmless, and rare.
-  const [claims, online] = await Promise.all([
-    claimEvents(
+  const [records, devices] = await Promise.all([
+    readEventRecords(
       deps.redis,
       deps.keys,
-      jobId,
       unique.map((item) => ({ eventId: item.eventId, part: item.part.index })),
     ),
-    deps.presence.onlineAmong([...userIds]),
+    deps.presence.devicesAmong([...userIds]),
   ]);
-  const items = unique.filter((_, i) => claims[i]);
 
   const tracker = trackPublishes(deps.redis);
   const emitter = new Emitter(tracker.client, { key: deps.keys.socketIoChannel });
   const fallbackJobs: Array<ReturnType<typeof toFallbackJob>> = [];
+  let delivered = 0;
   let emitted = 0;
   let fallbacks = 0;
-  for (const item of items) {
-    const meta: DeliveryMeta = { id: item.eventId, ts: item.publishedAt };
+  let unrecorded = 0;
+  unique.forEach((item, i) => {
+    const record = records[i];
+    if (!record) {
+      unrecorded += 1;
+      return;
+    }
+    if (record.jobId !== jobId) return;
+    delivered += 1;
     const { target } = item;
     switch (target.kind) {
       case 'users': {
-        const rooms: string[] = [];
-        const offline: string[] = [];
-        for (const userId of target.userIds) {
-          if (online.has(userId)) rooms.push(`user:${userId}`);
-          else if (item.fallback) offline.push(userId);
+        const check: Array<{ userId: string; seq: number }> = [];
+        target.userIds.forEach((userId, j) => {
+          const seq = record.seqs[j] as number;
+          const found = devices.get(userId);
+          if (found) {
+            const meta: DeliveryMeta = { id: item.eventId, seq, ts: item.publishedAt };
+            emitter.to(`user:${userId}`).emit(item.event, item.payload, meta);
+            emitted += 1;
+          }
+          if (item.fallback && !(found && found.plain > 0)) check.push({ userId, seq });
+        });
+        if (item.fallback && check.length > 0) {
+          fallbackJobs.push(toFallbackJob(item, item.fallback, check, deps.fallback));
+          fallbacks += check.length;
         }
-        // One PUBLISH for all the online users of the event: every node gets it once.
-        if (rooms.length > 0) emitter.to(rooms).emit(item.event, item.payload, meta);
-        if (item.fallback && offline.length > 0) {
-          fallbackJobs.push(toFallbackJob(item, item.fallback, offline, deps.fallback));
-          fallbacks += offline.length;
-        }
-        emitted += rooms.length;
         break;
       }
       case 'room':
-        emitter.to(target.room).emit(item.event, item.payload, meta);
+        emitter.to(target.room).emit(item.event, item.payload, { id: item.eventId, ts: item.publishedAt });
         emitted += 1;
         break;
       case 'broadcast':
-        emitter.emit(item.event, item.payload, meta);
+        emitter.emit(item.event, item.payload, { id: item.eventId, ts: item.publishedAt });
         emitted += 1;
         break;
     }
+  });
+  if (unrecorded > 0) {
+    // Only a job older than the records' 24 h, or one queued without the publisher's
+    // sequencing (another tool adding to the queue), has none: nothing to deliver it with.
+    deps.logger.warn({ jobId, unrecorded }, 'events without a sequencing record were skipped');
   }
   const scheduled = fallbackJobs.length > 0 ? deps.fallbackQueue.addBulk(fallbackJobs) : undefined;
   // We must await here: the emitter does not, and the job must not complete before Redis took every PUBLISH.
@@ -182,7 +201,7 @@ export async function deliverEvent(
 
   const result: DeliveryResult = {
     events: parsed.length,
-    skipped: parsed.length - items.length,
+    skipped: parsed.length - delivered,
     emitted,
     fallbacks,
     fallbackJobs: fallbackJobs.length,

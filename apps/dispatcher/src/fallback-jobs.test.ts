@@ -28,15 +28,20 @@ describe('toFallbackJob', () => {
       publishedAt: 123,
       part: { index: 3, count: 4 },
     };
-    const job = toFallbackJob(event, event.fallback, ['b', 'c'], {
-      graceMs: 500,
+    const users = [
+      { userId: 'b', seq: 4 },
+      { userId: 'c', seq: 9 },
+    ];
+    const job = toFallbackJob(event, event.fallback, users, {
+      delayMs: 500,
       attempts: 3,
       backoffMs: 10,
     });
     expect(job.data).toEqual({
-      v: 2,
+      v: 3,
       eventId: 'e1',
       userIds: ['b', 'c'],
+      seqs: [4, 9],
       event: 'notification:new',
       payload: event.payload,
       fallback: { channel: 'email' },

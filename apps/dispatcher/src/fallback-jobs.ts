@@ -20,7 +20,8 @@ export function fallbackJobId(eventId: string, part: number): string {
 }
 
 export interface FallbackJobSettings {
-  graceMs: number;
+  /** When the check runs, after publishing: the ack timeout. */
+  delayMs: number;
   attempts: number;
   backoffMs: number;
 }
@@ -33,21 +34,23 @@ export interface FallbackJobSettings {
 const RETENTION = { removeOnComplete: { age: 24 * 3_600, count: 100_000 } } as const satisfies JobsOptions;
 
 /**
- * The delayed fallback job for the offline users of one event (one item of an events
- * job, so at most `USERS_PER_JOB` users): one job for all of them, not one per user.
+ * The delayed fallback check for the users of one event (one item of an events job, so
+ * at most `USERS_PER_JOB` users) that must ack it: one job for all of them, not one per
+ * user, carrying each user's seq for the ack check.
  */
 export function toFallbackJob(
   event: EventJobItem,
   fallback: FallbackPolicy,
-  offlineUserIds: readonly string[],
+  users: ReadonlyArray<{ userId: string; seq: number }>,
   settings: FallbackJobSettings,
 ): { name: string; data: FallbackJobData; opts: JobsOptions } {
   return {
     name: event.event,
     data: {
-      v: 2,
+      v: 3,
       eventId: event.eventId,
-      userIds: [...offlineUserIds],
+      userIds: users.map((user) => user.userId),
+      seqs: users.map((user) => user.seq),
       event: event.event,
       payload: event.payload,
       fallback,
@@ -56,7 +59,7 @@ export function toFallbackJob(
     opts: {
       ...RETENTION,
       jobId: fallbackJobId(event.eventId, event.part.index),
-      delay: settings.graceMs,
+      delay: settings.delayMs,
       attempts: settings.attempts,
       backoff: { type: 'exponential', delay: settings.backoffMs },
     },

@@ -2,7 +2,5 @@ export { startDispatcher } from './start-dispatcher.js';
 export type { Dispatcher, DispatcherOptions } from './start-dispatcher.js';
 export { deliverEvent, parseEventJob } from './deliver-event.js';
 export type { DeliverEventDeps, DeliveryResult, ParsedEventJob } from './deliver-event.js';
-export { CLAIM_TTL_S, claimEvents } from './event-claims.js';
-export type { ClaimRef } from './event-claims.js';
 export { fallbackJobId, toFallbackJob } from './fallback-jobs.js';
 export type { FallbackJobSettings } from './fallback-jobs.js';

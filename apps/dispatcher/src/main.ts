@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { DEFAULT_ACK_TIMEOUT_MS } from '@herald/contracts';
 import { commonEnv, createLogger, envInt, exitOnSignal, loadConfigOrExit } from '@herald/core';
 import { startDispatcher } from './start-dispatcher.js';
 
 const env = loadConfigOrExit(
   z.object({
     ...commonEnv,
-    HERALD_FALLBACK_GRACE_MS: envInt(0, 7 * 24 * 3_600_000).default(10_000),
+    HERALD_ACK_TIMEOUT_MS: envInt(0, 7 * 24 * 3_600_000).default(DEFAULT_ACK_TIMEOUT_MS),
     HERALD_DISPATCHER_CONCURRENCY: envInt(1, 1_000).default(4),
     HERALD_FALLBACK_ATTEMPTS: envInt(1, 100).default(8),
     HERALD_FALLBACK_BACKOFF_MS: envInt(0, 3_600_000).default(1_000),
@@ -17,7 +18,7 @@ const dispatcher = await startDispatcher({
   redisUrl: env.REDIS_URL,
   prefix: env.HERALD_REDIS_PREFIX,
   logger,
-  fallbackGraceMs: env.HERALD_FALLBACK_GRACE_MS,
+  ackTimeoutMs: env.HERALD_ACK_TIMEOUT_MS,
   concurrency: env.HERALD_DISPATCHER_CONCURRENCY,
   fallbackAttempts: env.HERALD_FALLBACK_ATTEMPTS,
   fallbackBackoffMs: env.HERALD_FALLBACK_BACKOFF_MS,
@@ -26,7 +27,7 @@ logger.info(
   {
     prefix: env.HERALD_REDIS_PREFIX,
     concurrency: env.HERALD_DISPATCHER_CONCURRENCY,
-    fallbackGraceMs: env.HERALD_FALLBACK_GRACE_MS,
+    ackTimeoutMs: env.HERALD_ACK_TIMEOUT_MS,
   },
   'dispatcher ready',
 );

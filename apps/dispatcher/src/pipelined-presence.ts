@@ -1,4 +1,4 @@
-import { PresenceReader } from '@herald/core';
+import { PresenceReader, countDevices, type UserDevices } from '@herald/core';
 
 /**
  * The presence reader of the dispatcher, whose connection auto-pipelines: `onlineAmong`
@@ -19,5 +19,19 @@ export class PipelinedPresenceReader extends PresenceReader {
       if (count > 0) online.add(userIds[i] as string);
     });
     return online;
+  }
+
+  /** Same as `PresenceReader.devicesAmong`, one auto-pipelined ZRANGEBYSCORE per user. */
+  override async devicesAmong(userIds: readonly string[]): Promise<Map<string, UserDevices>> {
+    const found = new Map<string, UserDevices>();
+    if (userIds.length === 0) return found;
+    const now = Date.now();
+    const members = await Promise.all(
+      userIds.map((userId) => this.redis.zrangebyscore(this.keys.presence(userId), now, '+inf')),
+    );
+    members.forEach((list, i) => {
+      if (list.length > 0) found.set(userIds[i] as string, countDevices(list));
+    });
+    return found;
   }
 }

@@ -1,5 +1,11 @@
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
-import { HeraldError, HeraldErrorCode, QueueName, type FallbackJobData } from '@herald/contracts';
+import {
+  DEFAULT_ACK_TIMEOUT_MS,
+  HeraldError,
+  HeraldErrorCode,
+  QueueName,
+  type FallbackJobData,
+} from '@herald/contracts';
 import { closeRedis, createKeys, createRedis, type Logger } from '@herald/core';
 import { deliverEvent, type DeliveryResult } from './deliver-event.js';
 import { PipelinedPresenceReader } from './pipelined-presence.js';
@@ -10,8 +16,11 @@ export interface DispatcherOptions {
   /** Hash-tagged key prefix shared by every Herald process, e.g. `{herald}`. */
   prefix: string;
   logger: Logger;
-  /** Delay before an offline user's fallback check. @default 10_000 */
-  fallbackGraceMs?: number;
+  /**
+   * How long after publishing the fallback check runs (`HERALD_ACK_TIMEOUT_MS`): it sends
+   * only to users none of whose devices acked the event by then. @default 30_000
+   */
+  ackTimeoutMs?: number;
   /** Jobs processed at once. @default 4 */
   concurrency?: number;
   /** Attempts of the fallback jobs it schedules. @default 8 */
@@ -38,9 +47,10 @@ function checkInt(name: string, value: number, min: number, max: number): number
 
 /**
  * Starts a dispatcher: a BullMQ worker on the events queue that delivers each event
- * to the online devices of its users (or a room, or everyone) through the Socket.IO
- * Redis channel, and, when the event has a fallback policy, schedules one delayed
- * fallback job for its offline users (one per event, or per slice of a split `toUsers`). Retries and backoff of events jobs come from the job
+ * to the online devices of its users, with each user's seq (or to a room, or everyone)
+ * through the Socket.IO Redis channel, and, when the event has a fallback policy,
+ * schedules one delayed ack check for its users (one per event, or per slice of a split
+ * `toUsers`). Retries and backoff of events jobs come from the job
  * options the publisher sets; poison jobs fail at once with their reason.
  *
  * @example
@@ -50,7 +60,7 @@ function checkInt(name: string, value: number, min: number, max: number): number
  */
 export async function startDispatcher(options: DispatcherOptions): Promise<Dispatcher> {
   const fallback = {
-    graceMs: checkInt('fallbackGraceMs', options.fallbackGraceMs ?? 10_000, 0, 7 * 24 * 3_600_000),
+    delayMs: checkInt('ackTimeoutMs', options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS, 0, 7 * 24 * 3_600_000),
     attempts: checkInt('fallbackAttempts', options.fallbackAttempts ?? 8, 1, 100),
     backoffMs: checkInt('fallbackBackoffMs', options.fallbackBackoffMs ?? 1_000, 0, 3_600_000),
   };
@@ -78,9 +88,8 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
 
   const worker = new Worker<unknown, DeliveryResult>(
     QueueName.events,
-    // Id and creation time: both stay the same across retries, and together they never
-    // repeat, even if the queue is emptied and its id counter starts over.
-    (job) => deliverEvent(job.data, deps, `${job.id}@${job.timestamp}`),
+    // The publisher gives each job a UUID and records it with the events it sequenced.
+    (job) => deliverEvent(job.data, deps, String(job.id)),
     {
       connection: workerRedis,
       prefix: options.prefix,

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { QueueName } from '@herald/contracts';
-import { createLogger } from '@herald/core';
+import { createKeys, createLogger, defineInboxCommands, queueSequencing } from '@herald/core';
 import { mintToken, uniqueUser, waitFor } from '@herald/testing';
 import { device, published, startStack, useCleanup } from './support.js';
 
@@ -75,10 +75,21 @@ describe('poison jobs', () => {
     });
     const events = new Queue(QueueName.events, { connection: redis, prefix });
     defer(() => events.close());
+    // Sequenced as the publisher does, under the job's id, for the valid items only.
+    const jobId = `poison-${user}`;
+    defineInboxCommands(redis);
+    const multi = redis.multi();
+    queueSequencing(
+      multi,
+      createKeys(prefix),
+      ['ok-1', 'ok-3'].map((eventId) => ({ ...good(eventId), part: 0, jobId, userIds: [user] })),
+      { inboxMax: 10, inboxTtlS: 60 },
+    );
+    await multi.exec();
     const batch = await events.add(
       'batch',
       { v: 2, events: [good('ok-1'), { ...good('bad-2'), event: 'disconnect' }, good('ok-3')] },
-      { attempts: 5, backoff: { type: 'fixed', delay: 60_000 } },
+      { jobId, attempts: 5, backoff: { type: 'fixed', delay: 60_000 } },
     );
     const notJob = await events.add('x', { v: 3, events: 'nope' }, { attempts: 5 });
 

@@ -3,6 +3,7 @@ import { UnrecoverableError } from 'bullmq';
 import { FallbackJobData, describeIssues, toFieldIssues, type DeliveryMeta } from '@herald/contracts';
 import {
   lookupEmail,
+  readAckedSeqs,
   trackPublishes,
   type Logger,
   type PresenceReader,
@@ -23,6 +24,7 @@ export const SENDS_PER_JOB = 8;
  * (event, user) is settled, so a retry of the job (or a second job) leaves the user alone.
  */
 const MARK_LIVE = 'live';
+const MARK_ACKED = 'acked';
 const MARK_UNDELIVERABLE = 'undeliverable';
 
 /** How many undeliverable user ids a failed job's reason names before it says "and N more". */
@@ -41,7 +43,9 @@ export interface DeliverFallbackDeps {
 export interface FallbackOutcome {
   /** Emailed by this run. */
   emailed: number;
-  /** Online again when the grace period ended: got the event live, no email. */
+  /** A device acked the event's seq before the check: no email. */
+  acked: number;
+  /** Online on a plain (non-acking) device at the check: got the event live, no email. */
   deliveredLive: number;
   /** Settled before this run (an earlier attempt, or another job for the same event and user). */
   alreadySent: number;
@@ -71,12 +75,14 @@ function namesOf(userIds: readonly string[]): string {
 }
 
 /**
- * Runs the fallback check of one job: the offline users of one event (`v: 2`), or one
- * user (`v: 1`, written before fallbacks were batched). For each user whose fallback
- * is not settled yet (the `fallback-sent` mark, read for all in one MGET):
+ * Runs the fallback check of one job: the users of one event that had to ack it (`v: 3`,
+ * with each user's seq), the offline users of one event (`v: 2`), or one user (`v: 1`).
+ * For each user whose fallback is not settled yet (the `fallback-sent` mark, read for
+ * all in one MGET):
  *
- * - came online during the grace period → the event live (late, same payload and
- *   meta; one PUBLISH to all such users' rooms), no email;
+ * - some device acked a seq at or above the event's → nothing (marked `acked`);
+ * - a plain device (one that does not ack) is online → the event live (late, same
+ *   payload and meta), no email;
  * - otherwise → one email to `fallback.email`, else to the address remembered from the
  *   user's last connection (at most `SENDS_PER_JOB` sends at once);
  * - with neither → counted as undeliverable and logged, once.
@@ -95,7 +101,7 @@ function namesOf(userIds: readonly string[]): string {
  */
 export async function deliverFallback(data: unknown, deps: DeliverFallbackDeps): Promise<FallbackOutcome> {
   const job = parseFallbackJob(data);
-  const userIds = job.v === 2 ? [...new Set(job.userIds)] : [job.userId];
+  const userIds = job.v === 1 ? [job.userId] : [...new Set(job.userIds)];
   const base = { eventId: job.eventId, event: job.event };
   const sentKey = (userId: string) => deps.keys.fallbackSent(job.eventId, userId);
   const mark = (userId: string, value: string) =>
@@ -114,27 +120,50 @@ export async function deliverFallback(data: unknown, deps: DeliverFallbackDeps):
   if (alreadySent > 0)
     deps.logger.info({ ...base, users: alreadySent }, 'fallback already sent; nothing to do');
 
-  const online = await deps.presence.onlineAmong(pending);
+  // Acked: some device of the user has everything up to the event's seq.
+  const seqOf = seqsOf(job);
+  const withSeq = pending.filter((userId) => seqOf.has(userId));
+  const ackedSeqs = await readAckedSeqs(deps.redis, deps.keys, withSeq);
+  const acked = new Set(
+    withSeq.filter((userId) => (ackedSeqs.get(userId) ?? 0) >= (seqOf.get(userId) as number)),
+  );
+  if (acked.size > 0) {
+    await Promise.all([...acked].map((userId) => mark(userId, MARK_ACKED)));
+    deps.logger.debug({ ...base, users: acked.size }, 'acked before the check; no fallback');
+  }
+  const unacked = pending.filter((userId) => !acked.has(userId));
+
+  // A plain device (one that never acks) online now gets the event live and counts as
+  // having received it; a user whose devices all ack had the ack timeout to do so.
+  const devices = await deps.presence.devicesAmong(unacked);
+  const online = new Set(
+    unacked.filter((userId) => {
+      const found = devices.get(userId);
+      return found !== undefined && (found.plain > 0 || !seqOf.has(userId));
+    }),
+  );
   if (online.size > 0) {
     const live = [...online];
     const tracker = trackPublishes(deps.redis);
-    const meta: DeliveryMeta = {
-      id: job.eventId,
-      ts: job.publishedAt,
-      ...(job.seq === undefined ? {} : { seq: job.seq }),
-    };
-    new Emitter(tracker.client, { key: deps.keys.socketIoChannel })
-      .to(live.map((userId) => `user:${userId}`))
-      .emit(job.event, job.payload, meta);
+    const emitter = new Emitter(tracker.client, { key: deps.keys.socketIoChannel });
+    for (const userId of live) {
+      const seq = seqOf.get(userId);
+      const meta: DeliveryMeta = {
+        id: job.eventId,
+        ts: job.publishedAt,
+        ...(seq === undefined ? {} : { seq }),
+      };
+      emitter.to(`user:${userId}`).emit(job.event, job.payload, meta);
+    }
     await tracker.settled();
     await Promise.all(live.map((userId) => mark(userId, MARK_LIVE)));
     deps.logger.info(
       { ...base, userIds: live },
-      'user came online during the grace period; delivered live instead of by email',
+      'user online on a device that does not ack; delivered live instead of by email',
     );
   }
 
-  const offline = pending.filter((userId) => !online.has(userId));
+  const offline = unacked.filter((userId) => !online.has(userId));
   const addresses = await Promise.all(
     offline.map(async (userId) => job.fallback.email ?? (await lookupEmail(deps.redis, deps.keys, userId))),
   );
@@ -206,5 +235,12 @@ export async function deliverFallback(data: unknown, deps: DeliverFallbackDeps):
       `no_address: no email address for user ${namesOf(undeliverable)} (event ${job.eventId})`,
     );
   }
-  return { emailed, deliveredLive: online.size, alreadySent };
+  return { emailed, acked: acked.size, deliveredLive: online.size, alreadySent };
+}
+
+/** Each user's seq for the event: from `seqs` (`v: 3`), `seq` (`v: 1`); none in `v: 2`. */
+function seqsOf(job: FallbackJobData): Map<string, number> {
+  if (job.v === 3) return new Map(job.userIds.map((userId, i) => [userId, job.seqs[i] as number]));
+  if (job.v === 1 && job.seq !== undefined) return new Map([[job.userId, job.seq]]);
+  return new Map();
 }

@@ -29,12 +29,12 @@ export interface FallbackStack {
 }
 
 export interface FallbackStackOptions {
-  /** The dispatcher's grace period before the fallback check. @default 300 */
-  graceMs?: number;
+  /** The dispatcher's ack timeout before the fallback check. @default 300 */
+  ackTimeoutMs?: number;
 }
 
 /**
- * A socket node, a dispatcher with a short grace period and fast fallback retries,
+ * A socket node, a dispatcher with a short ack timeout and fast fallback retries,
  * the fallback worker sending to a real SMTP server, and a publisher, on a fresh prefix.
  */
 export async function startFallbackStack(
@@ -61,7 +61,7 @@ export async function startFallbackStack(
     redisUrl,
     prefix,
     logger,
-    fallbackGraceMs: options.graceMs ?? 300,
+    ackTimeoutMs: options.ackTimeoutMs ?? 300,
     fallbackBackoffMs: 200,
   });
   defer(() => dispatcher.close());

@@ -34,8 +34,12 @@ export interface LocalStackOptions {
   env?: NodeJS.ProcessEnv;
   /** @default '{herald}' */
   prefix?: string;
-  /** @default 10_000 */
-  fallbackGraceMs?: number;
+  /** How long the fallback check waits for an ack (`HERALD_ACK_TIMEOUT_MS`). @default 30_000 */
+  ackTimeoutMs?: number;
+  /** Events kept per user for replay (`HERALD_INBOX_MAX`). @default 500 */
+  inboxMax?: number;
+  /** Seconds an inbox lives after its last append (`HERALD_INBOX_TTL_S`). @default 86_400 */
+  inboxTtlS?: number;
   /** Largest event payload accepted, in bytes of JSON (publisher `maxPayloadBytes`). @default 65_536 */
   maxPayloadBytes?: number;
   /** Fallback emails go here; unset, they are written to the log. */
@@ -109,6 +113,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       prefix,
       logger: log,
       ...(options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes }),
+      ...(options.inboxMax === undefined ? {} : { inboxMax: options.inboxMax }),
+      ...(options.inboxTtlS === undefined ? {} : { inboxTtlS: options.inboxTtlS }),
     });
     closers.push({ name: 'publisher', close: () => publisher.close() });
 
@@ -116,7 +122,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       redisUrl: redis.url,
       prefix,
       logger: log,
-      fallbackGraceMs: options.fallbackGraceMs,
+      ...(options.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: options.ackTimeoutMs }),
     });
     closers.push({ name: 'dispatcher', close: () => dispatcher.close() });
 

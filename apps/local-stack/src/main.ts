@@ -17,7 +17,9 @@ const starting = startLocalStack({
   // Parsed, so an empty REDIS_URL counts as unset and the stack finds a Redis itself.
   env: { ...process.env, REDIS_URL: env.REDIS_URL },
   prefix: env.HERALD_REDIS_PREFIX,
-  fallbackGraceMs: env.HERALD_FALLBACK_GRACE_MS,
+  ackTimeoutMs: env.HERALD_ACK_TIMEOUT_MS,
+  inboxMax: env.HERALD_INBOX_MAX,
+  inboxTtlS: env.HERALD_INBOX_TTL_S,
   maxPayloadBytes: env.HERALD_MAX_PAYLOAD_BYTES,
   smtpUrl: env.SMTP_URL,
   mailFrom: env.MAIL_FROM,

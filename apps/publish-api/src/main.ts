@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { commonEnv, createLogger, envInt, envPort, exitOnSignal, loadConfigOrExit } from '@herald/core';
+import {
+  commonEnv,
+  createLogger,
+  envInt,
+  envPort,
+  exitOnSignal,
+  inboxEnv,
+  loadConfigOrExit,
+} from '@herald/core';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '@herald/contracts';
 import { createPublisher } from '@herald/publisher';
 import { startPublishApi } from './server.js';
@@ -7,6 +15,7 @@ import { startPublishApi } from './server.js';
 const config = loadConfigOrExit(
   z.object({
     ...commonEnv,
+    ...inboxEnv,
     PORT: envPort.default(3001),
     HOST: z.string().min(1).default('0.0.0.0'),
     HERALD_API_KEY: z
@@ -22,6 +31,8 @@ const publisher = createPublisher({
   redisUrl: config.REDIS_URL,
   prefix: config.HERALD_REDIS_PREFIX,
   maxPayloadBytes: config.HERALD_MAX_PAYLOAD_BYTES,
+  inboxMax: config.HERALD_INBOX_MAX,
+  inboxTtlS: config.HERALD_INBOX_TTL_S,
   logger,
 });
 const api = await startPublishApi({

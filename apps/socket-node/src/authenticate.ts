@@ -1,6 +1,14 @@
 import type { ExtendedError } from 'socket.io';
 import type { Identity, Logger } from '@herald/core';
-import { HeraldError, HeraldErrorCode, RoomName, toHeraldError } from '@herald/contracts';
+import {
+  HeraldError,
+  HeraldErrorCode,
+  ReplayCursor,
+  RoomName,
+  describeIssues,
+  toFieldIssues,
+  toHeraldError,
+} from '@herald/contracts';
 import type { HeraldSocket } from './types.js';
 
 /** What a refused client sees: `connect_error` with `message` = the code, and `data` for people. */
@@ -84,6 +92,7 @@ const KNOWN_REFUSALS: ReadonlySet<HeraldErrorCode> = new Set([
   HeraldErrorCode.missingToken,
   HeraldErrorCode.invalidToken,
   HeraldErrorCode.tokenExpired,
+  HeraldErrorCode.invalidPayload,
 ]);
 
 /**
@@ -94,6 +103,25 @@ const KNOWN_REFUSALS: ReadonlySet<HeraldErrorCode> = new Set([
  * (`_cleanup` leaves every room), so it joins nothing; presence is registered
  * later, on `connection`, so it leaves none either.
  */
+/**
+ * The replay cursor and ack declaration of a handshake's `auth`. A cursor that belongs to
+ * another user (`lastSeqUserId`) is ignored; a malformed one refuses the connection, as
+ * replaying from a wrong place would be worse than saying so.
+ */
+export function readCursor(auth: unknown, userId: string): { lastSeq?: number; acks?: boolean } {
+  if (typeof auth !== 'object' || auth === null) return {};
+  const parsed = ReplayCursor.safeParse(auth);
+  if (!parsed.success) {
+    throw new HeraldError(
+      HeraldErrorCode.invalidPayload,
+      `Invalid replay cursor: ${describeIssues(toFieldIssues(parsed.error, 'auth'))}`,
+    );
+  }
+  const { lastSeq, lastSeqUserId, acks } = parsed.data;
+  const own = lastSeq !== undefined && (lastSeqUserId === undefined || lastSeqUserId === userId);
+  return { ...(own ? { lastSeq } : {}), ...(acks ? { acks: true } : {}) };
+}
+
 export function createAuthenticate(options: AuthenticateOptions) {
   const log = options.logger;
 
@@ -115,6 +143,7 @@ export function createAuthenticate(options: AuthenticateOptions) {
     const { handshake } = socket;
     const token = extractToken(handshake.auth, handshake.headers.authorization);
     const identity = options.verify(token);
+    const cursor = readCursor(handshake.auth, identity.userId);
     const rooms = new Set([userRoom(identity.userId)]);
     addRooms(rooms, identity.rooms, identity.userId, 'token');
     if (options.authorizeRooms) {
@@ -137,7 +166,8 @@ export function createAuthenticate(options: AuthenticateOptions) {
       }
       addRooms(rooms, extra, identity.userId, 'authorizeRooms');
     }
-    socket.data = { userId: identity.userId, email: identity.email, role: identity.role };
+    // Copied now: the handshake (and its auth) is dropped once the socket is connected.
+    socket.data = { userId: identity.userId, email: identity.email, role: identity.role, ...cursor };
     void socket.join([...rooms]);
     options.onAccepted?.(socket, identity);
   }

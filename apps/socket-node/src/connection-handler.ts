@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '@herald/core';
-import { rememberEmail, type PresenceRegistry, type RedisKeys } from '@herald/core';
+import { readLatestSeq, rememberEmail, type PresenceRegistry, type RedisKeys } from '@herald/core';
 import { createClientEventListener } from './client-events.js';
+import { createReplay } from './replay.js';
 import type { ClientEventLimit } from './client-event-limit.js';
 import type { HeraldSocket } from './types.js';
 
@@ -26,6 +27,7 @@ export interface ConnectionHandlerOptions {
 export function createConnectionHandler(options: ConnectionHandlerOptions) {
   const { presence, logger: log } = options;
   const onClientEvent = createClientEventListener(options);
+  const replay = createReplay(options);
 
   function onDisconnect(this: HeraldSocket): void {
     if (options.isClosing()) return;
@@ -36,10 +38,12 @@ export function createConnectionHandler(options: ConnectionHandlerOptions) {
   }
 
   async function welcome(socket: HeraldSocket): Promise<void> {
-    const { userId, email } = socket.data;
-    const [added, remembered] = await Promise.allSettled([
-      presence.add(userId, socket.id),
+    const { userId, email, acks, lastSeq } = socket.data;
+    const [added, remembered, latest] = await Promise.allSettled([
+      presence.add(userId, socket.id, acks === true),
       email ? rememberEmail(options.redis, options.keys, userId, email) : Promise.resolve(),
+      // Read after the socket joined its room: anything sequenced later reaches it live.
+      readLatestSeq(options.redis, options.keys, userId),
     ]);
     // The entry stays in the registry's local map, so the next heartbeat writes it again.
     if (added.status === 'rejected') log.error({ err: added.reason, userId }, 'registering presence failed');
@@ -51,12 +55,20 @@ export function createConnectionHandler(options: ConnectionHandlerOptions) {
       await presence.remove(userId, socket.id);
       return;
     }
-    socket.emit('authenticated', { success: true, userId, email });
+    const seq = latest.status === 'fulfilled' ? latest.value : undefined;
+    if (latest.status === 'rejected')
+      log.warn({ err: latest.reason, userId }, 'reading the latest seq failed');
+    socket.emit('authenticated', { success: true, userId, email, ...(seq === undefined ? {} : { seq }) });
+    if (lastSeq !== undefined) {
+      delete socket.data.lastSeq;
+      await replay.replay(socket, lastSeq);
+    }
   }
 
   return function onConnection(socket: HeraldSocket): void {
     socket.on('disconnect', onDisconnect);
     socket.onAny(onClientEvent);
+    replay.listen(socket);
     welcome(socket).catch((error: unknown) =>
       log.error({ err: error, userId: socket.data.userId }, 'welcoming a socket failed'),
     );

@@ -93,7 +93,9 @@ describe('handshake', () => {
     const d = await device(url, defer, {
       token: mintToken(user, { email: 'ana@example.com', role: 'admin' }),
     });
-    expect(d.payloads('authenticated')).toEqual([{ success: true, userId: user, email: 'ana@example.com' }]);
+    expect(d.payloads('authenticated')).toEqual([
+      { success: true, userId: user, email: 'ana@example.com', seq: 0 },
+    ]);
     expect(await presence.devices(user)).toBe(1);
     expect(await lookupEmail(redis, keys, user)).toBe('ana@example.com');
     const serverSocket = node.io.of('/').sockets.get(d.socket.id!);
@@ -110,7 +112,7 @@ describe('handshake', () => {
       transports: ['websocket'],
       extraHeaders: { Authorization: `Bearer ${mintToken(user)}` },
     });
-    expect(d.payloads('authenticated')).toEqual([{ success: true, userId: user, email: null }]);
+    expect(d.payloads('authenticated')).toEqual([{ success: true, userId: user, email: null, seq: 0 }]);
     expect(await presence.isOnline(user)).toBe(true);
     // And a bad header is refused like a bad auth.token.
     expect(
@@ -130,7 +132,7 @@ describe('handshake', () => {
       token: mintToken('ignored', { extra: { sub: undefined, userId: numeric }, email: 'num@example.com' }),
     });
     expect(d.payloads('authenticated')).toEqual([
-      { success: true, userId: String(numeric), email: 'num@example.com' },
+      { success: true, userId: String(numeric), email: 'num@example.com', seq: 0 },
     ]);
     expect(await presence.isOnline(String(numeric))).toBe(true);
     d.close();

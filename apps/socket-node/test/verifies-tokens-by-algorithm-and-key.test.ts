@@ -199,7 +199,7 @@ describe('token verification', () => {
         issuer: 'issuer-a',
       }),
     });
-    expect(d.payloads('authenticated')).toEqual([{ success: true, userId: user, email: null }]);
+    expect(d.payloads('authenticated')).toEqual([{ success: true, userId: user, email: null, seq: 0 }]);
     expect(
       await attempt(
         url,

@@ -61,14 +61,28 @@ const FallbackJobDataV2 = z.object({
   seq: z.number().int().positive().optional(),
 });
 
+const FallbackJobDataV3 = FallbackJobDataV2.extend({
+  v: z.literal(3),
+  /** Each user's seq for this event, in the order of `userIds`: the check sends only if the user's acked seq is below it. */
+  seqs: z.array(z.number().int().positive()).min(1).max(USERS_PER_JOB),
+}).refine((data) => data.seqs.length === data.userIds.length, {
+  message: 'seqs must have one entry per user id',
+  path: ['seqs'],
+});
+
 /**
- * Data of a delayed job on the fallback queue. The dispatcher writes `v: 2`, one job per
+ * Data of a delayed job on the fallback queue. The dispatcher writes `v: 3` (`v: 2` with
+ * each user's seq, for the ack check), one job per
  * (event, slice of a split `toUsers`) carrying all its offline users: one queue add per
  * slice instead of one per user, so scheduling fallbacks holds Redis far less while the
- * PUBLISHes of other slices wait. `v: 1` (one job per (event, user)) is still read, as
- * such jobs may sit in Redis during an upgrade.
+ * PUBLISHes of other slices wait. `v: 1` (one job per (event, user)) and `v: 2` (no seqs:
+ * no ack check) are still read, as such jobs may sit in Redis during an upgrade.
  */
-export const FallbackJobData = z.discriminatedUnion('v', [FallbackJobDataV1, FallbackJobDataV2]);
+export const FallbackJobData = z.discriminatedUnion('v', [
+  FallbackJobDataV1,
+  FallbackJobDataV2,
+  FallbackJobDataV3,
+]);
 export type FallbackJobData = z.infer<typeof FallbackJobData>;
 
 /** Splits a list into slices of at most `size`. */

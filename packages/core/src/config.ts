@@ -67,6 +67,16 @@ export const envPrefix = z
 export const envLogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 /** Variables every Herald process reads. */
+/**
+ * The inbox bounds, read by every process that publishes (the publisher appends to
+ * inboxes as it enqueues): `HERALD_INBOX_MAX` events per user, kept `HERALD_INBOX_TTL_S`
+ * seconds after the last append.
+ */
+export const inboxEnv = {
+  HERALD_INBOX_MAX: envInt(1, 100_000).default(500),
+  HERALD_INBOX_TTL_S: envInt(1, 30 * 86_400).default(86_400),
+};
+
 export const commonEnv = {
   REDIS_URL: envRedisUrl.default('redis://127.0.0.1:6379'),
   HERALD_REDIS_PREFIX: envPrefix.default('{herald}'),

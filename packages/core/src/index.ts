@@ -6,6 +6,7 @@ export {
   envPort,
   envPrefix,
   envRedisUrl,
+  inboxEnv,
   loadConfigOrExit,
   parseEnv,
 } from './config.js';
@@ -14,8 +15,19 @@ export type { Logger, LoggerOptions } from './logger.js';
 export { Redis, closeRedis, createRedis } from './redis.js';
 export { createKeys } from './keys.js';
 export type { RedisKeys } from './keys.js';
-export { DEFAULT_PRESENCE_TTL_MS, PresenceReader, PresenceRegistry } from './presence.js';
-export type { PresenceRegistryOptions } from './presence.js';
+export {
+  EVENT_RECORD_TTL_S,
+  defineInboxCommands,
+  queueSequencing,
+  readAckedSeqs,
+  readEventRecords,
+  readLatestSeq,
+  readReplay,
+  recordAck,
+} from './inbox.js';
+export type { EventRecord, InboxSettings, Replay, SequenceItem } from './inbox.js';
+export { DEFAULT_PRESENCE_TTL_MS, PresenceReader, PresenceRegistry, countDevices } from './presence.js';
+export type { PresenceRegistryOptions, UserDevices } from './presence.js';
 export { DEFAULT_CLOCK_TOLERANCE_S, MAX_TOKEN_BYTES, verifyAccessToken } from './jwt.js';
 export type { Identity, VerifyTokenOptions } from './jwt.js';
 export { JWT_ALGORITHMS, KeyRing, MIN_SECRET_BYTES, createKeyRing, isJwtAlgorithm } from './jwt-keys.js';

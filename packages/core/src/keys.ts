@@ -5,13 +5,15 @@
  *
  * | key | type | what |
  * | --- | --- | --- |
- * | `{p}:presence:{userId}` | zset | one member per connected socket (`nodeId|socketId`), score = expiry (ms) |
+ * | `{p}:presence:{userId}` | zset | one member per connected socket (`nodeId|socketId|a` for a device that acks, `…|p` for one that does not), score = expiry (ms) |
+ * | `{p}:user:{userId}` | hash | `seq`: the user's latest sequence number; `ack`: the highest seq any of its devices acked. No expiry |
+ * | `{p}:inbox:{userId}` | list | the user's last `HERALD_INBOX_MAX` events (JSON `InboxEntry`, oldest first); expires `HERALD_INBOX_TTL_S` after the last append |
  * | `{p}:email:{userId}` | string | last `email` claim seen on connect, for fallback |
  * | `{p}:client-events` | stream | validated client events (`notification:mark_read`) for domain services |
  * | `{p}:client-events:dead` | stream | client events a consumer failed on too often |
  * | `{p}:fallback-sent:{eventId}:{userId}` | string | marks a settled fallback (email sent: its time; `live`; `undeliverable`), so retries never act twice |
  * | `{p}:stats:undeliverable` | counter | fallbacks that had no address |
- * | `{p}:event-claim:{eventId}:{part}` | string | id of the events job that delivers (eventId, part); 24 h, so a republish is skipped |
+ * | `{p}:event:{eventId}:{part}` | hash | `job`: the events job that delivers (eventId, part); `seqs`: each of its users' seq, in order. 24 h, so a republish is skipped |
  * | `{p}:socket.io` | pub/sub | channel key shared by the Socket.IO redis adapter and emitter |
  * | `{p}:events:*`, `{p}:fallback:*` | BullMQ | the two queues |
  */
@@ -23,8 +25,12 @@ export interface RedisKeys {
   clientEventsDead: string;
   fallbackSent(eventId: string, userId: string): string;
   undeliverable: string;
-  /** Claimed by the dispatcher per (event id, `toUsers` slice): publishing an event id again within 24 h delivers once. */
-  eventClaim(eventId: string, part: number): string;
+  /** The user's sequence counter and acked seq. */
+  user(userId: string): string;
+  /** The user's inbox: the events a reconnecting device can be replayed. */
+  inbox(userId: string): string;
+  /** Written when an event (or `toUsers` slice) is sequenced: publishing its id again within 24 h delivers once. */
+  eventRecord(eventId: string, part: number): string;
   /** Passed as `key` to both `createAdapter` and `new Emitter`: they must agree. */
   socketIoChannel: string;
 }
@@ -38,7 +44,9 @@ export function createKeys(prefix: string): RedisKeys {
     clientEventsDead: `${prefix}:client-events:dead`,
     fallbackSent: (eventId, userId) => `${prefix}:fallback-sent:${eventId}:${userId}`,
     undeliverable: `${prefix}:stats:undeliverable`,
-    eventClaim: (eventId, part) => `${prefix}:event-claim:${eventId}:${part}`,
+    user: (userId) => `${prefix}:user:${userId}`,
+    inbox: (userId) => `${prefix}:inbox:${userId}`,
+    eventRecord: (eventId, part) => `${prefix}:event:${eventId}:${part}`,
     socketIoChannel: `${prefix}:socket.io`,
   };
 }

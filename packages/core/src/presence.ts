@@ -4,6 +4,23 @@ import type { RedisKeys } from './keys.js';
 /** How long a presence entry lives without a heartbeat. A node killed without cleanup drops out after this. */
 export const DEFAULT_PRESENCE_TTL_MS = 20_000;
 
+/** The online devices of one user, split by whether they send acks. */
+export interface UserDevices {
+  devices: number;
+  /** Devices that do not ack (plain socket.io clients): what is emitted while one is connected counts as delivered. */
+  plain: number;
+}
+
+/** Presence members end with the device's kind: `a` acks, `p` does not. */
+const PLAIN_SUFFIX = '|p';
+
+/** Counts a user's live presence members (from ZRANGEBYSCORE now +inf) by kind. */
+export function countDevices(members: readonly string[]): UserDevices {
+  let plain = 0;
+  for (const member of members) if (member.endsWith(PLAIN_SUFFIX)) plain += 1;
+  return { devices: members.length, plain };
+}
+
 /**
  * Reads presence from Redis: who is online on any node, and with how many devices.
  * A user is online while at least one of their entries has not expired.
@@ -37,6 +54,22 @@ export class PresenceReader {
     });
     return online;
   }
+
+  /** The online devices of each of `userIds` that has any, split by kind, in one pipelined round trip. */
+  async devicesAmong(userIds: readonly string[]): Promise<Map<string, UserDevices>> {
+    const found = new Map<string, UserDevices>();
+    if (userIds.length === 0) return found;
+    const now = Date.now();
+    const pipeline = this.redis.pipeline();
+    for (const userId of userIds) pipeline.zrangebyscore(this.keys.presence(userId), now, '+inf');
+    const results = (await pipeline.exec()) ?? [];
+    results.forEach(([error, members], i) => {
+      if (error) throw error;
+      if (Array.isArray(members) && members.length > 0)
+        found.set(userIds[i] as string, countDevices(members as string[]));
+    });
+    return found;
+  }
 }
 
 export interface PresenceRegistryOptions {
@@ -57,7 +90,7 @@ export interface PresenceRegistryOptions {
 export class PresenceRegistry extends PresenceReader {
   readonly ttlMs: number;
   private readonly nodeId: string;
-  private readonly local = new Map<string, string>(); // socketId → userId
+  private readonly local = new Map<string, { userId: string; member: string }>(); // by socketId
   private timer: NodeJS.Timeout | undefined;
 
   constructor(options: PresenceRegistryOptions) {
@@ -71,23 +104,26 @@ export class PresenceRegistry extends PresenceReader {
     this.nodeId = options.nodeId;
   }
 
-  private member(socketId: string): string {
-    return `${this.nodeId}|${socketId}`;
-  }
-
-  async add(userId: string, socketId: string): Promise<void> {
-    this.local.set(socketId, userId);
+  /**
+   * Registers a connected device. `acks`: the device sends `herald:ack`, so its user's
+   * fallback waits for an ack rather than counting whatever was emitted as delivered.
+   */
+  async add(userId: string, socketId: string, acks = false): Promise<void> {
+    const member = `${this.nodeId}|${socketId}|${acks ? 'a' : 'p'}`;
+    this.local.set(socketId, { userId, member });
     const key = this.keys.presence(userId);
     await this.redis
       .multi()
-      .zadd(key, Date.now() + this.ttlMs, this.member(socketId))
+      .zadd(key, Date.now() + this.ttlMs, member)
       .pexpire(key, this.ttlMs * 2)
       .exec();
   }
 
   async remove(userId: string, socketId: string): Promise<void> {
+    const entry = this.local.get(socketId);
+    if (entry === undefined) return;
     this.local.delete(socketId);
-    await this.redis.zrem(this.keys.presence(userId), this.member(socketId));
+    await this.redis.zrem(this.keys.presence(userId), entry.member);
   }
 
   /** Refreshes every local entry and drops expired members, in one pipeline. */
@@ -97,9 +133,9 @@ export class PresenceRegistry extends PresenceReader {
     const expiry = now + this.ttlMs;
     const pipeline = this.redis.pipeline();
     const touched = new Set<string>();
-    for (const [socketId, userId] of this.local) {
+    for (const { userId, member } of this.local.values()) {
       const key = this.keys.presence(userId);
-      pipeline.zadd(key, expiry, this.member(socketId));
+      pipeline.zadd(key, expiry, member);
       if (!touched.has(key)) {
         touched.add(key);
         pipeline.zremrangebyscore(key, '-inf', now);
@@ -131,8 +167,7 @@ export class PresenceRegistry extends PresenceReader {
     this.stopHeartbeat();
     if (this.local.size === 0) return;
     const pipeline = this.redis.pipeline();
-    for (const [socketId, userId] of this.local)
-      pipeline.zrem(this.keys.presence(userId), this.member(socketId));
+    for (const { userId, member } of this.local.values()) pipeline.zrem(this.keys.presence(userId), member);
     this.local.clear();
     await pipeline.exec();
   }

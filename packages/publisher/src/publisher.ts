@@ -1,5 +1,7 @@
 import { Queue } from 'bullmq';
 import {
+  DEFAULT_INBOX_MAX,
+  DEFAULT_INBOX_TTL_S,
   DEFAULT_MAX_PAYLOAD_BYTES,
   EVENTS_PER_JOB,
   HeraldError,
@@ -32,6 +34,7 @@ import {
 } from '@herald/core';
 import { createEventBatcher } from './event-batcher.js';
 import { toEventItems } from './event-jobs.js';
+import { addSequencedJobs } from './sequenced-jobs.js';
 
 export interface PublisherOptions<C extends Catalog = DefaultCatalog> {
   /** Redis to connect to. One of `redisUrl` or `connection` is required. */
@@ -71,6 +74,15 @@ export interface PublisherOptions<C extends Catalog = DefaultCatalog> {
    * @default 0
    */
   lingerMs?: number;
+  /**
+   * Events each user's inbox keeps for replay to reconnecting devices (`HERALD_INBOX_MAX`).
+   * The publisher appends to inboxes as it enqueues, so every process that publishes
+   * (your services, the publish API) must use the same value.
+   * @default 500
+   */
+  inboxMax?: number;
+  /** Seconds an inbox lives after its last append (`HERALD_INBOX_TTL_S`). Same across publishers. @default 86_400 */
+  inboxTtlS?: number;
   /** @default a silent logger */
   logger?: Logger;
 }
@@ -217,6 +229,10 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
     MAX_PAYLOAD_BYTES_LIMIT,
   );
   const lingerMs = checkOption('lingerMs', options.lingerMs ?? 0, 0, 10_000);
+  const inbox = {
+    inboxMax: checkOption('inboxMax', options.inboxMax ?? DEFAULT_INBOX_MAX, 1, 100_000),
+    inboxTtlS: checkOption('inboxTtlS', options.inboxTtlS ?? DEFAULT_INBOX_TTL_S, 1, 30 * 86_400),
+  };
   const catalog: Catalog = options.catalog ?? defaultCatalog;
   const log = (options.logger ?? silentLogger()).child({ component: 'publisher' });
   const ownsConnection = !options.connection;
@@ -231,7 +247,7 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
     maxEvents: maxBatchEvents,
     maxBytes: maxBatchBytes,
     lingerMs,
-    addBulk: (jobs) => queue.addBulk(jobs),
+    addBulk: (jobs) => addSequencedJobs(queue, keys, jobs, inbox),
   });
   const consumers = new Set<ClientEventsConsumer>();
   let closed = false;

@@ -1,0 +1,105 @@
+import type { Redis } from 'ioredis';
+import {
+  HeraldErrorCode,
+  InboxEntry,
+  describeIssues,
+  protocolEventSchemas,
+  toFieldIssues,
+  type DeliveryMeta,
+  type SyncAck,
+} from '@herald/contracts';
+import { readReplay, recordAck, type Logger, type RedisKeys } from '@herald/core';
+import type { HeraldSocket } from './types.js';
+
+export interface ReplayOptions {
+  redis: Redis;
+  keys: RedisKeys;
+  logger: Logger;
+}
+
+type Emit = (event: string, payload: unknown, meta: DeliveryMeta) => void;
+
+/**
+ * Replay, sync and acks for a node. `replay` sends a socket what its user's inbox holds
+ * after a cursor: `herald:gap` first when the inbox no longer reaches back to the cursor,
+ * then each entry with `replayed: true`, in seq order. The socket is already in its
+ * user's room, so an event published while the inbox is read arrives live as well; the
+ * client drops the copy by seq.
+ *
+ * The listeners are plain functions shared by every socket (`this` = the socket), so a
+ * connection costs no closures.
+ */
+export function createReplay(options: ReplayOptions) {
+  const { redis, keys, logger: log } = options;
+
+  async function replay(
+    socket: HeraldSocket,
+    lastSeq: number,
+  ): Promise<{ latest: number; replayed: number }> {
+    const { userId } = socket.data;
+    const { latest, gap, entries } = await readReplay(redis, keys, userId, lastSeq);
+    if (gap) socket.emit('herald:gap', gap);
+    const emit = socket.emit.bind(socket) as unknown as Emit;
+    let replayed = 0;
+    for (const raw of entries) {
+      const parsed = InboxEntry.safeParse(JSON.parse(raw));
+      if (!parsed.success) {
+        // Written by our own script; a bad entry means someone else wrote to the key.
+        log.error(
+          { userId, reason: describeIssues(toFieldIssues(parsed.error, 'entry')) },
+          'skipping a bad inbox entry',
+        );
+        continue;
+      }
+      const { seq, id, event, ts, payload } = parsed.data;
+      emit(event, payload, { id, seq, ts, replayed: true });
+      replayed += 1;
+    }
+    if (gap || replayed > 0) log.debug({ userId, lastSeq, latest, gap, replayed }, 'replayed');
+    return { latest, replayed };
+  }
+
+  function onAck(this: HeraldSocket, payload: unknown): void {
+    const parsed = protocolEventSchemas['herald:ack'].safeParse(payload);
+    if (!parsed.success) {
+      this.emit('error', {
+        code: HeraldErrorCode.invalidPayload,
+        message: `Invalid herald:ack payload: ${describeIssues(toFieldIssues(parsed.error, 'payload'))}`,
+      });
+      return;
+    }
+    const { userId } = this.data;
+    recordAck(redis, keys, userId, parsed.data.seq).catch((error: unknown) =>
+      log.warn({ err: error, userId }, 'recording an ack failed; the next ack carries it again'),
+    );
+  }
+
+  function onSync(this: HeraldSocket, payload: unknown, ack?: unknown): void {
+    const answer = typeof ack === 'function' ? (ack as (result: SyncAck) => void) : undefined;
+    const parsed = protocolEventSchemas['herald:sync'].safeParse(payload);
+    if (!parsed.success) {
+      const message = `Invalid herald:sync payload: ${describeIssues(toFieldIssues(parsed.error, 'payload'))}`;
+      this.emit('error', { code: HeraldErrorCode.invalidPayload, message });
+      answer?.({ accepted: false, code: HeraldErrorCode.invalidPayload, message });
+      return;
+    }
+    replay(this, parsed.data.lastSeq).then(
+      ({ latest, replayed }) => answer?.({ accepted: true, seq: latest, replayed }),
+      (error: unknown) => {
+        log.error({ err: error, userId: this.data.userId }, 'sync failed');
+        const message = 'The server could not read the inbox: try again later.';
+        this.emit('error', { code: HeraldErrorCode.internal, message });
+        answer?.({ accepted: false, code: HeraldErrorCode.internal, message });
+      },
+    );
+  }
+
+  return {
+    replay,
+    /** Registers `herald:ack` and `herald:sync` on a connected socket. */
+    listen(socket: HeraldSocket): void {
+      socket.on('herald:ack', onAck);
+      socket.on('herald:sync', onSync);
+    },
+  };
+}

@@ -1,0 +1,245 @@
+import type { ChainableCommander } from 'ioredis';
+import type { Redis } from './redis.js';
+import type { RedisKeys } from './keys.js';
+
+/**
+ * Each user's sequence, inbox and acks. Every user-targeted event gets the user's next
+ * `seq` (1, 2, 3, … with no holes) and is appended to the user's inbox, a Redis list
+ * (oldest first) capped at `inboxMax` entries and expiring `inboxTtlS` after the last
+ * append. The counter and the acked seq live in the user's hash (`{p}:user:{id}`), which
+ * does not expire: a counter that started over would make devices drop new events as
+ * already seen. Because entries are appended in seq order and trimmed from the head,
+ * the list's last entry always has seq = the counter, and entry `i` of a list of `n`
+ * has seq `counter - n + 1 + i`.
+ */
+
+/** How long a (event id, part) record stands: publishing the same event id again within this window delivers once. */
+export const EVENT_RECORD_TTL_S = 24 * 60 * 60;
+
+/**
+ * Sequences a batch of events, run inside the MULTI that adds their events jobs, so an
+ * event is either sequenced, in the inbox and queued, or none of these.
+ *
+ * KEYS, per item: its record key, then per user: the user's hash, the user's inbox.
+ * ARGV: inboxMax, inboxTtlS, recordTtlS, then per item: job id, user count, entry tail
+ * (the entry's JSON without its opening brace and seq).
+ *
+ * An item whose record exists was published before (same event id, same part): it gets
+ * no seq and no inbox entry, and its record keeps naming the job that delivers it.
+ */
+const SEQUENCE_SCRIPT = `
+local max = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local recordTtl = tonumber(ARGV[3])
+local k = 1
+local a = 4
+local out = {}
+while a <= #ARGV do
+  local jobId = ARGV[a]
+  local n = tonumber(ARGV[a + 1])
+  local tail = ARGV[a + 2]
+  a = a + 3
+  local record = KEYS[k]
+  k = k + 1
+  if redis.call('EXISTS', record) == 1 then
+    k = k + 2 * n
+    out[#out + 1] = 0
+  else
+    local seqs = {}
+    for j = 1, n do
+      local seq = redis.call('HINCRBY', KEYS[k], 'seq', 1)
+      local inbox = KEYS[k + 1]
+      redis.call('RPUSH', inbox, '{"seq":' .. seq .. ',' .. tail)
+      redis.call('LTRIM', inbox, -max, -1)
+      redis.call('EXPIRE', inbox, ttl)
+      seqs[j] = seq
+      k = k + 2
+    end
+    redis.call('HSET', record, 'job', jobId, 'seqs', table.concat(seqs, ','))
+    redis.call('EXPIRE', record, recordTtl)
+    out[#out + 1] = 1
+  end
+end
+return out
+`;
+
+/**
+ * Reads what a device with cursor `lastSeq` missed. KEYS: the user's hash, inbox.
+ * ARGV: lastSeq. Returns { latest seq, seq of the inbox's first entry, entries after lastSeq… }.
+ */
+const REPLAY_SCRIPT = `
+local top = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+local last = tonumber(ARGV[1])
+local len = redis.call('LLEN', KEYS[2])
+local first = top - len + 1
+if last >= top then return { top, first } end
+local from = last + 1
+if from < first then from = first end
+local out = redis.call('LRANGE', KEYS[2], from - first, -1)
+table.insert(out, 1, first)
+table.insert(out, 1, top)
+return out
+`;
+
+/**
+ * Raises the user's acked seq to ARGV[1] (never lowers it, never above the latest seq,
+ * so an ack cannot create the hash of a user who has no events). Returns the acked seq.
+ */
+const ACK_SCRIPT = `
+local seq = tonumber(ARGV[1])
+local top = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+if seq > top then seq = top end
+local current = tonumber(redis.call('HGET', KEYS[1], 'ack') or '0')
+if seq > current then
+  redis.call('HSET', KEYS[1], 'ack', seq)
+  return seq
+end
+return current
+`;
+
+type ScriptCommand = (...args: Array<string | number>) => Promise<unknown>;
+
+const SCRIPTS = {
+  heraldSequence: SEQUENCE_SCRIPT,
+  heraldReplay: REPLAY_SCRIPT,
+  heraldAck: ACK_SCRIPT,
+} as const;
+type ScriptName = keyof typeof SCRIPTS;
+
+/**
+ * Defines Herald's inbox scripts on a connection (ioredis `defineCommand`: EVALSHA, with
+ * the script sent again only when Redis lost it, as after a restart), once per connection.
+ * Pipelines and MULTIs created from the connection afterwards have them too.
+ */
+export function defineInboxCommands(redis: Redis): void {
+  const commands = redis as unknown as Record<string, unknown>;
+  for (const [name, lua] of Object.entries(SCRIPTS)) {
+    if (typeof commands[name] !== 'function') redis.defineCommand(name, { lua });
+  }
+}
+
+function command(target: Redis | ChainableCommander, name: ScriptName): ScriptCommand {
+  const fn = (target as unknown as Record<string, ScriptCommand | undefined>)[name];
+  if (typeof fn !== 'function') {
+    throw new Error(`${name} is not defined on this connection: call defineInboxCommands first`);
+  }
+  return fn.bind(target);
+}
+
+/** One event to sequence: its record, the users it goes to and what their inbox entry holds. */
+export interface SequenceItem {
+  eventId: string;
+  part: number;
+  /** The events job that carries it; the dispatcher delivers it only from that job. */
+  jobId: string;
+  /** Empty for rooms and broadcast: they are recorded (delivered once) but have no seq. */
+  userIds: readonly string[];
+  event: string;
+  payload: unknown;
+  publishedAt: number;
+}
+
+export interface InboxSettings {
+  /** Entries kept per user. */
+  inboxMax: number;
+  /** Seconds an inbox lives after its last append. */
+  inboxTtlS: number;
+}
+
+/**
+ * Queues the sequencing of `items` on `multi` (which must come from a connection that
+ * ran `defineInboxCommands`). Its result, in the MULTI's results, is 1 per item sequenced
+ * and 0 per item already published.
+ */
+export function queueSequencing(
+  multi: ChainableCommander,
+  keys: RedisKeys,
+  items: readonly SequenceItem[],
+  settings: InboxSettings,
+): void {
+  const redisKeys: string[] = [];
+  const args: Array<string | number> = [settings.inboxMax, settings.inboxTtlS, EVENT_RECORD_TTL_S];
+  for (const item of items) {
+    redisKeys.push(keys.eventRecord(item.eventId, item.part));
+    for (const userId of item.userIds) redisKeys.push(keys.user(userId), keys.inbox(userId));
+    // `{"seq":N,` is prepended per user in the script; this is the rest of the entry.
+    const entry = JSON.stringify({
+      id: item.eventId,
+      event: item.event,
+      ts: item.publishedAt,
+      payload: item.payload,
+    });
+    args.push(item.jobId, item.userIds.length, entry.slice(1));
+  }
+  void command(multi, 'heraldSequence')(redisKeys.length, ...redisKeys, ...args);
+}
+
+/** What an events job finds about one of its (event id, part) pairs. */
+export interface EventRecord {
+  /** The job that delivers it; another job carrying it (a republish) skips it. */
+  jobId: string;
+  /** The seq of each of the item's users, in the order of its user ids. */
+  seqs: number[];
+}
+
+/** Reads the record of each (event id, part); null where there is none (expired, or never sequenced). */
+export async function readEventRecords(
+  redis: Redis,
+  keys: RedisKeys,
+  refs: ReadonlyArray<{ eventId: string; part: number }>,
+): Promise<Array<EventRecord | null>> {
+  return Promise.all(
+    refs.map(async (ref) => {
+      const [jobId, seqs] = await redis.hmget(keys.eventRecord(ref.eventId, ref.part), 'job', 'seqs');
+      if (jobId === null || jobId === undefined) return null;
+      return { jobId, seqs: seqs ? seqs.split(',').map(Number) : [] };
+    }),
+  );
+}
+
+/** What a device with a given cursor missed. */
+export interface Replay {
+  /** The user's latest seq. */
+  latest: number;
+  /** Seqs after the cursor the inbox no longer holds: replay cannot bring them back. */
+  gap: { fromSeq: number; toSeq: number } | null;
+  /** Raw inbox entries (JSON of `InboxEntry`) after the cursor, oldest first. */
+  entries: string[];
+}
+
+/** Reads, atomically, what a device that has everything up to `lastSeq` is missing. */
+export async function readReplay(
+  redis: Redis,
+  keys: RedisKeys,
+  userId: string,
+  lastSeq: number,
+): Promise<Replay> {
+  const reply = (await command(redis, 'heraldReplay')(2, keys.user(userId), keys.inbox(userId), lastSeq)) as [
+    number,
+    number,
+    ...string[],
+  ];
+  const [latest, first, ...entries] = reply;
+  const gap = lastSeq + 1 < first && lastSeq < latest ? { fromSeq: lastSeq + 1, toSeq: first - 1 } : null;
+  return { latest, gap, entries };
+}
+
+/** The user's latest seq (0 before any event). */
+export async function readLatestSeq(redis: Redis, keys: RedisKeys, userId: string): Promise<number> {
+  return Number((await redis.hget(keys.user(userId), 'seq')) ?? 0);
+}
+
+/** Records a device's cumulative ack; returns the user's acked seq afterwards. */
+export async function recordAck(redis: Redis, keys: RedisKeys, userId: string, seq: number): Promise<number> {
+  return Number(await command(redis, 'heraldAck')(1, keys.user(userId), seq));
+}
+
+/** The acked seq of each user (0 when none of its devices acked anything). */
+export async function readAckedSeqs(
+  redis: Redis,
+  keys: RedisKeys,
+  userIds: readonly string[],
+): Promise<Map<string, number>> {
+  const acked = await Promise.all(userIds.map((userId) => redis.hget(keys.user(userId), 'ack')));
+  return new Map(userIds.map((userId, i) => [userId, Number(acked[i] ?? 0)]));
+}
