@@ -221,7 +221,7 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
     out.push('');
     out.push(
       'Ceiling: one emitter message addressed to every room; naive: one job whose worker emits to each room in turn; ' +
-        'herald: `toUsers`, split into jobs of 500, sequenced into each user\'s inbox, emitted to the online users, one delayed ack check per job ' +
+        "herald: `toUsers`, split into jobs of 500, sequenced into each user's inbox, emitted to the online users, one delayed ack check per job " +
         `(ack timeout ${fmt(r.config.ackTimeoutMs / 60_000, 0)} min, so no email work runs during the bench).`,
     );
     out.push('');
