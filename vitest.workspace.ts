@@ -27,4 +27,5 @@ export default [
   project('apps/fallback-worker', 60_000),
   project('apps/local-stack', 120_000),
   project('packages/client', 120_000),
+  project('packages/guarantees', 180_000),
 ];
