@@ -119,9 +119,11 @@ export function defineInboxCommands(redis: Redis): void {
 }
 
 function command(target: Redis | ChainableCommander, name: ScriptName): ScriptCommand {
+  // A connection gets the scripts on first use; a MULTI only has what its connection had when it was made.
+  if (typeof (target as Partial<Redis>).defineCommand === 'function') defineInboxCommands(target as Redis);
   const fn = (target as unknown as Record<string, ScriptCommand | undefined>)[name];
   if (typeof fn !== 'function') {
-    throw new Error(`${name} is not defined on this connection: call defineInboxCommands first`);
+    throw new Error(`${name} is not defined on this MULTI's connection: call defineInboxCommands on it first`);
   }
   return fn.bind(target);
 }
