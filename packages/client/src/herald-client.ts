@@ -169,9 +169,18 @@ export interface HeraldClient<C extends Catalog = DefaultCatalog> {
   readonly userId: string | undefined;
   /** The underlying socket, for what the client does not cover. Do not disconnect it; call `close()`. */
   readonly socket: HeraldSocket<C>;
-  /** Sends the last ack, disconnects and stops reconnecting. */
+  /**
+   * Stops: no handler is called for what arrives afterwards, the last ack goes out
+   * (the disconnect follows it by a few ms), and the client no longer reconnects.
+   */
   close(): void;
 }
+
+/** Syncs for one missing seq before the client gives up on it and reports a gap. */
+const MAX_SYNC_ATTEMPTS = 3;
+
+/** How long `close()` leaves between the last ack and the disconnect. */
+const CLOSE_AFTER_ACK_MS = 50;
 
 /** Names the node sends that are not app events. Herald reserves the `herald:` prefix. */
 function isProtocolEvent(event: string): boolean {
@@ -309,7 +318,8 @@ export function createHeraldClient<C extends Catalog = DefaultCatalog>(
   let holeTimer: { timer: ReturnType<typeof setTimeout>; fromSeq: number } | undefined;
   /** The connection a `herald:sync` is in flight on. */
   let syncingOn: number | undefined;
-  let syncFailures = 0;
+  /** Syncs sent for the current hole (the one starting at `fromSeq`). */
+  let syncAttempts = { fromSeq: 0, count: 0 };
   let pumping = false;
   let storageFailed = false;
 
@@ -422,7 +432,7 @@ export function createHeraldClient<C extends Catalog = DefaultCatalog>(
       ackTimer = undefined;
     }
     // While disconnected nothing goes out (socket.io would buffer it); `authenticated` flushes again.
-    if (!anchored || !socket.connected) return;
+    if (closed || !anchored || !socket.connected) return;
     const decision = acks.decide(now());
     switch (decision.action) {
       case 'idle':
@@ -450,14 +460,13 @@ export function createHeraldClient<C extends Catalog = DefaultCatalog>(
     const hole = sequencer.hole();
     if (!hole) {
       clearHoleTimer();
-      syncFailures = 0;
       return;
     }
     if (holeTimer?.fromSeq === hole.fromSeq) return;
-    if (holeTimer) syncFailures = 0;
     clearHoleTimer();
-    // Refused or unanswered syncs back off, so a struggling node is not asked ever faster.
-    const wait = reorderWaitMs * 2 ** syncFailures;
+    if (syncAttempts.fromSeq !== hole.fromSeq) syncAttempts = { fromSeq: hole.fromSeq, count: 0 };
+    // Each sync that leaves the same hole doubles the wait, so a struggling node is not asked ever faster.
+    const wait = reorderWaitMs * 2 ** syncAttempts.count;
     holeTimer = { fromSeq: hole.fromSeq, timer: setTimeout(sync, wait) };
   }
 
@@ -476,25 +485,26 @@ export function createHeraldClient<C extends Catalog = DefaultCatalog>(
           // A connection lost meanwhile is replayed from the cursor by the next handshake.
           if (on !== connection || syncingOn !== on) return;
           syncingOn = undefined;
-          if (error || !answer.accepted) {
-            syncFailures++;
+          if (error) {
             reportError(
               'sync',
-              error ? HeraldErrorCode.internal : asCode(answer.accepted ? undefined : answer.code),
-              error
-                ? `herald:sync got no answer within ${requestTimeoutMs} ms`
-                : `herald:sync was refused: ${answer.accepted ? '' : answer.message}`,
-              { cause: error ?? undefined },
+              HeraldErrorCode.internal,
+              `herald:sync got no answer within ${requestTimeoutMs} ms`,
+              {
+                cause: error,
+              },
             );
-            // After a few failures, stop holding the stream back: surface the gap, go on.
-            if (syncFailures >= 3) {
-              syncFailures = 0;
-              sequencer.skipMissing();
-            }
+          } else if (!answer.accepted) {
+            reportError('sync', asCode(answer.code), `herald:sync was refused: ${answer.message}`);
           } else {
             // The node sent every event it had (and any herald:gap) before answering: what is
             // still missing up to its latest seq is gone. Later seqs may still be on their way.
             sequencer.skipMissing(answer.seq);
+          }
+          const still = sequencer.hole();
+          if (still?.fromSeq === hole.fromSeq && ++syncAttempts.count >= MAX_SYNC_ATTEMPTS) {
+            // Stop holding the stream back: surface the gap and go on.
+            sequencer.skipMissing();
           }
           void pump();
           watchHole();
@@ -555,7 +565,8 @@ export function createHeraldClient<C extends Catalog = DefaultCatalog>(
     if (pumping) return;
     pumping = true;
     try {
-      for (let delivery = sequencer.take(); delivery; delivery = sequencer.take()) {
+      // After close() no handler runs; what was not handled is replayed to the next session.
+      for (let delivery = sequencer.take(); delivery && !closed; delivery = sequencer.take()) {
         await dispatch(delivery);
         if (sequencer.handled(delivery)) {
           persist();
@@ -582,6 +593,7 @@ export function createHeraldClient<C extends Catalog = DefaultCatalog>(
   });
 
   socket.on('authenticated', (raw: unknown) => {
+    if (closed) return;
     const parsed = AuthenticatedPayload.safeParse(raw);
     if (!parsed.success) {
       reportError(
@@ -616,6 +628,7 @@ export function createHeraldClient<C extends Catalog = DefaultCatalog>(
   });
 
   socket.on('herald:gap', (raw: unknown) => {
+    if (closed) return;
     const parsed = GapPayload.safeParse(raw);
     if (!parsed.success) {
       reportError(
@@ -650,7 +663,7 @@ export function createHeraldClient<C extends Catalog = DefaultCatalog>(
   });
 
   socket.onAny((event: string, ...args: unknown[]) => {
-    if (isProtocolEvent(event)) return;
+    if (closed || isProtocolEvent(event)) return;
     const parsed = DeliveryMeta.safeParse(args[1]);
     if (!parsed.success) {
       reportError(
@@ -670,7 +683,6 @@ export function createHeraldClient<C extends Catalog = DefaultCatalog>(
     sequencer.disconnected();
     clearHoleTimer();
     syncingOn = undefined;
-    syncFailures = 0;
     if (ackTimer !== undefined) clearTimeout(ackTimer);
     ackTimer = undefined;
     setStatus({ state: 'disconnected', reason, willReconnect: !closed });
@@ -758,15 +770,18 @@ export function createHeraldClient<C extends Catalog = DefaultCatalog>(
     socket,
     close() {
       if (closed) return;
-      // The last ack goes out before the disconnect packet, on the same connection.
-      if (anchored && socket.connected && acks.latest > acks.acked) {
-        socket.emit('herald:ack', { seq: acks.latest } satisfies ProtocolEventPayload<'herald:ack'>);
-        acks.sent(acks.latest, now());
-      }
       closed = true;
       for (const timer of [reconnectTimer, ackTimer, holeTimer?.timer]) if (timer) clearTimeout(timer);
       reconnectTimer = ackTimer = holeTimer = undefined;
-      socket.disconnect();
+      if (anchored && socket.connected && acks.latest > acks.acked) {
+        socket.emit('herald:ack', { seq: acks.latest } satisfies ProtocolEventPayload<'herald:ack'>);
+        acks.sent(acks.latest, now());
+        // Socket.IO servers drop an event whose dispatch is still pending when the disconnect
+        // packet is read (both in one read): the disconnect goes a moment after the ack.
+        setTimeout(() => socket.disconnect(), CLOSE_AFTER_ACK_MS);
+      } else {
+        socket.disconnect();
+      }
       setStatus({ state: 'closed' });
       rejectReady(
         new HeraldError(HeraldErrorCode.internal, 'The client was closed before it was authenticated.'),

@@ -148,9 +148,8 @@ describe('Sequencer', () => {
 
   it("releases the node's gap in its place in the stream and moves the cursor past it", () => {
     const s = connected('u1', undefined, { userId: 'u1', lastSeq: 3 });
-    // Live events that raced the replay, one of them inside what turns out to be the gap.
+    // A live event that raced the replay.
     s.receive('a', {}, meta(20));
-    s.receive('a', {}, meta(5));
     s.serverGap({ fromSeq: 2, toSeq: 9 });
     expect(s.hole()).toEqual({ fromSeq: 10, toSeq: 19 });
     for (let seq = 10; seq <= 19; seq++) s.receive('a', {}, meta(seq));
@@ -161,6 +160,25 @@ describe('Sequencer', () => {
     // A gap entirely behind the cursor changes nothing.
     s.serverGap({ fromSeq: 1, toSeq: 15 });
     expect(drain(s)).toEqual([]);
+    expect(s.lastSeq).toBe(20);
+  });
+
+  it("stops the node's gap short of an event this device already has from that range", () => {
+    const s = connected('u1', undefined, { userId: 'u1', lastSeq: 3 });
+    s.receive('a', {}, meta(8));
+    s.receive('a', {}, meta(6));
+    s.serverGap({ fromSeq: 4, toSeq: 9 });
+    // 4-5 are gone; 6 is here; 7 is a hole again (the caller syncs, then gives up on it).
+    expect(drain(s)).toEqual(['gap:4-5', 'a#6']);
+    expect(s.hole()).toEqual({ fromSeq: 7, toSeq: 7 });
+    expect(s.skipMissing()).toEqual({ fromSeq: 7, toSeq: 7 });
+    expect(drain(s)).toEqual(['gap:7-7', 'a#8']);
+    // A gap that starts on an event this device has is no gap.
+    s.receive('a', {}, meta(10));
+    s.serverGap({ fromSeq: 10, toSeq: 10 });
+    expect(s.hole()).toEqual({ fromSeq: 9, toSeq: 9 });
+    s.serverGap({ fromSeq: 9, toSeq: 10 });
+    expect(drain(s)).toEqual(['gap:9-9', 'a#10']);
   });
 
   it('skips a hole as a gap only up to the seq the node answered; later seqs keep waiting', () => {

@@ -166,18 +166,21 @@ export class Sequencer {
 
   /**
    * The node's `herald:gap`: seqs `fromSeq`..`toSeq` cannot be replayed. The gap is
-   * released in its place in the stream (after what came before it) and the cursor moves past it.
+   * released in its place in the stream (after what came before it) and the cursor moves
+   * past it. What remains missing after the gap's end, if anything, is an ordinary hole.
    */
   serverGap(gap: GapPayload): void {
     if (!this.#anchored) return;
     this.#nextSeq ??= gap.fromSeq;
     const fromSeq = Math.max(gap.fromSeq, this.#nextSeq);
-    if (gap.toSeq < fromSeq) return;
-    const taken = this.#pending.get(fromSeq);
-    // An event already holds that seq: the node did have it. Keep the event; what is
-    // really missing shows up as a hole and goes through sync like any other.
-    if (taken?.kind === 'event') return;
-    this.#addPending(fromSeq, { kind: 'gap', fromSeq, toSeq: gap.toSeq });
+    // The node's inbox lacks these, but events of that range may have reached this device
+    // live: the gap stops short of the first one, which is delivered as usual.
+    let toSeq = gap.toSeq;
+    for (const [seq, pending] of this.#pending) {
+      if (pending.kind === 'event' && seq >= fromSeq && seq <= toSeq) toSeq = seq - 1;
+    }
+    if (toSeq < fromSeq) return;
+    this.#addPending(fromSeq, { kind: 'gap', fromSeq, toSeq });
     this.#release();
   }
 
