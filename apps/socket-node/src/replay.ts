@@ -94,11 +94,21 @@ export function createReplay(options: ReplayOptions) {
     );
   }
 
+  /**
+   * Acks are taken by an any-listener, not `socket.on`: Socket.IO drops a packet for its
+   * event listeners when the disconnect is read in the same chunk, but still hands it to
+   * any-listeners, and the last ack a device sends before closing is the one that spares
+   * its user an email.
+   */
+  function onAnyEvent(this: HeraldSocket, event: unknown, ...args: unknown[]): void {
+    if (event === 'herald:ack') onAck.call(this, args[0]);
+  }
+
   return {
     replay,
     /** Registers `herald:ack` and `herald:sync` on a connected socket. */
     listen(socket: HeraldSocket): void {
-      socket.on('herald:ack', onAck);
+      socket.onAny(onAnyEvent);
       socket.on('herald:sync', onSync);
     },
   };

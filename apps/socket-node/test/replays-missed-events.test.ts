@@ -109,5 +109,11 @@ describe('replay', () => {
     b.socket.emit('herald:ack', { seq: 'x' });
     await waitFor(() => b.received.some((r) => r.event === 'error'), { message: 'bad ack refused' });
     expect(await redis.hget(keys.user(user), 'ack')).toBe('4');
+    // The last ack before a device closes counts, even when the close is read with it.
+    b.socket.emit('herald:ack', { seq: 5 });
+    b.socket.disconnect();
+    await waitFor(async () => (await redis.hget(keys.user(user), 'ack')) === '5', {
+      message: 'last ack stored',
+    });
   });
 });
