@@ -92,9 +92,18 @@ export async function spawnDispatcher(
   where: Where,
   env: Record<string, string> = {},
 ): Promise<AppProcess> {
+  const app = launchDispatcher(defer, where, env);
+  await app.waitForOutput(/dispatcher ready/, 60_000);
+  return app;
+}
+
+/**
+ * Like `spawnDispatcher` but returns at once: its worker may take jobs before it prints
+ * `dispatcher ready`, so a test that must be able to kill it mid-job needs it from the start.
+ */
+export function launchDispatcher(defer: Defer, where: Where, env: Record<string, string> = {}): AppProcess {
   const app = spawnApp('dispatcher', appEnv(where, { HERALD_ACK_TIMEOUT_MS: '3000', ...env }));
   defer(() => app.stop('SIGKILL'));
-  await app.waitForOutput(/dispatcher ready/, 60_000);
   return app;
 }
 
@@ -405,28 +414,38 @@ export function wireFigures(devices: readonly RecordedDevice[]): {
   copies: number;
   /** Copies that came from a replay (reconnect or `herald:sync`). */
   replayed: number;
-  /** Copies of a seq the device had already received once (live or replayed). */
+  /** Copies of a seq the device had already received once (live or replayed): all that the SDK dropped. */
   duplicates: number;
-  /** Live emits of a seq the device had already received live: the dispatcher emitted it twice. */
+  /** Of those, live emits of a seq the device had already received live: the dispatcher emitted it twice. */
   duplicateEmits: number;
+  /** Of those, live emits of a seq the device had only received from a replay before (a late or repeated emit). */
+  lateEmits: number;
+  /** Of those, replayed copies of a seq the device already had. */
+  replayedAgain: number;
 } {
-  let copies = 0;
-  let replayed = 0;
-  let duplicates = 0;
-  let duplicateEmits = 0;
+  const figures = {
+    copies: 0,
+    replayed: 0,
+    duplicates: 0,
+    duplicateEmits: 0,
+    lateEmits: 0,
+    replayedAgain: 0,
+  };
   for (const device of devices) {
     const seen = new Set<number>();
     const seenLive = new Set<number>();
     for (const copy of device.wire) {
-      copies += 1;
-      if (copy.replayed) replayed += 1;
-      if (seen.has(copy.seq)) duplicates += 1;
-      seen.add(copy.seq);
-      if (!copy.replayed) {
-        if (seenLive.has(copy.seq)) duplicateEmits += 1;
-        seenLive.add(copy.seq);
+      figures.copies += 1;
+      if (copy.replayed) figures.replayed += 1;
+      if (seen.has(copy.seq)) {
+        figures.duplicates += 1;
+        if (copy.replayed) figures.replayedAgain += 1;
+        else if (seenLive.has(copy.seq)) figures.duplicateEmits += 1;
+        else figures.lateEmits += 1;
       }
+      seen.add(copy.seq);
+      if (!copy.replayed) seenLive.add(copy.seq);
     }
   }
-  return { copies, replayed, duplicates, duplicateEmits };
+  return figures;
 }
