@@ -6,13 +6,27 @@ export interface Receipts {
   count: number;
   unique: number;
   duplicates: number;
+  /** Receipts whose seq was not above the one before on the same device (should be 0: the SDK orders). */
+  outOfOrder: number;
+  /** Receipts replayed from the inbox. */
+  replayed: number;
+  /** `herald:ack` packets the devices sent while the phase was tracked. */
+  acksSent: number;
+  /** `herald:sync` requests the devices sent while the phase was tracked. */
+  syncsSent: number;
   latencies: Float64Array;
   receivedAt: Float64Array;
+  /** Each device's last receipt (when tracked with `perConnection`). */
+  lastPerConnection: Float64Array;
 }
 
 /** Starts recording a phase in every load process. */
-export async function trackPhase(ctx: BenchContext, phase: string): Promise<void> {
-  await ctx.stack.all('track', { phase });
+export async function trackPhase(
+  ctx: BenchContext,
+  phase: string,
+  options: { perConnection?: boolean } = {},
+): Promise<void> {
+  await ctx.stack.all('track', { phase, ...options });
 }
 
 export interface WaitOptions {
@@ -58,7 +72,12 @@ export async function collect(ctx: BenchContext, phase: string): Promise<Receipt
     count: reports.reduce((n, r) => n + r.count, 0),
     unique: reports.reduce((n, r) => n + r.unique, 0),
     duplicates: reports.reduce((n, r) => n + r.duplicates, 0),
+    outOfOrder: reports.reduce((n, r) => n + r.outOfOrder, 0),
+    replayed: reports.reduce((n, r) => n + r.replayed, 0),
+    acksSent: reports.reduce((n, r) => n + r.acksSent, 0),
+    syncsSent: reports.reduce((n, r) => n + r.syncsSent, 0),
     latencies: concat(reports.map((r) => r.latencies)),
     receivedAt: concat(reports.map((r) => r.receivedAt)),
+    lastPerConnection: concat(reports.map((r) => r.lastPerConnection)),
   };
 }

@@ -54,6 +54,8 @@ function stepRow(s: StepResult): string[] {
     fmt(s.duplicates, 0),
     s.path === 'ceiling' ? '–' : fmt(s.queuedAtEnd, 0),
     fmt(s.redisUsecPerEvent, 1),
+    fmt(s.loadCpuPct, 0),
+    s.path === 'herald' ? fmt(s.acksPerEvent, 2) : '–',
     s.sustained ? 'yes' : `no: ${s.notSustainedBecause.join('; ')}`,
   ];
 }
@@ -107,10 +109,14 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
     out.push(
       'Paths: **ceiling** emits straight through `@socket.io/redis-emitter` into `user:{id}` (no queue); ' +
         '**naive** is one BullMQ job per event (`Queue.add`) and a worker that emits it; **herald** is ' +
-        '`@herald/publisher` → events queue → `apps/dispatcher` → socket nodes. Same clients, same nodes, same Redis. ' +
+        '`@herald/publisher` → events queue → `apps/dispatcher` → socket nodes. Same clients, same nodes, same Redis: ' +
+        "every device is an `@herald/client` (seq order, replay cursor and batched acks for Herald's events, which carry a seq; " +
+        "the ceiling's and naive's events carry only an id, which the SDK dedupes by and hands on at once). " +
         `Dispatcher concurrency ${r.config.dispatcherConcurrency}; naive worker concurrency ${r.config.naiveConcurrency}; ` +
         `ceiling publisher: ${r.config.ceilingPublisher}. ` +
-        "Latency is publish call → client handler, both stamped with this machine's clock.",
+        "Latency is publish call → the SDK's handler, both stamped with this machine's clock. " +
+        '*Load CPU %* is both load processes together (the SDK clients), in % of one core; ' +
+        '*acks / event* is `herald:ack` packets the devices sent per published event (each one a Redis script on a node).',
     );
     out.push('');
     const steps = r.throughput.paths.flatMap((p) => [...p.steps].sort((a, b) => a.targetRate - b.targetRate));
@@ -129,6 +135,8 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
           'dup',
           'queued at end',
           'Redis µs / event',
+          'load CPU %',
+          'acks / event',
           'sustained',
         ],
         steps.map(stepRow),
@@ -342,7 +350,8 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
     `Everything runs as separate processes on one machine: a Redis, 2 socket nodes (\`startSocketNode\` with the ` +
       `env of \`apps/socket-node\`, through a bench wrapper that only adds a heap-after-gc probe), \`apps/dispatcher\`, ` +
       `\`apps/fallback-worker\`, a naive worker, one publisher process per path and ${r.config.loadProcesses} load ` +
-      `processes holding the socket.io-client connections. Socket-node limits raised for the bench, since every client ` +
+      `processes holding the devices (\`@herald/client\` instances in scenarios 1, 2 and 4; plain socket.io-client ` +
+      `connections in scenario 3, as for its baselines). Socket-node limits raised for the bench, since every client ` +
       `comes from 127.0.0.1 and the bench measures delivery, not the limiters: ` +
       (Object.keys(r.config.limitsRaised).length > 0
         ? Object.entries(r.config.limitsRaised)

@@ -69,8 +69,11 @@ function otherLoadNote(otherPct: number, cores: number): string {
   );
 }
 
-/** Connects one device per online user: alternating nodes, split over the load processes. */
-async function connectOnlineUsers(ctx: BenchContext): Promise<void> {
+/**
+ * Connects one device per online user (an `@herald/client`): alternating nodes, split over
+ * the load processes. Logs what holding them costs each load process.
+ */
+async function connectOnlineUsers(ctx: BenchContext): Promise<string> {
   const { stack } = ctx;
   const started = Date.now();
   const jobs: Array<Promise<{ failed: number; errors: string[] }>> = [];
@@ -83,7 +86,7 @@ async function connectOnlineUsers(ctx: BenchContext): Promise<void> {
       jobs.push(
         load.call('connect', {
           url: node.url,
-          kind: 'herald',
+          kind: 'sdk',
           userIds,
           jwtSecret: ctx.jwtSecret,
           concurrency: 50,
@@ -97,7 +100,18 @@ async function connectOnlineUsers(ctx: BenchContext): Promise<void> {
   if (failed > 0) {
     throw new Error(`${failed} devices could not connect: ${results.flatMap((r) => r.errors).join('; ')}`);
   }
-  ctx.log(`connected ${ctx.onlineUsers.length} devices in ${Date.now() - started} ms`);
+  const statuses = await ctx.stack.all('status', undefined);
+  const note =
+    `connected ${ctx.onlineUsers.length} devices (@herald/client) in ${Date.now() - started} ms; ` +
+    statuses
+      .map(
+        (s, i) =>
+          `load-${i + 1} holds ${s.connections} clients: heap ${Math.round(s.memory.heapUsed / 2 ** 20)} MiB, ` +
+          `RSS ${Math.round(s.memory.rss / 2 ** 20)} MiB`,
+      )
+      .join('; ');
+  ctx.log(note);
+  return note;
 }
 
 function race<T>(registry: ChildRegistry, work: Promise<T>): Promise<T> {
@@ -191,7 +205,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       ]),
     );
     stamp(`started ${registry.running().length} processes`);
-    if (needsOnline) await race(registry, connectOnlineUsers(ctx));
+    const connectNote = needsOnline ? await race(registry, connectOnlineUsers(ctx)) : undefined;
 
     const results: Omit<BenchResults, 'finishedAt' | 'durationS' | 'machine' | 'targets' | 'ratioToCeiling'> =
       {
@@ -214,7 +228,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
           sustainedDefinition: SUSTAINED_DEFINITION,
         },
         maxSustainedPerS: {},
-        notes: [],
+        notes: connectNote ? [connectNote] : [],
       };
 
     if (has('throughput')) {

@@ -26,7 +26,7 @@ export const SUSTAINED_DEFINITION =
   `a step is sustained when the publisher issued ≥ ${SUSTAINED.minOfferedShare * 100}% of the offered rate on time, ` +
   `deliveries inside the publishing window (+${SUSTAINED.windowGraceMs} ms) were ≥ ${SUSTAINED.minDeliveredShare * 100}% ` +
   `of the events published, ` +
-  `nothing was lost, p99 ≤ ${SUSTAINED.maxP99Ms} ms, and the median latency of events published in the last second ` +
+  `nothing was lost or out of seq order, p99 ≤ ${SUSTAINED.maxP99Ms} ms, and the median latency of events published in the last second ` +
   `was at most ${SUSTAINED.maxLagGrowthMs} ms above the first second's (no growing backlog). ` +
   `The maximum sustained rate is the highest delivered/s of a sustained step; the search multiplies the offered rate ` +
   `by 1.6 from 2,000/s until a step is not sustained, then bisects (geometric mean) while the bracket is wider than 15%.`;
@@ -48,7 +48,16 @@ export interface StepResult {
   publishErrorSamples: string[];
   received: number;
   lost: number;
+  /** Events a device's handler got twice (the SDK drops repeats: should be 0). */
   duplicates: number;
+  /** Events a device's handler got after a higher seq (Herald's events carry one; should be 0). */
+  outOfOrder: number;
+  /** `herald:ack` packets the devices sent per published event (Herald only: events without a seq are not acked). */
+  acksPerEvent: number;
+  /** `herald:sync` requests the devices sent (a seq went missing for `reorderWaitMs`). */
+  syncs: number;
+  /** CPU of the load processes together (the SDK clients), % of one core. */
+  loadCpuPct: number;
   latency: LatencySummary;
   /** Median latency, last second minus first second (ms). */
   lagGrowthMs: number | null;
@@ -134,6 +143,7 @@ export async function runStep(
       `only ${Math.round((inWindowWithGrace / Math.max(1, run.published)) * 100)}% delivered within the window`,
     );
   if (lost > 0) why.push(`${lost} lost`);
+  if (receipts.outOfOrder > 0) why.push(`${receipts.outOfOrder} out of order`);
   if (run.errors > 0) why.push(`${run.errors} publish errors`);
   if (latency.p99 !== null && latency.p99 > SUSTAINED.maxP99Ms) why.push(`p99 ${latency.p99} ms`);
   if (lagGrowthMs !== null && lagGrowthMs > SUSTAINED.maxLagGrowthMs)
@@ -154,6 +164,12 @@ export async function runStep(
     received: receipts.unique,
     lost,
     duplicates: receipts.duplicates,
+    outOfOrder: receipts.outOfOrder,
+    acksPerEvent: round(receipts.acksSent / Math.max(1, run.published), 2),
+    syncs: receipts.syncsSent,
+    loadCpuPct: Math.round(
+      usage.processes.filter((p) => p.name.startsWith('load-')).reduce((n, p) => n + p.cpuPct, 0),
+    ),
     latency,
     lagGrowthMs,
     drainMs: Number.isFinite(lastReceipt) ? round(Math.max(0, lastReceipt - run.endedAt), 1) : null,
@@ -169,7 +185,9 @@ export async function runStep(
   ctx.log(
     `  ${path.padEnd(7)} ${String(rate).padStart(6)}/s offered ${String(result.offeredPerS).padStart(6)}/s ` +
       `delivered ${String(result.deliveredPerS).padStart(6)}/s p50 ${latency.p50} p99 ${latency.p99} max ${latency.max} ms ` +
-      `lost ${lost} dup ${receipts.duplicates} queued ${queuedAtEnd} redis ${result.redisUsecPerEvent} µs/event ${result.sustained ? 'sustained' : `NOT sustained (${why.join('; ')})`}`,
+      `lost ${lost} dup ${receipts.duplicates} queued ${queuedAtEnd} redis ${result.redisUsecPerEvent} µs/event ` +
+      `load cpu ${result.loadCpuPct}%${path === 'herald' ? ` acks/event ${result.acksPerEvent}` : ''} ` +
+      `${result.sustained ? 'sustained' : `NOT sustained (${why.join('; ')})`}`,
   );
   // Let a backlog drain (and the machine settle) before the next step.
   await waitForQueuesIdle(ctx, 20_000);
