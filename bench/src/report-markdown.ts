@@ -257,20 +257,39 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
     );
     out.push('');
     out.push(
+      'Every device (`@herald/client`) drops client side, keeping its cursor; the missed events are published ' +
+        'through Herald (`fallback: false`) once presence shows every device offline; then all devices reconnect ' +
+        'in the same tick with `lastSeq` in the handshake. Times are from that instant: accepted = `authenticated`, ' +
+        "caught up = the device's handler had its last missed event.",
+    );
+    out.push('');
+    out.push(
       table(
         [
           'reconnected (p50 / p99 / all)',
           'failures',
-          'missed events caught up',
+          'caught up per device (p50 / p99 / all)',
+          'missed events in handlers',
+          'replayed',
           'lost',
+          'dup',
+          'out of order',
+          'syncs',
           'next live event reached',
         ],
         [
           [
             `${fmt(c.reconnect.p50, 0)} / ${fmt(c.reconnect.p99, 0)} / ${fmt(c.allReconnectedMs, 0)} ms`,
             fmt(c.reconnectFailures, 0),
+            c.catchUp
+              ? `${fmt(c.catchUp.p50, 0)} / ${fmt(c.catchUp.p99, 0)} / ${fmt(c.allCaughtUpMs, 0)} ms`
+              : `n/a / n/a / ${fmt(c.allCaughtUpMs, 0)} ms`,
             `${fmt(c.caughtUp, 0)} of ${fmt(c.missedEvents, 0)}`,
+            fmt(c.replayed, 0),
             fmt(c.lost, 0),
+            fmt(c.duplicates, 0),
+            fmt(c.outOfOrder, 0),
+            fmt(c.syncs, 0),
             `${fmt(c.liveAfterStorm.received, 0)} of ${fmt(c.liveAfterStorm.expected, 0)} (p99 ${fmt(c.liveAfterStorm.latency.p99, 0)} ms)`,
           ],
         ],
@@ -278,6 +297,24 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
     );
     out.push('');
     out.push(`Catch-up: ${c.catchUpNote}.`);
+    if (c.clientErrors && Object.keys(c.clientErrors).length > 0) {
+      out.push('');
+      out.push(
+        `Client errors during the storm (\`onError\`, by source): ${Object.entries(c.clientErrors)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}` +
+          (c.clientErrorSamples.length > 0 ? `; e.g. ${c.clientErrorSamples.slice(0, 3).join(' / ')}` : '') +
+          '.',
+      );
+    }
+    if (c.processes.length > 0) {
+      out.push('');
+      out.push(
+        'CPU (% of one core) and peak RSS per process from the reconnect instant until every device had caught up:',
+      );
+      out.push('');
+      out.push(processTable([{ title: 'reconnect storm', usage: c.processes }]));
+    }
     out.push('');
   }
 

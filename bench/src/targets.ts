@@ -100,9 +100,10 @@ export function judgeTargets(outcome: BenchOutcome): TargetResult[] {
     id: 'reconnect-storm',
     target: `Reconnect storm: all ${(reconnect?.devices ?? 2_000).toLocaleString('en-US')} caught up within 5 s, 0 lost`,
     measured: reconnect
-      ? `all reconnected in ${reconnect.allReconnectedMs ?? 'n/a'} ms (p99 ${reconnect.reconnect.p99} ms); ` +
-        `catch-up ${reconnect.catchUpSupported ? `${reconnect.caughtUp}/${reconnect.missedEvents}` : 'not supported yet'}, ` +
-        `${reconnect.lost} of ${reconnect.missedEvents} missed events lost`
+      ? `all caught up in ${reconnect.allCaughtUpMs ?? 'n/a'} ms (per device p50 ${reconnect.catchUp?.p50 ?? 'n/a'}, ` +
+        `p99 ${reconnect.catchUp?.p99 ?? 'n/a'} ms); ${reconnect.lost} of ${reconnect.missedEvents} missed events lost, ` +
+        `${reconnect.duplicates ?? 'n/a'} duplicates, ${reconnect.outOfOrder ?? 'n/a'} out of order; ` +
+        `all reconnected in ${reconnect.allReconnectedMs ?? 'n/a'} ms`
       : 'not measured',
     met: reconnect
       ? reconnect.allCaughtUpMs !== null && reconnect.allCaughtUpMs <= 5_000 && reconnect.lost === 0
