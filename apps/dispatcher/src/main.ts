@@ -8,6 +8,7 @@ const env = loadConfigOrExit(
     ...commonEnv,
     HERALD_ACK_TIMEOUT_MS: envInt(0, 7 * 24 * 3_600_000).default(DEFAULT_ACK_TIMEOUT_MS),
     HERALD_DISPATCHER_CONCURRENCY: envInt(1, 1_000).default(4),
+    HERALD_DISPATCHER_LOCK_MS: envInt(1_000, 600_000).default(10_000),
     HERALD_FALLBACK_ATTEMPTS: envInt(1, 100).default(8),
     HERALD_FALLBACK_BACKOFF_MS: envInt(0, 3_600_000).default(1_000),
   }),
@@ -20,6 +21,7 @@ const dispatcher = await startDispatcher({
   logger,
   ackTimeoutMs: env.HERALD_ACK_TIMEOUT_MS,
   concurrency: env.HERALD_DISPATCHER_CONCURRENCY,
+  lockMs: env.HERALD_DISPATCHER_LOCK_MS,
   fallbackAttempts: env.HERALD_FALLBACK_ATTEMPTS,
   fallbackBackoffMs: env.HERALD_FALLBACK_BACKOFF_MS,
 });

@@ -23,6 +23,13 @@ export interface DispatcherOptions {
   ackTimeoutMs?: number;
   /** Jobs processed at once. @default 4 */
   concurrency?: number;
+  /**
+   * How long a job's lock lasts without renewal (`HERALD_DISPATCHER_LOCK_MS`). A job of a
+   * dispatcher that died is taken up again by another between this and 1.5× this later;
+   * BullMQ's 30 s default, checked every 30 s, let such events wait up to a minute and a half.
+   * @default 10_000
+   */
+  lockMs?: number;
   /** Attempts of the fallback jobs it schedules. @default 8 */
   fallbackAttempts?: number;
   /** First backoff of those fallback jobs (exponential). @default 1_000 */
@@ -65,6 +72,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     backoffMs: checkInt('fallbackBackoffMs', options.fallbackBackoffMs ?? 1_000, 0, 3_600_000),
   };
   const concurrency = checkInt('concurrency', options.concurrency ?? 4, 1, 1_000);
+  const lockMs = checkInt('lockMs', options.lockMs ?? 10_000, 1_000, 600_000);
   const log = options.logger.child({ component: 'dispatcher' });
   const keys = createKeys(options.prefix);
 
@@ -94,6 +102,11 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
       connection: workerRedis,
       prefix: options.prefix,
       concurrency,
+      lockDuration: lockMs,
+      stalledInterval: Math.floor(lockMs / 2),
+      // Redelivering an events job is safe (the same seqs again, devices drop repeats), and
+      // BullMQ's default of 1 would fail for good a job caught by two dispatcher deaths.
+      maxStalledCount: 10,
     },
   );
   worker.on('failed', (job, error) => {
