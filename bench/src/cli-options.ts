@@ -25,6 +25,8 @@ export interface BenchOptions {
   concurrency: number | undefined;
   /** The ceiling's publisher without auto-pipelining (one write per PUBLISH). */
   ceilingPlain: boolean;
+  /** `ackDelayMs` of the devices' `@herald/client`; unset = the SDK's default (100). A diagnostic: how much acking costs. */
+  ackDelayMs: number | undefined;
   /** The run aborts itself after this long. */
   maxMinutes: number;
   /** Only re-render latest.md / latest.svg (and the README block) from this run's JSON. */
@@ -33,7 +35,7 @@ export interface BenchOptions {
 
 export const USAGE = `pnpm bench [--quick] [--scenario throughput,fanout,memory,reconnect | 1,2,3,4]
            [--paths ceiling,naive,herald] [--no-profile] [--no-heap-snapshot] [--ceiling-plain]
-           [--concurrency N] [--out DIR] [--max-minutes N]
+           [--concurrency N] [--ack-delay-ms N] [--out DIR] [--max-minutes N]
        pnpm bench --render bench/results/<timestamp>.json
 
   --quick         small scales (200 users, short steps): a smoke run in about a minute
@@ -43,6 +45,8 @@ export const USAGE = `pnpm bench [--quick] [--scenario throughput,fanout,memory,
   --no-heap-snapshot  skip the heap-snapshot diff of scenario 3 (what an idle connection retains)
   --ceiling-plain the ceiling publisher without auto-pipelining (one write per PUBLISH)
   --concurrency   HERALD_DISPATCHER_CONCURRENCY, also used by the naive worker (default: Herald's, 4)
+  --ack-delay-ms  ackDelayMs of the devices' @herald/client (default: the SDK's, 100); a diagnostic
+                  of what acking costs Herald, not for the committed results
   --out           results directory (default: bench/results, or bench/results/quick with --quick)
   --max-minutes   abort the run after this long (default 15)
   --render FILE   measure nothing: re-render latest.md and latest.svg beside a run's JSON
@@ -79,6 +83,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       'no-heap-snapshot': { type: 'boolean', default: false },
       'ceiling-plain': { type: 'boolean', default: false },
       concurrency: { type: 'string' },
+      'ack-delay-ms': { type: 'string' },
       out: { type: 'string' },
       'max-minutes': { type: 'string' },
       render: { type: 'string' },
@@ -94,6 +99,13 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   ) {
     throw new Error('--concurrency must be an integer from 1 to 1000');
   }
+  const ackDelayMs = values['ack-delay-ms'] === undefined ? undefined : Number(values['ack-delay-ms']);
+  if (
+    ackDelayMs !== undefined &&
+    !(Number.isInteger(ackDelayMs) && ackDelayMs >= 0 && ackDelayMs <= 600_000)
+  ) {
+    throw new Error('--ack-delay-ms must be an integer from 0 to 600000');
+  }
   const maxMinutes = values['max-minutes'] === undefined ? 15 : Number(values['max-minutes']);
   if (!(maxMinutes > 0 && maxMinutes <= 120)) throw new Error('--max-minutes must be a number from 1 to 120');
   return {
@@ -103,6 +115,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     profile: !values['no-profile'],
     heapSnapshots: !values['no-heap-snapshot'],
     ceilingPlain: values['ceiling-plain'],
+    ackDelayMs,
     outDir: values.out,
     concurrency,
     maxMinutes,

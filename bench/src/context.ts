@@ -89,6 +89,8 @@ export interface BenchContext {
   redis: Redis;
   prefix: string;
   jwtSecret: string;
+  /** `ackDelayMs` of the devices' SDK clients (undefined: the SDK's default). */
+  ackDelayMs: number | undefined;
   /** Ids of the users whose devices are connected in scenarios 1, 2 and 4. */
   onlineUsers: string[];
   /** Progress line for the terminal. */

@@ -40,6 +40,8 @@ export interface ConnectArgs {
   group: string;
   /** @default 30_000 */
   timeoutMs?: number;
+  /** `ackDelayMs` of `sdk` connections. @default the SDK's */
+  ackDelayMs?: number;
 }
 
 export interface ConnectResult {
@@ -201,6 +203,7 @@ function openOne(args: ConnectArgs, base: number, index: number): Promise<Connec
         // Every (re)connection mints a fresh token, as an app's getToken() would fetch one.
         getToken: () => mintToken(uid, { secret: args.jwtSecret }),
         transports: ['websocket'],
+        ...(args.ackDelayMs === undefined ? {} : { ackDelayMs: args.ackDelayMs }),
         socketOptions: { extraHeaders: args.extraHeaders, timeout: timeoutMs },
       });
       connection.client = client;

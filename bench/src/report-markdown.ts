@@ -113,7 +113,8 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
         "every device is an `@herald/client` (seq order, replay cursor and batched acks for Herald's events, which carry a seq; " +
         "the ceiling's and naive's events carry only an id, which the SDK dedupes by and hands on at once). " +
         `Dispatcher concurrency ${r.config.dispatcherConcurrency}; naive worker concurrency ${r.config.naiveConcurrency}; ` +
-        `ceiling publisher: ${r.config.ceilingPublisher}. ` +
+        `ceiling publisher: ${r.config.ceilingPublisher}; ` +
+        `devices' ackDelayMs ${r.config.clientAckDelayMs ?? 'n/a (plain socket.io-client devices)'}. ` +
         "Latency is publish call → the SDK's handler, both stamped with this machine's clock. " +
         '*Load CPU %* is both load processes together (the SDK clients), in % of one core; ' +
         '*acks / event* is `herald:ack` packets the devices sent per published event (each one a Redis script on a node).',

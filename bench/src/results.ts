@@ -45,6 +45,8 @@ export interface BenchResults {
     ackTimeoutMs: number;
     /** How the ceiling's publisher writes to Redis. */
     ceilingPublisher: string;
+    /** `ackDelayMs` of the devices' `@herald/client` (absent in runs before the SDK devices). */
+    clientAckDelayMs?: number | string;
     sustainedDefinition: string;
   };
   maxSustainedPerS: Partial<Record<BenchPath, number | null>>;

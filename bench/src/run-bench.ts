@@ -91,6 +91,7 @@ async function connectOnlineUsers(ctx: BenchContext): Promise<string> {
           jwtSecret: ctx.jwtSecret,
           concurrency: 50,
           group: 'online',
+          ...(ctx.ackDelayMs === undefined ? {} : { ackDelayMs: ctx.ackDelayMs }),
         }),
       );
     });
@@ -185,6 +186,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       redis,
       prefix,
       jwtSecret,
+      ackDelayMs: options.ackDelayMs,
       onlineUsers: Array.from({ length: scale.users }, (_, i) => `user-${i}`),
       log: stamp,
     };
@@ -225,6 +227,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
           naiveConcurrency: options.concurrency ?? 4,
           ackTimeoutMs: ACK_TIMEOUT_MS,
           ceilingPublisher: options.ceilingPlain ? 'one write per PUBLISH' : 'auto-pipelined connection',
+          clientAckDelayMs: options.ackDelayMs ?? 'default (100)',
           sustainedDefinition: SUSTAINED_DEFINITION,
         },
         maxSustainedPerS: {},
@@ -283,7 +286,12 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     };
     const written = await writeReports(finished, options.outDir ?? defaultOutDir(options.quick));
     // Only a full run into the committed results updates the README's figures.
-    if (!options.quick && options.outDir === undefined && options.scenarios.length === 4) {
+    if (
+      !options.quick &&
+      options.outDir === undefined &&
+      options.scenarios.length === 4 &&
+      options.ackDelayMs === undefined
+    ) {
       const readme = path.join(REPO_ROOT, 'README.md');
       if (await updateReadme(readme, finished)) written.push(readme);
     }
