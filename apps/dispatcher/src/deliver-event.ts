@@ -10,6 +10,7 @@ import {
   type FallbackJobData,
 } from '@herald/contracts';
 import {
+  hasPlainDevice,
   readEventRecords,
   trackPublishes,
   type Logger,
@@ -17,7 +18,7 @@ import {
   type Redis,
   type RedisKeys,
 } from '@herald/core';
-import { toFallbackJob, type FallbackJobSettings } from './fallback-jobs.js';
+import { toFallbackJob, type FallbackJobSettings, type FallbackUser } from './fallback-jobs.js';
 
 export interface DeliverEventDeps {
   /** Connection for claims, presence reads and PUBLISH (auto-pipelined). */
@@ -37,7 +38,7 @@ export interface DeliveryResult {
   skipped: number;
   /** Online users, rooms or broadcasts emitted to. */
   emitted: number;
-  /** Users given a fallback check (all but those with a plain device online). */
+  /** Users given a fallback check: every user of an event with a fallback policy. */
   fallbacks: number;
   /** Fallback jobs scheduled for them: one per event (or slice), not one per user. */
   fallbackJobs: number;
@@ -103,16 +104,19 @@ export function parseEventJob(data: unknown): ParsedEventJob {
  *    seqs) together with one presence read for all users of the job, auto-pipelined;
  * 2. one PUBLISH per online user (each carries that user's seq) and one per room or
  *    broadcast, and at the same time one `addBulk` of the fallback checks: one delayed
- *    job per event (or slice) for all its users that no plain device received it for.
+ *    job per event (or slice) with a fallback policy, for all its users.
  *
  * A pair whose record names another job was published again under the same event id:
  * this job skips it. A retry of this job (after a crash, say) emits again with the same
  * seqs; devices drop what they already have by seq, and fallback jobs have fixed ids.
  *
- * Fallback rule: a user with a plain device (one that does not ack) connected now counts
- * as having received the event, as before acks existed. Every other user of an event with
- * a fallback policy (offline, or online only on devices that ack) gets a check after
- * `ackTimeoutMs` that sends only if no device acked the event's seq by then.
+ * Fallback rule, decided by the check after `ackTimeoutMs`: nothing if some device acked
+ * the event's seq; nothing either if a plain device (one that does not ack) that was
+ * connected now is still connected then, as it counts as having received the event (as
+ * before acks existed). The check carries those plain devices and the expiry of their
+ * presence entries now: an entry that did not move on by then was a dead node's left-over
+ * (a node SIGKILLed moments ago still looks online until its entries expire), and must not
+ * count as a delivery.
  *
  * Invalid items of a batch are not retried: the valid ones are delivered, then the job
  * fails for good with the reasons (it stays in the failed set to be looked at).
@@ -163,7 +167,7 @@ export async function deliverEvent(
     const { target } = item;
     switch (target.kind) {
       case 'users': {
-        const check: Array<{ userId: string; seq: number }> = [];
+        const check: FallbackUser[] = [];
         target.userIds.forEach((userId, j) => {
           const seq = record.seqs[j] as number;
           const found = devices.get(userId);
@@ -172,7 +176,8 @@ export async function deliverEvent(
             emitter.to(`user:${userId}`).emit(item.event, item.payload, meta);
             emitted += 1;
           }
-          if (item.fallback && !(found && found.plain > 0)) check.push({ userId, seq });
+          if (item.fallback)
+            check.push({ userId, seq, ...(hasPlainDevice(found) ? { plain: found?.plain } : {}) });
         });
         if (item.fallback && check.length > 0) {
           fallbackJobs.push(toFallbackJob(item, item.fallback, check, deps.fallback));

@@ -19,6 +19,13 @@ export function fallbackJobId(eventId: string, part: number): string {
   return `fbp-${escapeIdPart(eventId)}|${part}`;
 }
 
+/** A user the fallback check is for: its seq, and its plain devices online at the emit (member → entry expiry). */
+export interface FallbackUser {
+  userId: string;
+  seq: number;
+  plain?: Record<string, number>;
+}
+
 export interface FallbackJobSettings {
   /** When the check runs, after publishing: the ack timeout. */
   delayMs: number;
@@ -41,9 +48,11 @@ const RETENTION = { removeOnComplete: { age: 24 * 3_600, count: 100_000 } } as c
 export function toFallbackJob(
   event: EventJobItem,
   fallback: FallbackPolicy,
-  users: ReadonlyArray<{ userId: string; seq: number }>,
+  users: readonly FallbackUser[],
   settings: FallbackJobSettings,
 ): { name: string; data: FallbackJobData; opts: JobsOptions } {
+  const plainAtEmit: Record<string, Record<string, number>> = {};
+  for (const user of users) if (user.plain) plainAtEmit[user.userId] = user.plain;
   return {
     name: event.event,
     data: {
@@ -51,6 +60,7 @@ export function toFallbackJob(
       eventId: event.eventId,
       userIds: users.map((user) => user.userId),
       seqs: users.map((user) => user.seq),
+      ...(Object.keys(plainAtEmit).length > 0 ? { plainAtEmit } : {}),
       event: event.event,
       payload: event.payload,
       fallback,

@@ -27,7 +27,9 @@ export class PipelinedPresenceReader extends PresenceReader {
     if (userIds.length === 0) return found;
     const now = Date.now();
     const members = await Promise.all(
-      userIds.map((userId) => this.redis.zrangebyscore(this.keys.presence(userId), now, '+inf')),
+      userIds.map((userId) =>
+        this.redis.zrangebyscore(this.keys.presence(userId), now, '+inf', 'WITHSCORES'),
+      ),
     );
     members.forEach((list, i) => {
       if (list.length > 0) found.set(userIds[i] as string, countDevices(list));

@@ -58,7 +58,7 @@ describe('publishing the same eventId twice within 24 h', () => {
       (job) => job.returnvalue as { events: number; skipped: number },
     );
     expect(returned.reduce((n, r) => n + r.skipped, 0)).toBe(3);
-    const scheduled = await fallbackQueue.getJobs(['delayed']);
+    const scheduled = (await fallbackQueue.getJobs(['delayed'])).filter((j) => j.data.eventId === 'evt-off');
     expect(scheduled.flatMap((j) => (j.data.v === 1 ? [j.data.userId] : j.data.userIds))).toEqual([offline]);
   });
 

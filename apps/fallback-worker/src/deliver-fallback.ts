@@ -9,6 +9,7 @@ import {
   type PresenceReader,
   type Redis,
   type RedisKeys,
+  type UserDevices,
 } from '@herald/core';
 import { renderEmail, type EmailContent, type EmailTemplate } from './email-templates.js';
 import { fallbackMessageId, type Mailer } from './mailer.js';
@@ -25,6 +26,7 @@ export const SENDS_PER_JOB = 8;
  */
 const MARK_LIVE = 'live';
 const MARK_ACKED = 'acked';
+const MARK_RECEIVED = 'plain';
 const MARK_UNDELIVERABLE = 'undeliverable';
 
 /** How many undeliverable user ids a failed job's reason names before it says "and N more". */
@@ -45,7 +47,9 @@ export interface FallbackOutcome {
   emailed: number;
   /** A device acked the event's seq before the check: no email. */
   acked: number;
-  /** Online on a plain (non-acking) device at the check: got the event live, no email. */
+  /** A plain (non-acking) device connected at the emit still is: it had the event, no email. */
+  receivedPlain: number;
+  /** Online on a plain device at the check that did not have it: got the event live, no email. */
   deliveredLive: number;
   /** Settled before this run (an earlier attempt, or another job for the same event and user). */
   alreadySent: number;
@@ -81,8 +85,9 @@ function namesOf(userIds: readonly string[]): string {
  * all in one MGET):
  *
  * - some device acked a seq at or above the event's → nothing (marked `acked`);
- * - a plain device (one that does not ack) is online → the event live (late, same
- *   payload and meta), no email;
+ * - a plain device (one that does not ack) connected at the emit still is, its presence
+ *   refreshed since → it had the event, nothing (marked `plain`);
+ * - another plain device is online → the event live (late, same payload and meta), no email;
  * - otherwise → one email to `fallback.email`, else to the address remembered from the
  *   user's last connection (at most `SENDS_PER_JOB` sends at once);
  * - with neither → counted as undeliverable and logged, once.
@@ -133,13 +138,26 @@ export async function deliverFallback(data: unknown, deps: DeliverFallbackDeps):
   }
   const unacked = pending.filter((userId) => !acked.has(userId));
 
-  // A plain device (one that never acks) online now gets the event live and counts as
-  // having received it; a user whose devices all ack had the ack timeout to do so.
+  // A plain device (one that never acks) that was connected at the emit and still is got
+  // the event. One online now that was not (or whose entry then was a dead node's
+  // left-over, not refreshed since) gets it live now. A user whose devices all ack had
+  // the ack timeout to do so.
   const devices = await deps.presence.devicesAmong(unacked);
+  const plainAtEmit = job.v === 3 ? (job.plainAtEmit ?? {}) : {};
+  const received = new Set(
+    unacked.filter((userId) => keptPlainDevice(plainAtEmit[userId], devices.get(userId))),
+  );
+  if (received.size > 0) {
+    await Promise.all([...received].map((userId) => mark(userId, MARK_RECEIVED)));
+    deps.logger.debug({ ...base, users: received.size }, 'a device that does not ack had it; no fallback');
+  }
   const online = new Set(
     unacked.filter((userId) => {
+      if (received.has(userId)) return false;
       const found = devices.get(userId);
-      return found !== undefined && (found.plain > 0 || !seqOf.has(userId));
+      if (found === undefined) return false;
+      if (!seqOf.has(userId)) return true; // jobs written before acks: any device, as then
+      return livePlainDevices(plainAtEmit[userId], found) > 0;
     }),
   );
   if (online.size > 0) {
@@ -163,7 +181,7 @@ export async function deliverFallback(data: unknown, deps: DeliverFallbackDeps):
     );
   }
 
-  const offline = unacked.filter((userId) => !online.has(userId));
+  const offline = unacked.filter((userId) => !online.has(userId) && !received.has(userId));
   const addresses = await Promise.all(
     offline.map(async (userId) => job.fallback.email ?? (await lookupEmail(deps.redis, deps.keys, userId))),
   );
@@ -235,7 +253,36 @@ export async function deliverFallback(data: unknown, deps: DeliverFallbackDeps):
       `no_address: no email address for user ${namesOf(undeliverable)} (event ${job.eventId})`,
     );
   }
-  return { emailed, acked: acked.size, deliveredLive: online.size, alreadySent };
+  return {
+    emailed,
+    acked: acked.size,
+    receivedPlain: received.size,
+    deliveredLive: online.size,
+    alreadySent,
+  };
+}
+
+/**
+ * Whether one of the plain devices a user had online at the emit is still online, with an
+ * entry its node refreshed since (expiry later than then). Such a device was connected when
+ * the event went out. An entry whose expiry did not move was not refreshed: its node may
+ * have died just before the emit, so it proves nothing (the worst case is a second copy
+ * live, never a lost event).
+ */
+function keptPlainDevice(atEmit: Record<string, number> | undefined, now: UserDevices | undefined): boolean {
+  if (atEmit === undefined || now === undefined) return false;
+  return Object.entries(atEmit).some(([member, expiry]) => (now.plain[member] ?? 0) > expiry);
+}
+
+/**
+ * Plain devices online now, leaving out those seen at the emit whose entry was not refreshed
+ * since: most likely a dead node's left-overs, and emitting to them would reach nobody.
+ */
+function livePlainDevices(atEmit: Record<string, number> | undefined, now: UserDevices): number {
+  return Object.entries(now.plain).filter(([member, expiry]) => {
+    const then = atEmit?.[member];
+    return then === undefined || expiry > then;
+  }).length;
 }
 
 /** Each user's seq for the event: from `seqs` (`v: 3`), `seq` (`v: 1`); none in `v: 2`. */

@@ -78,6 +78,7 @@ describe('email fallback for offline users', () => {
     expect((await stack.fallbackQueue.getJob(jobId))?.returnvalue).toEqual({
       emailed: 0,
       acked: 0,
+      receivedPlain: 0,
       deliveredLive: 1,
       alreadySent: 0,
     });
@@ -155,6 +156,7 @@ describe('email fallback for offline users', () => {
     expect((await stack.fallbackQueue.getJob(again.id!))?.returnvalue).toEqual({
       emailed: 0,
       acked: 0,
+      receivedPlain: 0,
       deliveredLive: 0,
       alreadySent: 1,
     });

@@ -31,6 +31,8 @@ export interface FallbackStack {
 export interface FallbackStackOptions {
   /** The dispatcher's ack timeout before the fallback check. @default 300 */
   ackTimeoutMs?: number;
+  /** The socket node's presence TTL (heartbeat every third of it). @default 20_000 */
+  presenceTtlMs?: number;
 }
 
 /**
@@ -55,6 +57,7 @@ export async function startFallbackStack(
     port: 0,
     host: '127.0.0.1',
     logger,
+    ...(options.presenceTtlMs === undefined ? {} : { presenceTtlMs: options.presenceTtlMs }),
   });
   defer(() => node.close());
   const dispatcher = await startDispatcher({

@@ -65,6 +65,12 @@ const FallbackJobDataV3 = FallbackJobDataV2.extend({
   v: z.literal(3),
   /** Each user's seq for this event, in the order of `userIds`: the check sends only if the user's acked seq is below it. */
   seqs: z.array(z.number().int().positive()).min(1).max(USERS_PER_JOB),
+  /**
+   * Users that had plain (non-acking) devices online when the event was emitted: user id →
+   * presence member → the entry's expiry then (ms). Such a device still online at the check,
+   * with an entry refreshed since, received the event.
+   */
+  plainAtEmit: z.record(z.string(), z.record(z.string(), z.number())).optional(),
 }).refine((data) => data.seqs.length === data.userIds.length, {
   message: 'seqs must have one entry per user id',
   path: ['seqs'],

@@ -7,18 +7,30 @@ export const DEFAULT_PRESENCE_TTL_MS = 20_000;
 /** The online devices of one user, split by whether they send acks. */
 export interface UserDevices {
   devices: number;
-  /** Devices that do not ack (plain socket.io clients): what is emitted while one is connected counts as delivered. */
-  plain: number;
+  /**
+   * Devices that do not ack (plain socket.io clients), member → expiry of its entry (ms).
+   * What is emitted while one is connected counts as delivered to it; the expiry tells
+   * later whether its node was still alive (it moves on with every heartbeat).
+   */
+  plain: Record<string, number>;
 }
 
 /** Presence members end with the device's kind: `a` acks, `p` does not. */
 const PLAIN_SUFFIX = '|p';
 
-/** Counts a user's live presence members (from ZRANGEBYSCORE now +inf) by kind. */
-export function countDevices(members: readonly string[]): UserDevices {
-  let plain = 0;
-  for (const member of members) if (member.endsWith(PLAIN_SUFFIX)) plain += 1;
-  return { devices: members.length, plain };
+/** Sorts a user's live presence entries (ZRANGEBYSCORE now +inf WITHSCORES: member, score, …) by kind. */
+export function countDevices(withScores: readonly string[]): UserDevices {
+  const plain: Record<string, number> = {};
+  for (let i = 0; i + 1 < withScores.length; i += 2) {
+    const member = withScores[i] as string;
+    if (member.endsWith(PLAIN_SUFFIX)) plain[member] = Number(withScores[i + 1]);
+  }
+  return { devices: Math.floor(withScores.length / 2), plain };
+}
+
+/** Whether a user has a plain device online. */
+export function hasPlainDevice(found: UserDevices | undefined): boolean {
+  return found !== undefined && Object.keys(found.plain).length > 0;
 }
 
 /**
@@ -61,7 +73,8 @@ export class PresenceReader {
     if (userIds.length === 0) return found;
     const now = Date.now();
     const pipeline = this.redis.pipeline();
-    for (const userId of userIds) pipeline.zrangebyscore(this.keys.presence(userId), now, '+inf');
+    for (const userId of userIds)
+      pipeline.zrangebyscore(this.keys.presence(userId), now, '+inf', 'WITHSCORES');
     const results = (await pipeline.exec()) ?? [];
     results.forEach(([error, members], i) => {
       if (error) throw error;
