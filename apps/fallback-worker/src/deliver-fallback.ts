@@ -53,6 +53,14 @@ export interface FallbackOutcome {
   deliveredLive: number;
   /** Settled before this run (an earlier attempt, or another job for the same event and user). */
   alreadySent: number;
+  /** Users left for a later run: see `recheckAt`. */
+  waiting?: number;
+  /**
+   * When to run the job again (ms since the epoch) for the users whose plain device seen at
+   * the emit has not had a heartbeat since: by then its entry has moved on (it had the event)
+   * or expired (a dead node's left-over).
+   */
+  recheckAt?: number;
 }
 
 /** Validates fallback job data read back from Redis; a mismatch is a poison job (no retry). */
@@ -160,6 +168,18 @@ export async function deliverFallback(data: unknown, deps: DeliverFallbackDeps):
       return livePlainDevices(plainAtEmit[userId], found) > 0;
     }),
   );
+  // Left: a plain device seen at the emit whose entry has neither moved nor expired yet
+  // cannot be told from a dead node's left-over (its node has had no heartbeat since);
+  // emailing now could double a delivery. Those users wait for the job's next run.
+  let recheckAt: number | undefined;
+  const waiting = new Set<string>();
+  for (const userId of unacked) {
+    if (received.has(userId) || online.has(userId)) continue;
+    const until = undecidedUntil(plainAtEmit[userId], devices.get(userId));
+    if (until === undefined) continue;
+    waiting.add(userId);
+    recheckAt = Math.max(recheckAt ?? 0, until);
+  }
   if (online.size > 0) {
     const live = [...online];
     const tracker = trackPublishes(deps.redis);
@@ -181,7 +201,9 @@ export async function deliverFallback(data: unknown, deps: DeliverFallbackDeps):
     );
   }
 
-  const offline = unacked.filter((userId) => !online.has(userId) && !received.has(userId));
+  const offline = unacked.filter(
+    (userId) => !online.has(userId) && !received.has(userId) && !waiting.has(userId),
+  );
   const addresses = await Promise.all(
     offline.map(async (userId) => job.fallback.email ?? (await lookupEmail(deps.redis, deps.keys, userId))),
   );
@@ -259,6 +281,7 @@ export async function deliverFallback(data: unknown, deps: DeliverFallbackDeps):
     receivedPlain: received.size,
     deliveredLive: online.size,
     alreadySent,
+    ...(recheckAt === undefined ? {} : { waiting: waiting.size, recheckAt }),
   };
 }
 
@@ -273,6 +296,24 @@ function keptPlainDevice(atEmit: Record<string, number> | undefined, now: UserDe
   if (atEmit === undefined || now === undefined) return false;
   return Object.entries(atEmit).some(([member, expiry]) => (now.plain[member] ?? 0) > expiry);
 }
+
+/**
+ * Until when a user's check must wait: while a plain device seen at the emit is still
+ * online with the very entry it had then (no heartbeat since), nothing tells whether it is
+ * alive. The entry expires at that expiry at the latest; a little after, the answer is known.
+ */
+function undecidedUntil(
+  atEmit: Record<string, number> | undefined,
+  now: UserDevices | undefined,
+): number | undefined {
+  if (atEmit === undefined || now === undefined || keptPlainDevice(atEmit, now)) return undefined;
+  const pending = Object.entries(atEmit).filter(([member, expiry]) => now.plain[member] === expiry);
+  if (pending.length === 0) return undefined;
+  return Math.max(...pending.map(([, expiry]) => expiry)) + RECHECK_MARGIN_MS;
+}
+
+/** Past an entry's expiry before looking again, for clock steps between processes. */
+const RECHECK_MARGIN_MS = 250;
 
 /**
  * Plain devices online now, leaving out those seen at the emit whose entry was not refreshed

@@ -11,6 +11,7 @@ const env = loadConfigOrExit(
       .optional(),
     MAIL_FROM: z.string().min(3).default('Herald <herald@localhost>'),
     HERALD_FALLBACK_CONCURRENCY: envInt(1, 1_000).default(4),
+    HERALD_FALLBACK_LOCK_MS: envInt(1_000, 600_000).default(10_000),
   }),
 );
 
@@ -22,6 +23,7 @@ const fallbackWorker = await startFallbackWorker({
   ...(env.SMTP_URL === undefined ? {} : { smtpUrl: env.SMTP_URL }),
   mailFrom: env.MAIL_FROM,
   concurrency: env.HERALD_FALLBACK_CONCURRENCY,
+  lockMs: env.HERALD_FALLBACK_LOCK_MS,
 });
 logger.info(
   {

@@ -1,4 +1,4 @@
-import { UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker } from 'bullmq';
 import { HeraldError, HeraldErrorCode, QueueName } from '@herald/contracts';
 import { PresenceReader, closeRedis, createKeys, createRedis, type Logger } from '@herald/core';
 import { deliverFallback, type FallbackOutcome } from './deliver-fallback.js';
@@ -17,6 +17,12 @@ export interface FallbackWorkerOptions {
   mailFrom?: string;
   /** Jobs processed at once (each sends at most `SENDS_PER_JOB` emails at once). @default 4 */
   concurrency?: number;
+  /**
+   * How long a job's lock lasts without renewal (`HERALD_FALLBACK_LOCK_MS`): a job of a worker
+   * that died is taken up again between this and 1.5× this later (BullMQ's defaults: up to 90 s).
+   * @default 10_000
+   */
+  lockMs?: number;
   /**
    * Email templates per event type, on top of the defaults (`notification:new`);
    * events without one get the generic template (`New {event}` and the payload as JSON).
@@ -42,6 +48,13 @@ export async function startFallbackWorker(options: FallbackWorkerOptions): Promi
     throw new HeraldError(
       HeraldErrorCode.invalidConfig,
       `startFallbackWorker: concurrency must be an integer from 1 to 1000, got ${String(concurrency)}`,
+    );
+  }
+  const lockMs = options.lockMs ?? 10_000;
+  if (!Number.isInteger(lockMs) || lockMs < 1_000 || lockMs > 600_000) {
+    throw new HeraldError(
+      HeraldErrorCode.invalidConfig,
+      `startFallbackWorker: lockMs must be an integer from 1000 to 600000, got ${String(lockMs)}`,
     );
   }
   if (options.smtpUrl !== undefined && !/^smtps?:\/\//.test(options.smtpUrl)) {
@@ -75,9 +88,23 @@ export async function startFallbackWorker(options: FallbackWorkerOptions): Promi
 
   const worker = new Worker<unknown, FallbackOutcome>(
     QueueName.fallback,
-    (job) => deliverFallback(job.data, deps),
+    async (job, token) => {
+      const outcome = await deliverFallback(job.data, deps);
+      if (outcome.recheckAt !== undefined && token !== undefined) {
+        // Some users could not be decided yet: the job runs again then, for them only
+        // (the others are marked settled). Not an attempt: nothing failed.
+        await job.moveToDelayed(outcome.recheckAt, token);
+        throw new DelayedError();
+      }
+      return outcome;
+    },
     {
       connection: workerRedis,
+      lockDuration: lockMs,
+      stalledInterval: Math.floor(lockMs / 2),
+      // A job taken up again after a crash settles only the users still unsettled; BullMQ's
+      // default of 1 would fail for good a job caught by two worker deaths, and email nobody.
+      maxStalledCount: 10,
       prefix: options.prefix,
       concurrency,
     },
