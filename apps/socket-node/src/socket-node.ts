@@ -270,6 +270,7 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
   // Last `connection` listener: shrinks arrays the libraries grew for this connection.
   io.on('connection', trimConnection);
   presence.startHeartbeat((error) => log.warn({ err: error }, 'presence heartbeat failed'));
+  askToResyncAfterSubscriptionLoss(io, sub, log);
 
   const closeRedisConnections = async () => {
     await Promise.all(
@@ -337,4 +338,29 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
     presence,
     close: () => (closed ??= close()),
   };
+}
+
+/**
+ * While the subscriber connection is away, events emitted through Redis never reach this
+ * node, and its devices cannot tell. When the subscription is back (ioredis reconnects and
+ * subscribes again by itself), every local device gets `herald:resync`, so those with a
+ * cursor (the SDK) replay what they missed instead of waiting for a later event to reveal it.
+ */
+function askToResyncAfterSubscriptionLoss(io: HeraldServer, sub: Redis, log: Logger): void {
+  let lost = false;
+  sub.on('close', () => {
+    lost = true;
+  });
+  sub.on('ready', () => {
+    if (!lost) return;
+    lost = false;
+    // The PING's reply comes after those of the SUBSCRIBEs ioredis sent on reconnecting.
+    sub
+      .ping()
+      .then(() => {
+        log.warn({ devices: io.of('/').sockets.size }, 'redis subscription back: asking devices to resync');
+        io.local.emit('herald:resync', { reason: 'redis_reconnected' });
+      })
+      .catch((error: unknown) => log.warn({ err: error }, 'could not confirm the redis subscription'));
+  });
 }

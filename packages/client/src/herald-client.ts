@@ -467,20 +467,25 @@ export function createHeraldClient<C extends Catalog = DefaultCatalog>(
     if (syncAttempts.fromSeq !== hole.fromSeq) syncAttempts = { fromSeq: hole.fromSeq, count: 0 };
     // Each sync that leaves the same hole doubles the wait, so a struggling node is not asked ever faster.
     const wait = reorderWaitMs * 2 ** syncAttempts.count;
-    holeTimer = { fromSeq: hole.fromSeq, timer: setTimeout(sync, wait) };
+    holeTimer = { fromSeq: hole.fromSeq, timer: setTimeout(() => sync(), wait) };
   }
 
-  function sync(): void {
+  /**
+   * Asks the node to replay after the start of the current hole, or, for a resync (the node
+   * lost events meanwhile, `herald:resync`), after `after`: what the app has handled.
+   */
+  function sync(after?: number): void {
     holeTimer = undefined;
     const hole = sequencer.hole();
-    if (!hole || !anchored || !socket.connected) return;
+    const lastSeq = typeof after === 'number' ? after : hole ? hole.fromSeq - 1 : undefined;
+    if (lastSeq === undefined || !anchored || !socket.connected) return;
     const on = connection;
     syncingOn = on;
     socket
       .timeout(requestTimeoutMs)
       .emit(
         'herald:sync',
-        { lastSeq: hole.fromSeq - 1 } satisfies ProtocolEventPayload<'herald:sync'>,
+        { lastSeq } satisfies ProtocolEventPayload<'herald:sync'>,
         (error: Error | null, answer: SyncAck) => {
           // A connection lost meanwhile is replayed from the cursor by the next handshake.
           if (on !== connection || syncingOn !== on) return;
@@ -502,7 +507,7 @@ export function createHeraldClient<C extends Catalog = DefaultCatalog>(
             sequencer.skipMissing(answer.seq);
           }
           const still = sequencer.hole();
-          if (still?.fromSeq === hole.fromSeq && ++syncAttempts.count >= MAX_SYNC_ATTEMPTS) {
+          if (hole && still?.fromSeq === hole.fromSeq && ++syncAttempts.count >= MAX_SYNC_ATTEMPTS) {
             // Stop holding the stream back: surface the gap and go on.
             sequencer.skipMissing();
           }
@@ -625,6 +630,13 @@ export function createHeraldClient<C extends Catalog = DefaultCatalog>(
     deliverReleased();
     // An ack handled while disconnected, or sent just before the connection went, goes (again) now.
     flushAcks();
+  });
+
+  // The node's Redis subscription came back: events emitted meanwhile never reached it.
+  socket.on('herald:resync', () => {
+    if (closed || syncingOn !== undefined) return; // a sync in flight replays all after its start anyway
+    clearHoleTimer();
+    sync(sequencer.lastSeq);
   });
 
   socket.on('herald:gap', (raw: unknown) => {

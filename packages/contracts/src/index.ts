@@ -28,6 +28,7 @@ export {
   GapPayload,
   InboxEntry,
   ReplayCursor,
+  ResyncPayload,
   TokenExpiringPayload,
   clientEventSchemas,
   isProtocolEventName,

@@ -119,13 +119,20 @@ export const GapPayload = z.object({
 export type GapPayload = z.infer<typeof GapPayload>;
 
 /**
+ * Sent to every device of a node when the node's Redis subscription came back after a
+ * loss (Redis restarted, the network dropped): events emitted meanwhile never reached the
+ * node. A device that keeps a cursor sends `herald:sync` with it; the SDK does so by itself.
+ */
+export const ResyncPayload = z.object({ reason: z.string() });
+export type ResyncPayload = z.infer<typeof ResyncPayload>;
+
+/**
  * What the socket node answers through `herald:sync`'s ack, after the replayed events
  * (and any `herald:gap`) went out on the same socket: the user's latest seq and how many
  * events were replayed.
  */
 export type SyncAck =
-  | { accepted: true; seq: number; replayed: number }
-  | { accepted: false; code: string; message: string };
+  { accepted: true; seq: number; replayed: number } | { accepted: false; code: string; message: string };
 
 /**
  * One event in a user's inbox (a Redis list, oldest first), as the publisher appends it

@@ -10,6 +10,7 @@ import type {
   GapPayload,
   HeraldAuthAck,
   ProtocolEventPayload,
+  ResyncPayload,
   SyncAck,
   TokenExpiringPayload,
 } from './protocol.js';
@@ -22,6 +23,7 @@ export type ServerToClientEvents<C extends Catalog = DefaultCatalog> = {
   error: (payload: ErrorPayload) => void;
   'herald:token_expiring': (payload: TokenExpiringPayload) => void;
   'herald:gap': (payload: GapPayload) => void;
+  'herald:resync': (payload: ResyncPayload) => void;
 };
 
 /** Socket.IO's client→server map: the client events of the contracts and Herald's own, each with an optional ack. */
