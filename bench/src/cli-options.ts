@@ -27,6 +27,8 @@ export interface BenchOptions {
   ceilingPlain: boolean;
   /** `ackDelayMs` of the devices' `@herald/client`; unset = the SDK's default (100). A diagnostic: how much acking costs. */
   ackDelayMs: number | undefined;
+  /** Herald's scenario-1 events skip the fallback check (`fallback: false`). A diagnostic of what the checks cost. */
+  heraldNoFallback: boolean;
   /** The run aborts itself after this long. */
   maxMinutes: number;
   /** Only re-render latest.md / latest.svg (and the README block) from this run's JSON. */
@@ -35,7 +37,7 @@ export interface BenchOptions {
 
 export const USAGE = `pnpm bench [--quick] [--scenario throughput,fanout,memory,reconnect | 1,2,3,4]
            [--paths ceiling,naive,herald] [--no-profile] [--no-heap-snapshot] [--ceiling-plain]
-           [--concurrency N] [--ack-delay-ms N] [--out DIR] [--max-minutes N]
+           [--concurrency N] [--ack-delay-ms N] [--herald-no-fallback] [--out DIR] [--max-minutes N]
        pnpm bench --render bench/results/<timestamp>.json
 
   --quick         small scales (200 users, short steps): a smoke run in about a minute
@@ -47,6 +49,8 @@ export const USAGE = `pnpm bench [--quick] [--scenario throughput,fanout,memory,
   --concurrency   HERALD_DISPATCHER_CONCURRENCY, also used by the naive worker (default: Herald's, 4)
   --ack-delay-ms  ackDelayMs of the devices' @herald/client (default: the SDK's, 100); a diagnostic
                   of what acking costs Herald, not for the committed results
+  --herald-no-fallback  Herald's scenario-1 events published with fallback: false (no ack check
+                  job per event); a diagnostic, not for the committed results
   --out           results directory (default: bench/results, or bench/results/quick with --quick)
   --max-minutes   abort the run after this long (default 15)
   --render FILE   measure nothing: re-render latest.md and latest.svg beside a run's JSON
@@ -84,6 +88,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       'ceiling-plain': { type: 'boolean', default: false },
       concurrency: { type: 'string' },
       'ack-delay-ms': { type: 'string' },
+      'herald-no-fallback': { type: 'boolean', default: false },
       out: { type: 'string' },
       'max-minutes': { type: 'string' },
       render: { type: 'string' },
@@ -116,6 +121,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     heapSnapshots: !values['no-heap-snapshot'],
     ceilingPlain: values['ceiling-plain'],
     ackDelayMs,
+    heraldNoFallback: values['herald-no-fallback'],
     outDir: values.out,
     concurrency,
     maxMinutes,

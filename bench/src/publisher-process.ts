@@ -118,8 +118,10 @@ function naiveSender(): Sender {
 
 function heraldSender(): Sender {
   const publisher = createPublisher({ redisUrl, prefix });
+  // `--herald-no-fallback` (a diagnostic): scenario 1's events skip the ack-based fallback check.
+  const oneOptions = process.env.BENCH_HERALD_NO_FALLBACK === '1' ? { fallback: false as const } : {};
   return {
-    one: (userId, payload) => publisher.toUser(userId).emit(BENCH_EVENT, payload),
+    one: (userId, payload) => publisher.toUser(userId).emit(BENCH_EVENT, payload, oneOptions),
     many: (userIds, payload, fallback) =>
       publisher.toUsers(userIds).emit(BENCH_EVENT, payload, fallback === false ? { fallback: false } : {}),
     close: () => publisher.close(),

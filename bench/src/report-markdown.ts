@@ -114,7 +114,8 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
         "the ceiling's and naive's events carry only an id, which the SDK dedupes by and hands on at once). " +
         `Dispatcher concurrency ${r.config.dispatcherConcurrency}; naive worker concurrency ${r.config.naiveConcurrency}; ` +
         `ceiling publisher: ${r.config.ceilingPublisher}; ` +
-        `devices' ackDelayMs ${r.config.clientAckDelayMs ?? 'n/a (plain socket.io-client devices)'}. ` +
+        `devices' ackDelayMs ${r.config.clientAckDelayMs ?? 'n/a (plain socket.io-client devices)'}; ` +
+        `fallback of Herald's events: ${r.config.heraldScenario1Fallback ?? "the event's default"}. ` +
         "Latency is publish call → the SDK's handler, both stamped with this machine's clock. " +
         '*Load CPU %* is both load processes together (the SDK clients), in % of one core; ' +
         '*acks / event* is `herald:ack` packets the devices sent per published event (each one a Redis script on a node).',
@@ -152,7 +153,9 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
     if (at2k.length > 0 && at2k.some(({ s }) => s.redisCommands?.length)) {
       out.push(
         'Redis time per published event during the 2,000/s steps, by command (`INFO commandstats`; Redis is ' +
-          'single-threaded, so µs per event caps the rate at 1,000,000 ÷ µs):',
+          'single-threaded, so µs per event caps the rate at 1,000,000 ÷ µs). Redis 7 counts the commands a script ' +
+          "runs on their own lines as well as in the script's `evalsha` time, so the total overstates by their share " +
+          "(for Herald: the inbox script's `rpush`, `ltrim`, `hincrby`, `expire`…; the ack script's `hget`, `hset`):",
       );
       out.push('');
       out.push(
@@ -162,7 +165,7 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
             p.path,
             fmt(s.redisUsecPerEvent, 1),
             (s.redisCommands ?? [])
-              .slice(0, 6)
+              .slice(0, 10)
               .map((c) => `${c.command} ${fmt(c.callsPerEvent, 2)} / ${fmt(c.usecPerEvent, 1)}`)
               .join('; '),
           ]),

@@ -47,6 +47,8 @@ export interface BenchResults {
     ceilingPublisher: string;
     /** `ackDelayMs` of the devices' `@herald/client` (absent in runs before the SDK devices). */
     clientAckDelayMs?: number | string;
+    /** The fallback policy of Herald's scenario-1 events (absent in older runs: the default). */
+    heraldScenario1Fallback?: string;
     sustainedDefinition: string;
   };
   maxSustainedPerS: Partial<Record<BenchPath, number | null>>;

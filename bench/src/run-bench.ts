@@ -177,6 +177,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       concurrency: options.concurrency,
       ackTimeoutMs: ACK_TIMEOUT_MS,
       ceilingPlain: options.ceilingPlain,
+      heraldNoFallback: options.heraldNoFallback,
     });
     const ctx: BenchContext = {
       stack,
@@ -228,6 +229,9 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
           ackTimeoutMs: ACK_TIMEOUT_MS,
           ceilingPublisher: options.ceilingPlain ? 'one write per PUBLISH' : 'auto-pipelined connection',
           clientAckDelayMs: options.ackDelayMs ?? 'default (100)',
+          heraldScenario1Fallback: options.heraldNoFallback
+            ? 'none (fallback: false)'
+            : "the event's default",
           sustainedDefinition: SUSTAINED_DEFINITION,
         },
         maxSustainedPerS: {},
@@ -290,7 +294,8 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       !options.quick &&
       options.outDir === undefined &&
       options.scenarios.length === 4 &&
-      options.ackDelayMs === undefined
+      options.ackDelayMs === undefined &&
+      !options.heraldNoFallback
     ) {
       const readme = path.join(REPO_ROOT, 'README.md');
       if (await updateReadme(readme, finished)) written.push(readme);

@@ -233,7 +233,7 @@ function perEvent(
     });
   }
   rows.sort((x, y) => y.usecPerEvent - x.usecPerEvent);
-  return { totalUsec: round(total / Math.max(1, events), 1), top: rows.slice(0, 8) };
+  return { totalUsec: round(total / Math.max(1, events), 1), top: rows.slice(0, 16) };
 }
 
 /** Waiting + active jobs of a BullMQ queue under the run's prefix. */

@@ -46,6 +46,8 @@ export interface StackOptions {
   ackTimeoutMs: number;
   /** The ceiling publisher writes each PUBLISH on its own (no auto-pipelining). @default false */
   ceilingPlain?: boolean;
+  /** Herald's scenario-1 events are published with `fallback: false` (a diagnostic). @default false */
+  heraldNoFallback?: boolean;
 }
 
 export interface NodeHandle {
@@ -161,7 +163,12 @@ export class Stack {
       entry: 'bench/src/publisher-process.ts',
       nodeFlags,
       rpc: true,
-      env: { ...this.baseEnv, BENCH_PATH: path, BENCH_CEILING_PLAIN: this.options.ceilingPlain ? '1' : '0' },
+      env: {
+        ...this.baseEnv,
+        BENCH_PATH: path,
+        BENCH_CEILING_PLAIN: this.options.ceilingPlain ? '1' : '0',
+        BENCH_HERALD_NO_FALLBACK: this.options.heraldNoFallback ? '1' : '0',
+      },
     });
     this.track(child);
     await child.waitReady();
