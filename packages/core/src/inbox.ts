@@ -123,7 +123,9 @@ function command(target: Redis | ChainableCommander, name: ScriptName): ScriptCo
   if (typeof (target as Partial<Redis>).defineCommand === 'function') defineInboxCommands(target as Redis);
   const fn = (target as unknown as Record<string, ScriptCommand | undefined>)[name];
   if (typeof fn !== 'function') {
-    throw new Error(`${name} is not defined on this MULTI's connection: call defineInboxCommands on it first`);
+    throw new Error(
+      `${name} is not defined on this MULTI's connection: call defineInboxCommands on it first`,
+    );
   }
   return fn.bind(target);
 }

@@ -26,7 +26,13 @@ export {
   recordAck,
 } from './inbox.js';
 export type { EventRecord, InboxSettings, Replay, SequenceItem } from './inbox.js';
-export { DEFAULT_PRESENCE_TTL_MS, PresenceReader, PresenceRegistry, countDevices, hasPlainDevice } from './presence.js';
+export {
+  DEFAULT_PRESENCE_TTL_MS,
+  PresenceReader,
+  PresenceRegistry,
+  countDevices,
+  hasPlainDevice,
+} from './presence.js';
 export type { PresenceRegistryOptions, UserDevices } from './presence.js';
 export { DEFAULT_CLOCK_TOLERANCE_S, MAX_TOKEN_BYTES, verifyAccessToken } from './jwt.js';
 export type { Identity, VerifyTokenOptions } from './jwt.js';
