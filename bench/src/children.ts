@@ -9,6 +9,18 @@ const EXIT_WITH_PARENT = fileURLToPath(new URL('./exit-with-parent.ts', import.m
 /** How much of a child's output is kept for error messages. */
 const OUTPUT_KEEP_CHARS = 64 * 1024;
 
+/**
+ * `BENCH_CPU_PROF_DIR=/tmp/x pnpm bench …` (a diagnostic) runs every child under
+ * `node --cpu-prof`, one directory per child name (a child's profile is written when it
+ * exits through process.exit, as every bench child does). Node refuses `--cpu-prof` in
+ * NODE_OPTIONS, hence this variable.
+ */
+function profileFlags(spec: ChildSpec): string[] {
+  const dir = process.env.BENCH_CPU_PROF_DIR;
+  if (!dir || spec.nodeFlags?.includes('--cpu-prof')) return [];
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}/${spec.name.replace(/[^\w.-]+/g, '_')}`];
+}
+
 export interface ChildSpec {
   /** Shown in reports and error messages, e.g. `socket-node-a`. */
   name: string;
@@ -44,7 +56,7 @@ export class BenchChild<Api extends RpcApi = RpcApi> {
     private readonly onUnexpectedExit: (child: BenchChild, why: string) => void,
   ) {
     this.name = spec.name;
-    const args = [...(spec.nodeFlags ?? []), '--import', 'tsx'];
+    const args = [...(spec.nodeFlags ?? []), ...profileFlags(spec), '--import', 'tsx'];
     if (!spec.rpc) args.push('--import', EXIT_WITH_PARENT);
     args.push(spec.entry);
     this.process = spawn(process.execPath, args, {

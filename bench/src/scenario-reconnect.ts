@@ -11,6 +11,7 @@
  * that every device receives again.
  */
 import { PresenceReader, createKeys } from '@herald/core';
+import { monotonicMicros } from './profile-summary.js';
 import { sleep, type BenchContext } from './context.js';
 import type { MachineUsage, ProcessUsage } from './proc-sampler.js';
 import { collect, trackPhase, waitForReceipts } from './receipts.js';
@@ -52,6 +53,12 @@ export interface ReconnectResult {
   /** What the SDK clients reported through `onError` during the storm, by source. */
   clientErrors: Record<string, number>;
   clientErrorSamples: string[];
+  /**
+   * The storm in monotonic µs (the clock of `.cpuprofile` files): from the reconnect
+   * instant until the missed events were collected. Cuts the storm out of the profiles of
+   * a run with `BENCH_CPU_PROF_DIR`.
+   */
+  windowUs: { fromUs: number; toUs: number };
   /** The live event after the storm: devices that received it. */
   liveAfterStorm: { expected: number; received: number; latency: LatencySummary };
   processes: ProcessUsage[];
@@ -106,6 +113,7 @@ export async function runReconnect(ctx: BenchContext): Promise<ReconnectResult> 
 
   ctx.sampler.sampleNow();
   const from = Date.now();
+  const fromUs = monotonicMicros();
   const t0 = performance.timeOrigin + performance.now();
   const results = await ctx.stack.all('reconnect', { timeoutMs: 30_000 }, 60_000);
   const readyAt = concat(results.map((r) => r.readyAt));
@@ -121,6 +129,7 @@ export async function runReconnect(ctx: BenchContext): Promise<ReconnectResult> 
   const expected = users.length * missedPerUser;
   await waitForReceipts(ctx, missedPhase, expected, { stallMs: 3_000, maxMs: 20_000 });
   const missed = await collect(ctx, missedPhase);
+  const windowUs = { fromUs, toUs: monotonicMicros() };
   ctx.sampler.sampleNow();
   const usage = ctx.sampler.usage(from, Date.now());
   const perDevice = Float64Array.from(missed.lastPerConnection, (t) => t - t0);
@@ -180,6 +189,7 @@ export async function runReconnect(ctx: BenchContext): Promise<ReconnectResult> 
     allCaughtUpMs,
     clientErrors: errors,
     clientErrorSamples: [...new Set(errorsAfter.samples)].slice(0, 10),
+    windowUs,
     liveAfterStorm: { expected: users.length, received: live.unique, latency: summarize(live.latencies) },
     processes: usage.processes,
     machine: usage.machine,
