@@ -223,7 +223,7 @@ describe('a fallback worker killed while it sends', () => {
     );
     line(
       `recovery: the killed jobs' emails went out ${((lastResent - killedAt) / 1000).toFixed(1)} s after the kill ` +
-        `(BullMQ: lock expiry 30 s, then a stalled-job check, every 30 s)`,
+        `(the lock expires after HERALD_FALLBACK_LOCK_MS, 10 s; stalled jobs are looked for every 5 s)`,
     );
   });
 });
