@@ -18,7 +18,12 @@ import {
   type Redis,
   type RedisKeys,
 } from '@herald/core';
-import { toFallbackJob, type FallbackJobSettings, type FallbackUser } from './fallback-jobs.js';
+import {
+  toFallbackJob,
+  type CheckedItem,
+  type FallbackJobSettings,
+  type FallbackUser,
+} from './fallback-jobs.js';
 
 export interface DeliverEventDeps {
   /** Connection for claims, presence reads and PUBLISH (auto-pipelined). */
@@ -151,7 +156,7 @@ export async function deliverEvent(
 
   const tracker = trackPublishes(deps.redis);
   const emitter = new Emitter(tracker.client, { key: deps.keys.socketIoChannel });
-  const fallbackJobs: Array<ReturnType<typeof toFallbackJob>> = [];
+  const checked: CheckedItem[] = [];
   let delivered = 0;
   let emitted = 0;
   let fallbacks = 0;
@@ -180,7 +185,7 @@ export async function deliverEvent(
             check.push({ userId, seq, ...(hasPlainDevice(found) ? { plain: found?.plain } : {}) });
         });
         if (item.fallback && check.length > 0) {
-          fallbackJobs.push(toFallbackJob(item, item.fallback, check, deps.fallback));
+          checked.push({ item, fallback: item.fallback, users: check });
           fallbacks += check.length;
         }
         break;
@@ -200,7 +205,10 @@ export async function deliverEvent(
     // sequencing (another tool adding to the queue), has none: nothing to deliver it with.
     deps.logger.warn({ jobId, unrecorded }, 'events without a sequencing record were skipped');
   }
-  const scheduled = fallbackJobs.length > 0 ? deps.fallbackQueue.addBulk(fallbackJobs) : undefined;
+  const fallbackJob = checked.length > 0 ? toFallbackJob(checked, deps.fallback) : undefined;
+  const scheduled = fallbackJob
+    ? deps.fallbackQueue.add(fallbackJob.name, fallbackJob.data, fallbackJob.opts)
+    : undefined;
   // We must await here: the emitter does not, and the job must not complete before Redis took every PUBLISH.
   await Promise.all([tracker.settled(), scheduled]);
 
@@ -209,7 +217,7 @@ export async function deliverEvent(
     skipped: parsed.length - delivered,
     emitted,
     fallbacks,
-    fallbackJobs: fallbackJobs.length,
+    fallbackJobs: fallbackJob ? 1 : 0,
   };
   deps.logger.debug({ jobId, ...result }, 'events delivered');
   if (invalid.length > 0) {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { FallbackJobData } from '@herald/contracts';
 import { fallbackJobId, toFallbackJob } from './fallback-jobs.js';
 
 describe('fallbackJobId', () => {
@@ -32,11 +33,8 @@ describe('toFallbackJob', () => {
       { userId: 'b', seq: 4 },
       { userId: 'c', seq: 9 },
     ];
-    const job = toFallbackJob(event, event.fallback, users, {
-      delayMs: 500,
-      attempts: 3,
-      backoffMs: 10,
-    });
+    const settings = { delayMs: 500, attempts: 3, backoffMs: 10 };
+    const job = toFallbackJob([{ item: event, fallback: event.fallback, users }], settings);
     expect(job.data).toEqual({
       v: 3,
       eventId: 'e1',
@@ -53,5 +51,34 @@ describe('toFallbackJob', () => {
       attempts: 3,
       backoff: { type: 'exponential', delay: 10 },
     });
+  });
+
+  it('puts the checks of several events of one events job in one job, named for the first', () => {
+    const item = (eventId: string, index: number) => ({
+      eventId,
+      event: 'notification:new',
+      payload: { notification: { title: eventId } },
+      target: { kind: 'users' as const, userIds: ['a'] },
+      fallback: { channel: 'email' as const },
+      publishedAt: 1,
+      part: { index, count: index + 1 },
+    });
+    const users = [{ userId: 'a', seq: 1, plain: { 'n|s|p': 99 } }];
+    const job = toFallbackJob(
+      [
+        { item: item('e1', 0), fallback: { channel: 'email' }, users },
+        { item: item('e2', 1), fallback: { channel: 'email' }, users: [{ userId: 'a', seq: 2 }] },
+      ],
+      { delayMs: 1, attempts: 1, backoffMs: 1 },
+    );
+    expect(job.opts.jobId).toBe(fallbackJobId('e1', 0));
+    expect(job.data).toMatchObject({
+      v: 4,
+      checks: [
+        { eventId: 'e1', userIds: ['a'], seqs: [1], plainAtEmit: { a: { 'n|s|p': 99 } } },
+        { eventId: 'e2', userIds: ['a'], seqs: [2] },
+      ],
+    });
+    expect(FallbackJobData.safeParse(job.data).success).toBe(true);
   });
 });

@@ -40,35 +40,46 @@ export interface FallbackJobSettings {
  */
 const RETENTION = { removeOnComplete: { age: 24 * 3_600, count: 100_000 } } as const satisfies JobsOptions;
 
+/** One event (or slice) of an events job whose users get the ack check. */
+export interface CheckedItem {
+  item: EventJobItem;
+  fallback: FallbackPolicy;
+  users: readonly FallbackUser[];
+}
+
 /**
- * The delayed fallback check for the users of one event (one item of an events job, so
- * at most `USERS_PER_JOB` users) that must ack it: one job for all of them, not one per
- * user, carrying each user's seq for the ack check.
+ * The one delayed fallback job of an events job: the ack checks of all its events that
+ * have a fallback policy (`v: 4`, or `v: 3` when there is one). One delayed add per
+ * events job instead of one per event keeps the check from costing more Redis time than
+ * the delivery. Its id is that of its first (eventId, part), which only this events job
+ * delivers (the record says so), so a retry of the events job adds nothing twice.
  */
 export function toFallbackJob(
-  event: EventJobItem,
-  fallback: FallbackPolicy,
-  users: readonly FallbackUser[],
+  checked: readonly CheckedItem[],
   settings: FallbackJobSettings,
 ): { name: string; data: FallbackJobData; opts: JobsOptions } {
-  const plainAtEmit: Record<string, Record<string, number>> = {};
-  for (const user of users) if (user.plain) plainAtEmit[user.userId] = user.plain;
-  return {
-    name: event.event,
-    data: {
-      v: 3,
-      eventId: event.eventId,
+  const checks = checked.map(({ item, fallback, users }) => {
+    const plainAtEmit: Record<string, Record<string, number>> = {};
+    for (const user of users) if (user.plain) plainAtEmit[user.userId] = user.plain;
+    return {
+      eventId: item.eventId,
       userIds: users.map((user) => user.userId),
       seqs: users.map((user) => user.seq),
-      ...(Object.keys(plainAtEmit).length > 0 ? { plainAtEmit } : {}),
-      event: event.event,
-      payload: event.payload,
+      event: item.event,
+      payload: item.payload,
       fallback,
-      publishedAt: event.publishedAt,
-    },
+      publishedAt: item.publishedAt,
+      ...(Object.keys(plainAtEmit).length > 0 ? { plainAtEmit } : {}),
+    };
+  });
+  const [first, second] = checked;
+  if (!first) throw new Error('toFallbackJob: no checks');
+  return {
+    name: second ? 'fallback-checks' : first.item.event,
+    data: second ? { v: 4, checks } : { v: 3, ...(checks[0] as (typeof checks)[number]) },
     opts: {
       ...RETENTION,
-      jobId: fallbackJobId(event.eventId, event.part.index),
+      jobId: fallbackJobId(first.item.eventId, first.item.part.index),
       delay: settings.delayMs,
       attempts: settings.attempts,
       backoff: { type: 'exponential', delay: settings.backoffMs },

@@ -58,8 +58,14 @@ describe('publishing the same eventId twice within 24 h', () => {
       (job) => job.returnvalue as { events: number; skipped: number },
     );
     expect(returned.reduce((n, r) => n + r.skipped, 0)).toBe(3);
-    const scheduled = (await fallbackQueue.getJobs(['delayed'])).filter((j) => j.data.eventId === 'evt-off');
-    expect(scheduled.flatMap((j) => (j.data.v === 1 ? [j.data.userId] : j.data.userIds))).toEqual([offline]);
+    const checks: Array<{ eventId: string; userIds: string[] }> = (
+      await fallbackQueue.getJobs(['delayed'])
+    ).flatMap((j) => {
+      const data = j.data;
+      if (data.v === 4) return data.checks;
+      return [{ eventId: data.eventId, userIds: data.v === 1 ? [data.userId] : data.userIds }];
+    });
+    expect(checks.filter((c) => c.eventId === 'evt-off').flatMap((c) => c.userIds)).toEqual([offline]);
   });
 
   it('delivers every part of a split toUsers once, to the users of each part', async () => {

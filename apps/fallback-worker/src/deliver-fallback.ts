@@ -114,6 +114,52 @@ function namesOf(userIds: readonly string[]): string {
  */
 export async function deliverFallback(data: unknown, deps: DeliverFallbackDeps): Promise<FallbackOutcome> {
   const job = parseFallbackJob(data);
+  if (job.v !== 4) return settleCheck(job, deps);
+  // Every check runs, each settling its own users, before the job reports: one failing
+  // check must not hold back the emails of the others. Retries redo only the unsettled.
+  const outcomes: FallbackOutcome[] = [];
+  const retryable: unknown[] = [];
+  const final: string[] = [];
+  for (const check of job.checks) {
+    try {
+      outcomes.push(await settleCheck({ v: 3, ...check }, deps));
+    } catch (error) {
+      if (error instanceof UnrecoverableError) final.push(error.message);
+      else retryable.push(error);
+    }
+  }
+  if (retryable.length === 1) throw retryable[0];
+  if (retryable.length > 1) {
+    const first = retryable[0] instanceof Error ? retryable[0].message : String(retryable[0]);
+    throw new Error(`${retryable.length} of ${job.checks.length} checks failed; first: ${first}`, {
+      cause: retryable[0],
+    });
+  }
+  if (final.length > 0) throw new UnrecoverableError(final.join('; '));
+  return sumOutcomes(outcomes);
+}
+
+/** Adds up the outcomes of the checks of one job; it runs again when the latest of them wants. */
+function sumOutcomes(outcomes: readonly FallbackOutcome[]): FallbackOutcome {
+  const sum: FallbackOutcome = { emailed: 0, acked: 0, receivedPlain: 0, deliveredLive: 0, alreadySent: 0 };
+  for (const o of outcomes) {
+    sum.emailed += o.emailed;
+    sum.acked += o.acked;
+    sum.receivedPlain += o.receivedPlain;
+    sum.deliveredLive += o.deliveredLive;
+    sum.alreadySent += o.alreadySent;
+    if (o.recheckAt !== undefined) {
+      sum.waiting = (sum.waiting ?? 0) + (o.waiting ?? 0);
+      sum.recheckAt = Math.max(sum.recheckAt ?? 0, o.recheckAt);
+    }
+  }
+  return sum;
+}
+
+/** One event's check: what a `v: 1`-`v: 3` job holds, and each check of a `v: 4` job. */
+type SingleCheck = Exclude<FallbackJobData, { v: 4 }>;
+
+async function settleCheck(job: SingleCheck, deps: DeliverFallbackDeps): Promise<FallbackOutcome> {
   const userIds = job.v === 1 ? [job.userId] : [...new Set(job.userIds)];
   const base = { eventId: job.eventId, event: job.event };
   const sentKey = (userId: string) => deps.keys.fallbackSent(job.eventId, userId);
@@ -327,7 +373,7 @@ function livePlainDevices(atEmit: Record<string, number> | undefined, now: UserD
 }
 
 /** Each user's seq for the event: from `seqs` (`v: 3`), `seq` (`v: 1`); none in `v: 2`. */
-function seqsOf(job: FallbackJobData): Map<string, number> {
+function seqsOf(job: SingleCheck): Map<string, number> {
   if (job.v === 3) return new Map(job.userIds.map((userId, i) => [userId, job.seqs[i] as number]));
   if (job.v === 1 && job.seq !== undefined) return new Map([[job.userId, job.seq]]);
   return new Map();

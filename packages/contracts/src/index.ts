@@ -64,6 +64,7 @@ export {
   EventJobData,
   EventJobDataV1,
   EventJobItem,
+  FallbackCheck,
   FallbackJobData,
   QueueName,
   USERS_PER_JOB,

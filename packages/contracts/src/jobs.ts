@@ -61,8 +61,14 @@ const FallbackJobDataV2 = z.object({
   seq: z.number().int().positive().optional(),
 });
 
-const FallbackJobDataV3 = FallbackJobDataV2.extend({
-  v: z.literal(3),
+const fallbackCheckShape = {
+  eventId: EventId,
+  /** The users of one item of an events job (at most `USERS_PER_JOB`). */
+  userIds: z.array(UserId).min(1).max(USERS_PER_JOB),
+  event: z.string().min(1),
+  payload: z.unknown(),
+  fallback: FallbackPolicy,
+  publishedAt: z.number(),
   /** Each user's seq for this event, in the order of `userIds`: the check sends only if the user's acked seq is below it. */
   seqs: z.array(z.number().int().positive()).min(1).max(USERS_PER_JOB),
   /**
@@ -71,23 +77,41 @@ const FallbackJobDataV3 = FallbackJobDataV2.extend({
    * with an entry refreshed since, received the event.
    */
   plainAtEmit: z.record(z.string(), z.record(z.string(), z.number())).optional(),
-}).refine((data) => data.seqs.length === data.userIds.length, {
+};
+const seqsMatchUsers = {
+  check: (data: { seqs: unknown[]; userIds: unknown[] }) => data.seqs.length === data.userIds.length,
   message: 'seqs must have one entry per user id',
-  path: ['seqs'],
+};
+
+/** The ack check of one event (or `toUsers` slice) for its users. */
+export const FallbackCheck = z
+  .object(fallbackCheckShape)
+  .refine(seqsMatchUsers.check, { message: seqsMatchUsers.message, path: ['seqs'] });
+export type FallbackCheck = z.infer<typeof FallbackCheck>;
+
+const FallbackJobDataV3 = z
+  .object({ v: z.literal(3), ...fallbackCheckShape })
+  .refine(seqsMatchUsers.check, { message: seqsMatchUsers.message, path: ['seqs'] });
+
+const FallbackJobDataV4 = z.object({
+  v: z.literal(4),
+  /** The checks of every event with a fallback policy in one events job. */
+  checks: z.array(FallbackCheck).min(2).max(EVENTS_PER_JOB),
 });
 
 /**
- * Data of a delayed job on the fallback queue. The dispatcher writes `v: 3` (`v: 2` with
- * each user's seq, for the ack check), one job per
- * (event, slice of a split `toUsers`) carrying all its offline users: one queue add per
- * slice instead of one per user, so scheduling fallbacks holds Redis far less while the
- * PUBLISHes of other slices wait. `v: 1` (one job per (event, user)) and `v: 2` (no seqs:
+ * Data of a delayed job on the fallback queue: one per events job, holding the ack checks
+ * of all its events that have a fallback policy, as `v: 4` (or `v: 3`, one check, when the
+ * events job carried one such event). One delayed job per events job, not per event or
+ * user: a delayed add is a BullMQ script that costs Redis several times what delivering
+ * the event does. `v: 1` (one job per (event, user)) and `v: 2` (no seqs:
  * no ack check) are still read, as such jobs may sit in Redis during an upgrade.
  */
 export const FallbackJobData = z.discriminatedUnion('v', [
   FallbackJobDataV1,
   FallbackJobDataV2,
   FallbackJobDataV3,
+  FallbackJobDataV4,
 ]);
 export type FallbackJobData = z.infer<typeof FallbackJobData>;
 
