@@ -8,7 +8,8 @@ import {
   type DeliveryMeta,
   type SyncAck,
 } from '@herald/contracts';
-import { readReplay, recordAck, type Logger, type RedisKeys } from '@herald/core';
+import { readReplay, type Logger, type RedisKeys } from '@herald/core';
+import { createAckRecorder } from './ack-recorder.js';
 import type { HeraldSocket } from './types.js';
 
 export interface ReplayOptions {
@@ -31,6 +32,7 @@ type Emit = (event: string, payload: unknown, meta: DeliveryMeta) => void;
  */
 export function createReplay(options: ReplayOptions) {
   const { redis, keys, logger: log } = options;
+  const acks = createAckRecorder(options);
 
   async function replay(
     socket: HeraldSocket,
@@ -68,10 +70,7 @@ export function createReplay(options: ReplayOptions) {
       });
       return;
     }
-    const { userId } = this.data;
-    recordAck(redis, keys, userId, parsed.data.seq).catch((error: unknown) =>
-      log.warn({ err: error, userId }, 'recording an ack failed; the next ack carries it again'),
-    );
+    acks.add(this.data.userId, parsed.data.seq);
   }
 
   function onSync(this: HeraldSocket, payload: unknown, ack?: unknown): void {

@@ -49,8 +49,9 @@ while a <= #ARGV do
     for j = 1, n do
       local seq = redis.call('HINCRBY', KEYS[k], 'seq', 1)
       local inbox = KEYS[k + 1]
-      redis.call('RPUSH', inbox, '{"seq":' .. seq .. ',' .. tail)
-      redis.call('LTRIM', inbox, -max, -1)
+      if redis.call('RPUSH', inbox, '{"seq":' .. seq .. ',' .. tail) > max then
+        redis.call('LTRIM', inbox, -max, -1)
+      end
       redis.call('EXPIRE', inbox, ttl)
       seqs[j] = seq
       k = k + 2
@@ -82,19 +83,25 @@ return out
 `;
 
 /**
- * Raises the user's acked seq to ARGV[1] (never lowers it, never above the latest seq,
- * so an ack cannot create the hash of a user who has no events). Returns the acked seq.
+ * For each user hash KEYS[i], raises its acked seq to ARGV[i] (never lowers it, never
+ * above the latest seq, so an ack cannot create the hash of a user who has no events).
+ * Returns the acked seqs, in order. One call carries the acks of many users.
  */
 const ACK_SCRIPT = `
-local seq = tonumber(ARGV[1])
-local top = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
-if seq > top then seq = top end
-local current = tonumber(redis.call('HGET', KEYS[1], 'ack') or '0')
-if seq > current then
-  redis.call('HSET', KEYS[1], 'ack', seq)
-  return seq
+local out = {}
+for i, key in ipairs(KEYS) do
+  local seq = tonumber(ARGV[i])
+  local values = redis.call('HMGET', key, 'seq', 'ack')
+  local top = tonumber(values[1] or '0')
+  local current = tonumber(values[2] or '0')
+  if seq > top then seq = top end
+  if seq > current then
+    redis.call('HSET', key, 'ack', seq)
+    current = seq
+  end
+  out[i] = current
 end
-return current
+return out
 `;
 
 type ScriptCommand = (...args: Array<string | number>) => Promise<unknown>;
@@ -235,7 +242,24 @@ export async function readLatestSeq(redis: Redis, keys: RedisKeys, userId: strin
 
 /** Records a device's cumulative ack; returns the user's acked seq afterwards. */
 export async function recordAck(redis: Redis, keys: RedisKeys, userId: string, seq: number): Promise<number> {
-  return Number(await command(redis, 'heraldAck')(1, keys.user(userId), seq));
+  const [acked] = await recordAcks(redis, keys, new Map([[userId, seq]]));
+  return acked ?? 0;
+}
+
+/** Records the acks of many users in one script call; returns their acked seqs, in order. */
+export async function recordAcks(
+  redis: Redis,
+  keys: RedisKeys,
+  acks: ReadonlyMap<string, number>,
+): Promise<number[]> {
+  if (acks.size === 0) return [];
+  const userKeys = [...acks.keys()].map((userId) => keys.user(userId));
+  const reply = (await command(redis, 'heraldAck')(
+    userKeys.length,
+    ...userKeys,
+    ...acks.values(),
+  )) as number[];
+  return reply.map(Number);
 }
 
 /** The acked seq of each user (0 when none of its devices acked anything). */

@@ -24,6 +24,7 @@ export {
   readLatestSeq,
   readReplay,
   recordAck,
+  recordAcks,
 } from './inbox.js';
 export type { EventRecord, InboxSettings, Replay, SequenceItem } from './inbox.js';
 export {
