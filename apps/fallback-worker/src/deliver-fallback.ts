@@ -87,8 +87,9 @@ function namesOf(userIds: readonly string[]): string {
 }
 
 /**
- * Runs the fallback check of one job: the users of one event that had to ack it (`v: 3`,
- * with each user's seq), the offline users of one event (`v: 2`), or one user (`v: 1`).
+ * Runs the fallback checks of one job: those of every event of one events job (`v: 4`,
+ * one after another), the users of one event that had to ack it (`v: 3`, with each
+ * user's seq), the offline users of one event (`v: 2`), or one user (`v: 1`).
  * For each user whose fallback is not settled yet (the `fallback-sent` mark, read for
  * all in one MGET):
  *

@@ -37,10 +37,11 @@ export interface FallbackWorker {
 }
 
 /**
- * Starts the fallback worker: a BullMQ worker on the fallback queue that, when the
- * grace period of an event's offline users ends, delivers it live to those who came
- * online meanwhile, and emails it once to each of the others. Retries and backoff come from the job
- * options the dispatcher set; undeliverable jobs stay in the failed set.
+ * Starts the fallback worker: a BullMQ worker on the fallback queue that, when an
+ * event's ack timeout ends, leaves alone the users who acked it (or had it on a plain
+ * device), delivers it live to those online on a plain device that did not have it, and
+ * emails it once to each of the others. Retries and backoff come from the job options
+ * the dispatcher set; undeliverable jobs stay in the failed set.
  */
 export async function startFallbackWorker(options: FallbackWorkerOptions): Promise<FallbackWorker> {
   const concurrency = options.concurrency ?? 4;
