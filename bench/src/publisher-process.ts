@@ -117,7 +117,9 @@ function naiveSender(): Sender {
 }
 
 function heraldSender(): Sender {
-  const publisher = createPublisher({ redisUrl, prefix });
+  // BENCH_LINGER_MS (a diagnostic): the publisher's lingerMs, how long a batch waits for more events.
+  const linger = process.env.BENCH_LINGER_MS;
+  const publisher = createPublisher({ redisUrl, prefix, ...(linger ? { lingerMs: Number(linger) } : {}) });
   // `--herald-no-fallback` (a diagnostic): scenario 1's events skip the ack-based fallback check.
   const oneOptions = process.env.BENCH_HERALD_NO_FALLBACK === '1' ? { fallback: false as const } : {};
   return {
