@@ -73,7 +73,7 @@ export interface PublisherOptions<C extends Catalog = DefaultCatalog> {
    * 2 ms lets a steady trickle share jobs too: each job costs the queue several scripts
    * and each event in it far less, so at 2,000 events/s it lowered Redis time per event
    * from 216 to 157 µs, raised the sustained rate from 6,349 to 8,157/s and lowered
-   * p50 latency (`pnpm bench --scenario throughput`, BENCH_LINGER_MS 0 vs 2).
+   * p50 latency (two `pnpm bench` runs minutes apart, BENCH_LINGER_MS 0 vs 2).
    * @default 2
    */
   lingerMs?: number;
