@@ -14,7 +14,14 @@ export interface AckBatcherOptions {
   maxPerSecond?: number;
 }
 
-export const DEFAULT_ACK_DELAY_MS = 100;
+/**
+ * 1 s: the fallback check waits `HERALD_ACK_TIMEOUT_MS` (30 s) for an ack, so an ack a
+ * second late changes nothing, while at several events per second per device it turns
+ * one ack (a Redis script on a node) per event into one per second. In the bench at
+ * 100 ms devices sent 0.99 acks per event and Herald sustained 8,116/s; at 1 s, 0.19 to
+ * 0.55 and 10,319/s (two full-scale runs minutes apart).
+ */
+export const DEFAULT_ACK_DELAY_MS = 1_000;
 export const DEFAULT_ACK_BATCH_SIZE = 100;
 export const DEFAULT_ACKS_PER_SECOND = 10;
 

@@ -111,7 +111,10 @@ export interface HeraldClientOptions<C extends Catalog = DefaultCatalog> {
    * sessions. @default socket.io-client's (`['polling', 'websocket']`, upgrading)
    */
   transports?: Array<'polling' | 'websocket' | 'webtransport'>;
-  /** How long a handled seq may wait to share its ack with the next ones. @default 100 */
+  /**
+   * How long a handled seq may wait to share its ack with the next ones. Keep it well under
+   * the server's `HERALD_ACK_TIMEOUT_MS`. @default 1_000
+   */
   ackDelayMs?: number;
   /** Handled seqs after which the ack goes out without waiting for `ackDelayMs`. @default 100 */
   ackBatchSize?: number;

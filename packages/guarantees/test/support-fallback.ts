@@ -171,6 +171,8 @@ export function recordClient(
     transports: ['websocket'],
     reconnectDelayMs: 100,
     reconnectDelayMaxMs: 1_000,
+    // These tests run the fallback check after a second or so: ack sooner than the SDK's 1 s.
+    ackDelayMs: 100,
     ...clientOptions,
   });
   defer(() => client.close());

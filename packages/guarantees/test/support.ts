@@ -344,6 +344,8 @@ export function startDevice(
     transports: ['websocket'],
     reconnectDelayMs: 200,
     reconnectDelayMaxMs: 2_000,
+    // These tests run the fallback check after a second or so: ack sooner than the SDK's 1 s.
+    ackDelayMs: 100,
     ...options,
   });
   defer(() => client.close());
