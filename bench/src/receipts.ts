@@ -1,24 +1,9 @@
 import { sleep, type BenchContext } from './context.js';
+import type { PhaseReport } from './load-client.js';
 import { concat } from './stats.js';
 
-/** What every load process recorded for one phase, merged. */
-export interface Receipts {
-  count: number;
-  unique: number;
-  duplicates: number;
-  /** Receipts whose seq was not above the one before on the same device (should be 0: the SDK orders). */
-  outOfOrder: number;
-  /** Receipts replayed from the inbox. */
-  replayed: number;
-  /** `herald:ack` packets the devices sent while the phase was tracked. */
-  acksSent: number;
-  /** `herald:sync` requests the devices sent while the phase was tracked. */
-  syncsSent: number;
-  latencies: Float64Array;
-  receivedAt: Float64Array;
-  /** Each device's last receipt (when tracked with `perConnection`). */
-  lastPerConnection: Float64Array;
-}
+/** What every load process recorded for one phase, merged: the same fields as one process's report. */
+export type Receipts = PhaseReport;
 
 /** Starts recording a phase in every load process. */
 export async function trackPhase(

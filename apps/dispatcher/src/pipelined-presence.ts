@@ -1,26 +1,13 @@
 import { PresenceReader, countDevices, type UserDevices } from '@herald/core';
 
 /**
- * The presence reader of the dispatcher, whose connection auto-pipelines: `onlineAmong`
- * issues one plain ZCOUNT per user (same rule as `PresenceReader`: entries whose expiry
- * is still ahead), which ioredis sends in the same write as the job's claims and the
- * PUBLISHes of other jobs, instead of building an explicit pipeline per job (the
+ * The presence reader of the dispatcher, whose connection auto-pipelines: `devicesAmong`
+ * issues one plain ZRANGEBYSCORE per user (same rule as `PresenceReader`: entries whose
+ * expiry is still ahead), which ioredis sends in the same write as the job's record reads
+ * and the PUBLISHes of other jobs, instead of building an explicit pipeline per job (the
  * pipeline object costs more CPU than the reads it carries for a batch of a few users).
  */
 export class PipelinedPresenceReader extends PresenceReader {
-  override async onlineAmong(userIds: readonly string[]): Promise<Set<string>> {
-    if (userIds.length === 0) return new Set();
-    const now = Date.now();
-    const counts = await Promise.all(
-      userIds.map((userId) => this.redis.zcount(this.keys.presence(userId), now, '+inf')),
-    );
-    const online = new Set<string>();
-    counts.forEach((count, i) => {
-      if (count > 0) online.add(userIds[i] as string);
-    });
-    return online;
-  }
-
   /** Same as `PresenceReader.devicesAmong`, one auto-pipelined ZRANGEBYSCORE per user. */
   override async devicesAmong(userIds: readonly string[]): Promise<Map<string, UserDevices>> {
     const found = new Map<string, UserDevices>();

@@ -6,7 +6,7 @@ import {
   QueueName,
   type FallbackJobData,
 } from '@herald/contracts';
-import { closeRedis, createKeys, createRedis, type Logger } from '@herald/core';
+import { closeRedis, createKeys, createRedis, jobLockOptions, type Logger } from '@herald/core';
 import { deliverEvent, type DeliveryResult } from './deliver-event.js';
 import { PipelinedPresenceReader } from './pipelined-presence.js';
 
@@ -102,11 +102,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
       connection: workerRedis,
       prefix: options.prefix,
       concurrency,
-      lockDuration: lockMs,
-      stalledInterval: Math.floor(lockMs / 2),
-      // Redelivering an events job is safe (the same seqs again, devices drop repeats), and
-      // BullMQ's default of 1 would fail for good a job caught by two dispatcher deaths.
-      maxStalledCount: 10,
+      ...jobLockOptions(lockMs),
     },
   );
   worker.on('failed', (job, error) => {

@@ -1,6 +1,13 @@
 import { DelayedError, UnrecoverableError, Worker } from 'bullmq';
 import { HeraldError, HeraldErrorCode, QueueName } from '@herald/contracts';
-import { PresenceReader, closeRedis, createKeys, createRedis, type Logger } from '@herald/core';
+import {
+  PresenceReader,
+  closeRedis,
+  createKeys,
+  createRedis,
+  jobLockOptions,
+  type Logger,
+} from '@herald/core';
 import { deliverFallback, type FallbackOutcome } from './deliver-fallback.js';
 import { defaultTemplates, type EmailTemplate } from './email-templates.js';
 import { createMailer } from './mailer.js';
@@ -101,11 +108,7 @@ export async function startFallbackWorker(options: FallbackWorkerOptions): Promi
     },
     {
       connection: workerRedis,
-      lockDuration: lockMs,
-      stalledInterval: Math.floor(lockMs / 2),
-      // A job taken up again after a crash settles only the users still unsettled; BullMQ's
-      // default of 1 would fail for good a job caught by two worker deaths, and email nobody.
-      maxStalledCount: 10,
+      ...jobLockOptions(lockMs),
       prefix: options.prefix,
       concurrency,
     },

@@ -49,19 +49,8 @@ const FallbackJobDataV1 = z.object({
   seq: z.number().int().positive().optional(),
 });
 
-const FallbackJobDataV2 = z.object({
-  v: z.literal(2),
-  eventId: EventId,
-  /** The offline users of one item of an events job (at most `USERS_PER_JOB`). */
-  userIds: z.array(UserId).min(1).max(USERS_PER_JOB),
-  event: z.string().min(1),
-  payload: z.unknown(),
-  fallback: FallbackPolicy,
-  publishedAt: z.number(),
-  seq: z.number().int().positive().optional(),
-});
-
-const fallbackCheckShape = {
+/** One event (or `toUsers` slice) and the users its fallback is for. */
+const fallbackUsersShape = {
   eventId: EventId,
   /** The users of one item of an events job (at most `USERS_PER_JOB`). */
   userIds: z.array(UserId).min(1).max(USERS_PER_JOB),
@@ -69,6 +58,16 @@ const fallbackCheckShape = {
   payload: z.unknown(),
   fallback: FallbackPolicy,
   publishedAt: z.number(),
+};
+
+const FallbackJobDataV2 = z.object({
+  v: z.literal(2),
+  ...fallbackUsersShape,
+  seq: z.number().int().positive().optional(),
+});
+
+const fallbackCheckShape = {
+  ...fallbackUsersShape,
   /** Each user's seq for this event, in the order of `userIds`: the check sends only if the user's acked seq is below it. */
   seqs: z.array(z.number().int().positive()).min(1).max(USERS_PER_JOB),
   /**

@@ -48,6 +48,7 @@ export type {
   ConsumeClientEventsOptions,
 } from './client-events-stream.js';
 export { BodyTooLargeError, DEFAULT_BODY_LIMIT_BYTES, readJsonBody, sendJson } from './http.js';
+export { jobLockOptions } from './job-lock.js';
 export { exitOnSignal } from './shutdown.js';
 export type { ShutdownOptions } from './shutdown.js';
 export { createNodeId } from './node-id.js';

@@ -26,6 +26,7 @@ import {
 } from '@herald/testing';
 
 export { useCleanup, type Defer } from '@herald/testing';
+export { range } from './support.js';
 
 // --- Apps as child processes ------------------------------------------------------------
 
@@ -215,11 +216,6 @@ export function recordClient(
         message: `${userId}'s handlers reached seq ${seq}`,
       }).then(() => undefined),
   };
-}
-
-/** from..to, inclusive. */
-export function range(from: number, to: number): number[] {
-  return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 }
 
 /** A Web Storage stand-in, shared by clients that play the same device across a "page reload". */
