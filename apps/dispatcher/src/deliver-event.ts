@@ -1,5 +1,4 @@
 import { Emitter, RESERVED_EVENTS } from '@socket.io/redis-emitter';
-import type { Queue } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
 import {
   EventJobDataV1,
@@ -7,31 +6,24 @@ import {
   describeIssues,
   toFieldIssues,
   type DeliveryMeta,
-  type FallbackJobData,
 } from '@herald/contracts';
 import {
+  batchPublishes,
   hasPlainDevice,
-  readEventRecords,
-  trackPublishes,
+  readDeliveryState,
   type Logger,
-  type PresenceReader,
   type Redis,
   type RedisKeys,
 } from '@herald/core';
-import {
-  toFallbackJob,
-  type CheckedItem,
-  type FallbackJobSettings,
-  type FallbackUser,
-} from './fallback-jobs.js';
+import type { CheckBatcher } from './check-batcher.js';
+import type { CheckedItem, FallbackUser } from './fallback-jobs.js';
 
 export interface DeliverEventDeps {
-  /** Connection for claims, presence reads and PUBLISH (auto-pipelined). */
+  /** Connection for the records and presence read and the PUBLISHes (auto-pipelined). */
   redis: Redis;
   keys: RedisKeys;
-  presence: PresenceReader;
-  fallbackQueue: Queue<FallbackJobData>;
-  fallback: FallbackJobSettings;
+  /** Queues the job's ack checks in a shared delayed fallback job. */
+  checks: CheckBatcher;
   logger: Logger;
 }
 
@@ -45,8 +37,8 @@ export interface DeliveryResult {
   emitted: number;
   /** Users given a fallback check: every user of an event with a fallback policy. */
   fallbacks: number;
-  /** Fallback jobs scheduled for them: one per event (or slice), not one per user. */
-  fallbackJobs: number;
+  /** Events (or slices) of those users, whose checks went into a fallback job shared with other events jobs. */
+  checked: number;
 }
 
 /** The items of an events job, with the reasons of those that are invalid. */
@@ -105,15 +97,17 @@ export function parseEventJob(data: unknown): ParsedEventJob {
  * user's seq and inbox entry were written in the MULTI that queued the job). Round trips
  * are per job, not per event:
  *
- * 1. one read of each (eventId, part)'s record (the job that delivers it and its users'
- *    seqs) together with one presence read for all users of the job, auto-pipelined;
- * 2. one PUBLISH per online user (each carries that user's seq) and one per room or
- *    broadcast, and at the same time one `addBulk` of the fallback checks: one delayed
- *    job per event (or slice) with a fallback policy, for all its users.
+ * 1. one script call reads each (eventId, part)'s record (the job that delivers it and
+ *    its users' seqs) and the presence of all users of the job;
+ * 2. one script call makes one PUBLISH per online user (each carries that user's seq)
+ *    and one per room or broadcast, and at the same time the ack checks of its events with a fallback policy
+ *    go to the check batcher, which puts those of the events jobs delivered within a few
+ *    milliseconds into one delayed fallback job.
  *
  * A pair whose record names another job was published again under the same event id:
  * this job skips it. A retry of this job (after a crash, say) emits again with the same
- * seqs; devices drop what they already have by seq, and fallback jobs have fixed ids.
+ * seqs; devices drop what they already have by seq, and the fallback-sent marks keep a
+ * check queued twice to one email.
  *
  * Fallback rule, decided by the check after `ackTimeoutMs`: nothing if some device acked
  * the event's seq; nothing either if a plain device (one that does not ack) that was
@@ -145,17 +139,15 @@ export async function deliverEvent(
   for (const item of unique) {
     if (item.target.kind === 'users') for (const id of item.target.userIds) userIds.add(id);
   }
-  const [records, devices] = await Promise.all([
-    readEventRecords(
-      deps.redis,
-      deps.keys,
-      unique.map((item) => ({ eventId: item.eventId, part: item.part.index })),
-    ),
-    deps.presence.devicesAmong([...userIds]),
-  ]);
+  const { records, devices } = await readDeliveryState(
+    deps.redis,
+    deps.keys,
+    unique.map((item) => ({ eventId: item.eventId, part: item.part.index })),
+    [...userIds],
+  );
 
-  const tracker = trackPublishes(deps.redis);
-  const emitter = new Emitter(tracker.client, { key: deps.keys.socketIoChannel });
+  const publishes = batchPublishes(deps.redis);
+  const emitter = new Emitter(publishes.client, { key: deps.keys.socketIoChannel });
   const checked: CheckedItem[] = [];
   let delivered = 0;
   let emitted = 0;
@@ -205,19 +197,15 @@ export async function deliverEvent(
     // sequencing (another tool adding to the queue), has none: nothing to deliver it with.
     deps.logger.warn({ jobId, unrecorded }, 'events without a sequencing record were skipped');
   }
-  const fallbackJob = checked.length > 0 ? toFallbackJob(checked, deps.fallback) : undefined;
-  const scheduled = fallbackJob
-    ? deps.fallbackQueue.add(fallbackJob.name, fallbackJob.data, fallbackJob.opts)
-    : undefined;
-  // We must await here: the emitter does not, and the job must not complete before Redis took every PUBLISH.
-  await Promise.all([tracker.settled(), scheduled]);
+  // The job must not complete before Redis took every PUBLISH and holds its checks.
+  await Promise.all([publishes.send(), deps.checks.add(checked)]);
 
   const result: DeliveryResult = {
     events: parsed.length,
     skipped: parsed.length - delivered,
     emitted,
     fallbacks,
-    fallbackJobs: fallbackJob ? 1 : 0,
+    checked: checked.length,
   };
   deps.logger.debug({ jobId, ...result }, 'events delivered');
   if (invalid.length > 0) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FallbackJobData } from '@herald/contracts';
-import { fallbackJobId, toFallbackJob } from './fallback-jobs.js';
+import { batchJobId, fallbackJobId, toFallbackJob } from './fallback-jobs.js';
 
 describe('fallbackJobId', () => {
   it('never contains a colon and is not an integer', () => {
@@ -53,7 +53,7 @@ describe('toFallbackJob', () => {
     });
   });
 
-  it('puts the checks of several events of one events job in one job, named for the first', () => {
+  it('puts the checks of several events in one job, with an id that only the same pairs share', () => {
     const item = (eventId: string, index: number) => ({
       eventId,
       event: 'notification:new',
@@ -64,14 +64,16 @@ describe('toFallbackJob', () => {
       part: { index, count: index + 1 },
     });
     const users = [{ userId: 'a', seq: 1, plain: { 'n|s|p': 99 } }];
-    const job = toFallbackJob(
-      [
-        { item: item('e1', 0), fallback: { channel: 'email' }, users },
-        { item: item('e2', 1), fallback: { channel: 'email' }, users: [{ userId: 'a', seq: 2 }] },
-      ],
-      { delayMs: 1, attempts: 1, backoffMs: 1 },
-    );
-    expect(job.opts.jobId).toBe(fallbackJobId('e1', 0));
+    const checks = [
+      { item: item('e1', 0), fallback: { channel: 'email' as const }, users },
+      { item: item('e2', 1), fallback: { channel: 'email' as const }, users: [{ userId: 'a', seq: 2 }] },
+    ];
+    const job = toFallbackJob(checks, { delayMs: 1, attempts: 1, backoffMs: 1 });
+    expect(job.opts.jobId).toBe(batchJobId(checks));
+    expect(job.opts.jobId).toMatch(/^fbg-/);
+    expect(batchJobId(checks)).toBe(batchJobId([...checks]));
+    expect(batchJobId(checks)).not.toBe(batchJobId([...checks].reverse()));
+    expect(batchJobId(checks)).not.toBe(batchJobId(checks.slice(0, 1)));
     expect(job.data).toMatchObject({
       v: 4,
       checks: [

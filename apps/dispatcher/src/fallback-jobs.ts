@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
 import type { EventJobItem, FallbackJobData, FallbackPolicy } from '@herald/contracts';
 
@@ -17,6 +18,17 @@ function escapeIdPart(value: string): string {
  */
 export function fallbackJobId(eventId: string, part: number): string {
   return `fbp-${escapeIdPart(eventId)}|${part}`;
+}
+
+/**
+ * The id of a fallback job holding the checks of several (event, part) pairs:
+ * `fbg-` and a digest of the pairs, in order. Only a job of exactly the same pairs
+ * shares it, so BullMQ ignoring an add under an existing id never drops a check.
+ */
+export function batchJobId(checked: readonly CheckedItem[]): string {
+  const hash = createHash('sha256');
+  for (const { item } of checked) hash.update(`${item.eventId}\u0000${item.part.index}\u0000`);
+  return `fbg-${hash.digest('base64url').slice(0, 32)}`;
 }
 
 /** A user the fallback check is for: its seq, and its plain devices online at the emit (member → entry expiry). */
@@ -48,11 +60,11 @@ export interface CheckedItem {
 }
 
 /**
- * The one delayed fallback job of an events job: the ack checks of all its events that
- * have a fallback policy (`v: 4`, or `v: 3` when there is one). One delayed add per
- * events job instead of one per event keeps the check from costing more Redis time than
- * the delivery. Its id is that of its first (eventId, part), which only this events job
- * delivers (the record says so), so a retry of the events job adds nothing twice.
+ * One delayed fallback job for the ack checks of a batch of events (those of one or more
+ * events jobs, see `createCheckBatcher`): `v: 4`, or `v: 3` when there is one check.
+ * A lone check's id is its (eventId, part)'s `fallbackJobId`, which only the events job
+ * recorded for that pair delivers, so a retry of it adds nothing twice; a batch's id is
+ * `batchJobId` of its pairs.
  */
 export function toFallbackJob(
   checked: readonly CheckedItem[],
@@ -79,7 +91,7 @@ export function toFallbackJob(
     data: second ? { v: 4, checks } : { v: 3, ...(checks[0] as (typeof checks)[number]) },
     opts: {
       ...RETENTION,
-      jobId: fallbackJobId(first.item.eventId, first.item.part.index),
+      jobId: second ? batchJobId(checked) : fallbackJobId(first.item.eventId, first.item.part.index),
       delay: settings.delayMs,
       attempts: settings.attempts,
       backoff: { type: 'exponential', delay: settings.backoffMs },

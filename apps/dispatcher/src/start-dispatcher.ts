@@ -7,8 +7,9 @@ import {
   type FallbackJobData,
 } from '@herald/contracts';
 import { closeRedis, createKeys, createRedis, jobLockOptions, type Logger } from '@herald/core';
+import { createCheckBatcher } from './check-batcher.js';
 import { deliverEvent, type DeliveryResult } from './deliver-event.js';
-import { PipelinedPresenceReader } from './pipelined-presence.js';
+import { toFallbackJob } from './fallback-jobs.js';
 
 export interface DispatcherOptions {
   /** Redis holding the queues, presence and the Socket.IO channel. */
@@ -21,8 +22,19 @@ export interface DispatcherOptions {
    * only to users none of whose devices acked the event by then. @default 30_000
    */
   ackTimeoutMs?: number;
-  /** Jobs processed at once. @default 4 */
+  /**
+   * Jobs processed at once. A job holds its slot until its ack checks are in a fallback
+   * job (`checkLingerMs` at most), so there are more than the CPU alone would need.
+   * @default 32
+   */
   concurrency?: number;
+  /**
+   * How long an events job's ack checks wait for those of other jobs, to share one
+   * delayed fallback job with them (`HERALD_DISPATCHER_CHECK_LINGER_MS`; they go at once
+   * when half the slots are waiting). 0: each events job's checks get a job of their own.
+   * @default 20
+   */
+  checkLingerMs?: number;
   /**
    * How long a job's lock lasts without renewal (`HERALD_DISPATCHER_LOCK_MS`). A job of a
    * dispatcher that died is taken up again by another between this and 1.5× this later;
@@ -56,8 +68,8 @@ function checkInt(name: string, value: number, min: number, max: number): number
  * Starts a dispatcher: a BullMQ worker on the events queue that delivers each event
  * to the online devices of its users, with each user's seq (or to a room, or everyone)
  * through the Socket.IO Redis channel, and, when the event has a fallback policy,
- * schedules one delayed ack check for its users (one per event, or per slice of a split
- * `toUsers`). Retries and backoff of events jobs come from the job
+ * schedules the ack check of its users in a delayed fallback job shared with the events
+ * jobs delivered within `checkLingerMs`. Retries and backoff of events jobs come from the job
  * options the publisher sets; poison jobs fail at once with their reason.
  *
  * @example
@@ -71,13 +83,14 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     attempts: checkInt('fallbackAttempts', options.fallbackAttempts ?? 8, 1, 100),
     backoffMs: checkInt('fallbackBackoffMs', options.fallbackBackoffMs ?? 1_000, 0, 3_600_000),
   };
-  const concurrency = checkInt('concurrency', options.concurrency ?? 4, 1, 1_000);
+  const concurrency = checkInt('concurrency', options.concurrency ?? 32, 1, 1_000);
+  const checkLingerMs = checkInt('checkLingerMs', options.checkLingerMs ?? 20, 0, 10_000);
   const lockMs = checkInt('lockMs', options.lockMs ?? 10_000, 1_000, 600_000);
   const log = options.logger.child({ component: 'dispatcher' });
   const keys = createKeys(options.prefix);
 
-  // Presence reads and PUBLISHes share one auto-pipelined connection: the commands of
-  // concurrent jobs (and the per-user PUBLISHes of one chunk) go out in a few writes.
+  // The state reads and PUBLISH scripts of concurrent jobs share one auto-pipelined
+  // connection, so they go out in a few writes.
   const redis = createRedis(options.redisUrl, { enableAutoPipelining: true });
   const queueRedis = createRedis(options.redisUrl);
   const workerRedis = createRedis(options.redisUrl);
@@ -91,8 +104,16 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     connection: queueRedis,
     prefix: options.prefix,
   });
-  const presence = new PipelinedPresenceReader(redis, keys);
-  const deps = { redis, keys, presence, fallbackQueue, fallback, logger: log };
+  const checks = createCheckBatcher({
+    lingerMs: checkLingerMs,
+    maxWaiters: Math.max(1, Math.floor(concurrency / 2)),
+    maxUsers: 5_000,
+    addJob: (checked) => {
+      const job = toFallbackJob(checked, fallback);
+      return fallbackQueue.add(job.name, job.data, job.opts);
+    },
+  });
+  const deps = { redis, keys, checks, logger: log };
 
   const worker = new Worker<unknown, DeliveryResult>(
     QueueName.events,
@@ -125,6 +146,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     close() {
       closing ??= (async () => {
         await worker.close();
+        await checks.drain();
         await fallbackQueue.close();
         await Promise.all(connections.map((c) => closeRedis(c)));
       })();

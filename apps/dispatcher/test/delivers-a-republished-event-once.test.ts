@@ -4,7 +4,8 @@ import { QueueName, type FallbackJobData } from '@herald/contracts';
 import { mintToken, sleep, uniqueUser, waitFor } from '@herald/testing';
 import { createKeys, readEventRecords, silentLogger } from '@herald/core';
 import { deliverEvent } from '../src/deliver-event.js';
-import { PipelinedPresenceReader } from '../src/pipelined-presence.js';
+import { createCheckBatcher } from '../src/check-batcher.js';
+import { toFallbackJob } from '../src/fallback-jobs.js';
 import { device, published, startStack, useCleanup } from './support.js';
 
 const QUIET_MS = 400;
@@ -107,9 +108,15 @@ describe('publishing the same eventId twice within 24 h', () => {
     const deps = {
       redis,
       keys,
-      presence: new PipelinedPresenceReader(redis, keys),
-      fallbackQueue,
-      fallback: { delayMs: 60_000, attempts: 1, backoffMs: 0 },
+      checks: createCheckBatcher({
+        lingerMs: 0,
+        maxWaiters: 1,
+        maxUsers: 1,
+        addJob: (checked) => {
+          const job = toFallbackJob(checked, { delayMs: 60_000, attempts: 1, backoffMs: 0 });
+          return fallbackQueue.add(job.name, job.data, job.opts);
+        },
+      }),
       logger: silentLogger(),
     };
     // The same job twice (a redelivery after a crash): the same seq on the wire both times.

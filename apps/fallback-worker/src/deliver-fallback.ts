@@ -25,7 +25,6 @@ export const SENDS_PER_JOB = 8;
  * (event, user) is settled, so a retry of the job (or a second job) leaves the user alone.
  */
 const MARK_LIVE = 'live';
-const MARK_ACKED = 'acked';
 const MARK_RECEIVED = 'plain';
 const MARK_UNDELIVERABLE = 'undeliverable';
 
@@ -90,10 +89,10 @@ function namesOf(userIds: readonly string[]): string {
  * Runs the fallback checks of one job: those of every event of one events job (`v: 4`,
  * one after another), the users of one event that had to ack it (`v: 3`, with each
  * user's seq), the offline users of one event (`v: 2`), or one user (`v: 1`).
- * For each user whose fallback is not settled yet (the `fallback-sent` mark, read for
- * all in one MGET):
+ * For each user:
  *
- * - some device acked a seq at or above the event's → nothing (marked `acked`);
+ * - some device acked a seq at or above the event's → nothing (the ack stays, so no mark);
+ * - the `fallback-sent` mark is set (read for the others in one MGET) → settled before;
  * - a plain device (one that does not ack) connected at the emit still is, its presence
  *   refreshed since → it had the event, nothing (marked `plain`);
  * - another plain device is online → the event live (late, same payload and meta), no email;
@@ -101,7 +100,7 @@ function namesOf(userIds: readonly string[]): string {
  *   user's last connection (at most `SENDS_PER_JOB` sends at once);
  * - with neither → counted as undeliverable and logged, once.
  *
- * Every outcome sets the mark, so a retry touches only the users still unsettled. All
+ * Every other outcome sets the mark, so a retry touches only the users still unsettled. All
  * users are processed before the job decides: if any send failed, it throws so BullMQ
  * retries it with backoff (the others' emails are neither lost nor repeated); if all
  * are settled but some were undeliverable, it fails for good naming them, so they stay
@@ -167,31 +166,31 @@ async function settleCheck(job: SingleCheck, deps: DeliverFallbackDeps): Promise
   const mark = (userId: string, value: string) =>
     deps.redis.set(sentKey(userId), value, 'EX', FALLBACK_SENT_TTL_S);
 
-  const marks = await deps.redis.mget(userIds.map(sentKey));
-  const pending: string[] = [];
+  // Acked first: some device of the user has everything up to the event's seq. An ack
+  // never goes down, so it settles the user for any retry without a mark of its own (at
+  // thousands of events a second, a week-long mark per acked pair would fill Redis).
+  const seqOf = seqsOf(job);
+  const withSeq = userIds.filter((userId) => seqOf.has(userId));
+  const ackedSeqs = await readAckedSeqs(deps.redis, deps.keys, withSeq);
+  const acked = new Set(
+    withSeq.filter((userId) => (ackedSeqs.get(userId) ?? 0) >= (seqOf.get(userId) as number)),
+  );
+  if (acked.size > 0)
+    deps.logger.debug({ ...base, users: acked.size }, 'acked before the check; no fallback');
+
+  const rest = userIds.filter((userId) => !acked.has(userId));
+  const marks = rest.length > 0 ? await deps.redis.mget(rest.map(sentKey)) : [];
+  const unacked: string[] = [];
   const undeliverable: string[] = [];
   let alreadySent = 0;
-  userIds.forEach((userId, i) => {
+  rest.forEach((userId, i) => {
     const value = marks[i];
-    if (value === null || value === undefined) pending.push(userId);
+    if (value === null || value === undefined) unacked.push(userId);
     else if (value === MARK_UNDELIVERABLE) undeliverable.push(userId);
     else alreadySent += 1;
   });
   if (alreadySent > 0)
     deps.logger.info({ ...base, users: alreadySent }, 'fallback already sent; nothing to do');
-
-  // Acked: some device of the user has everything up to the event's seq.
-  const seqOf = seqsOf(job);
-  const withSeq = pending.filter((userId) => seqOf.has(userId));
-  const ackedSeqs = await readAckedSeqs(deps.redis, deps.keys, withSeq);
-  const acked = new Set(
-    withSeq.filter((userId) => (ackedSeqs.get(userId) ?? 0) >= (seqOf.get(userId) as number)),
-  );
-  if (acked.size > 0) {
-    await Promise.all([...acked].map((userId) => mark(userId, MARK_ACKED)));
-    deps.logger.debug({ ...base, users: acked.size }, 'acked before the check; no fallback');
-  }
-  const unacked = pending.filter((userId) => !acked.has(userId));
 
   // A plain device (one that never acks) that was connected at the emit and still is got
   // the event. One online now that was not (or whose entry then was a dead node's

@@ -20,13 +20,14 @@ export {
   defineInboxCommands,
   queueSequencing,
   readAckedSeqs,
+  readDeliveryState,
   readEventRecords,
   readLatestSeq,
   readReplay,
   recordAck,
   recordAcks,
 } from './inbox.js';
-export type { EventRecord, InboxSettings, Replay, SequenceItem } from './inbox.js';
+export type { DeliveryState, EventRecord, InboxSettings, Replay, SequenceItem } from './inbox.js';
 export {
   DEFAULT_PRESENCE_TTL_MS,
   PresenceReader,
@@ -53,4 +54,6 @@ export { exitOnSignal } from './shutdown.js';
 export type { ShutdownOptions } from './shutdown.js';
 export { createNodeId } from './node-id.js';
 export { trackPublishes } from './publish-tracker.js';
+export { batchPublishes } from './publish-batch.js';
+export type { PublishBatch } from './publish-batch.js';
 export type { PublishClient, PublishTracker } from './publish-tracker.js';

@@ -5,6 +5,7 @@ import {
   defineInboxCommands,
   queueSequencing,
   readAckedSeqs,
+  readDeliveryState,
   readEventRecords,
   readLatestSeq,
   readReplay,
@@ -13,6 +14,7 @@ import {
 } from '../src/inbox.js';
 import { createKeys, type RedisKeys } from '../src/keys.js';
 import { PresenceReader, PresenceRegistry } from '../src/presence.js';
+import { batchPublishes } from '../src/publish-batch.js';
 import { createRedis, type Redis } from '../src/redis.js';
 
 let redis: Redis;
@@ -148,5 +150,60 @@ describe('presence by device kind', () => {
       plain: {},
     });
     await node.clearLocal();
+  });
+});
+
+describe('the dispatcher reads', () => {
+  it('read records and presence in one call, the same as one command each', async () => {
+    const keys = createKeys(uniquePrefix());
+    const [ana, ben, gone] = [uniqueUser('ana'), uniqueUser('ben'), uniqueUser('gone')];
+    await sequence(keys, [item('e1', [ana, ben]), item('e2', [ben])]);
+    const node = new PresenceRegistry({ redis, keys, nodeId: 'n', ttlMs: 60_000 });
+    await node.add(ana, 's1', true);
+    await node.add(ana, 's2', false);
+    // An entry whose expiry has passed (a dead node's left-over) does not count.
+    await redis.zadd(keys.presence(gone), Date.now() - 1, 'dead|s9|a');
+    const refs = [
+      { eventId: 'e2', part: 0 },
+      { eventId: 'nope', part: 0 },
+      { eventId: 'e1', part: 0 },
+    ];
+    const users = [ana, ben, gone];
+    const state = await readDeliveryState(redis, keys, refs, users);
+    expect(state.records).toEqual(await readEventRecords(redis, keys, refs));
+    expect(state.records).toEqual([{ jobId: 'job-1', seqs: [2] }, null, { jobId: 'job-1', seqs: [1, 1] }]);
+    expect(state.devices).toEqual(await new PresenceReader(redis, keys).devicesAmong(users));
+    expect([...state.devices.keys()]).toEqual([ana]);
+    expect(await readDeliveryState(redis, keys, [], [])).toEqual({ records: [], devices: new Map() });
+    await node.clearLocal();
+  });
+});
+
+describe('batchPublishes', () => {
+  it('sends nothing before send, then every PUBLISH in order, split over several calls when many', async () => {
+    const channel = `${uniquePrefix()}:ch`;
+    const subscriber = createRedis(inject('redisUrl'));
+    const got: string[] = [];
+    subscriber.on('message', (_channel: string, message: string) => got.push(message));
+    await subscriber.subscribe(channel);
+    try {
+      const batch = batchPublishes(redis);
+      const count = 1_201; // more than one call's worth
+      for (let i = 0; i < count; i++) void batch.client.publish(channel, `m${i}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(got).toEqual([]);
+      await batch.send();
+      const deadline = Date.now() + 5_000;
+      while (got.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(got).toEqual(Array.from({ length: count }, (_, i) => `m${i}`));
+      // A lone PUBLISH, and a send with nothing collected.
+      void batch.client.publish(channel, Buffer.from('one'));
+      await batch.send();
+      await batch.send();
+      while (got.length < count + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(got.slice(count)).toEqual(['one']);
+    } finally {
+      await subscriber.quit();
+    }
   });
 });

@@ -12,6 +12,7 @@ import {
   spawnFallbackWorker,
   spawnSocketNode,
   unfinishedJobs,
+  checksIn,
   useCleanup,
 } from './support-fallback.js';
 
@@ -88,17 +89,21 @@ describe('fallback by ack', () => {
       timeoutMs: 20_000,
       message: 'the stuck client acked seq 1 and is inside the handler of seq 2',
     });
-    // One check per event (each is for one user).
+    // One check per event (each is for one user), in as many fallback jobs as the dispatcher batched them into.
     const checks = users.length * EVENTS_PER_USER;
-    await waitFor(async () => (await unfinishedJobs(fallbackQueue)) === checks, {
-      timeoutMs: 20_000,
-      message: `${checks} fallback checks scheduled`,
-    });
+    await waitFor(
+      async () => (await checksIn(fallbackQueue, ['wait', 'delayed', 'prioritized', 'active'])) === checks,
+      {
+        timeoutMs: 20_000,
+        message: `${checks} fallback checks scheduled`,
+      },
+    );
 
     await spawnFallbackWorker(target, sink.url, defer);
     await waitFor(
       async () =>
-        (await unfinishedJobs(fallbackQueue)) === 0 && (await fallbackQueue.getCompletedCount()) === checks,
+        (await unfinishedJobs(fallbackQueue)) === 0 &&
+        (await checksIn(fallbackQueue, ['completed'])) === checks,
       { timeoutMs: 30_000, message: 'every fallback check ran' },
     );
 

@@ -101,6 +101,21 @@ export async function unfinishedJobs(queue: Queue): Promise<number> {
   return Object.values(counts).reduce((sum, n) => sum + n, 0);
 }
 
+/**
+ * The ack checks (one per event, or slice of one) in the fallback jobs in `states`: a job
+ * holds the checks of every events job the dispatcher delivered within its check linger.
+ */
+export async function checksIn(
+  queue: Queue,
+  states: Array<'wait' | 'delayed' | 'prioritized' | 'active' | 'completed' | 'failed'>,
+): Promise<number> {
+  const jobs = await queue.getJobs(states);
+  return jobs.reduce((sum, job) => {
+    const data = job.data as { checks?: unknown[] };
+    return sum + (Array.isArray(data.checks) ? data.checks.length : 1);
+  }, 0);
+}
+
 /** Opens a BullMQ queue (events or fallback) to read its state; closed after the test. */
 export function openQueue(name: string, connection: Redis, prefix: string, defer: Defer): Queue {
   const queue = new Queue(name, { connection, prefix });

@@ -90,7 +90,11 @@ describe('a fallback worker killed while it sends', () => {
     defer(() => sink.close());
     const [{ url }] = await Promise.all([
       spawnSocketNode(target, defer),
-      spawnDispatcher(target, defer, { HERALD_ACK_TIMEOUT_MS: '1000' }),
+      // One fallback job per event (no shared check jobs): the kill lands among sends of known jobs.
+      spawnDispatcher(target, defer, {
+        HERALD_ACK_TIMEOUT_MS: '1000',
+        HERALD_DISPATCHER_CHECK_LINGER_MS: '0',
+      }),
     ]);
     const publisher = createPublisher({ redisUrl, prefix });
     defer(() => publisher.close());

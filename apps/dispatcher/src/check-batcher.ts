@@ -1,0 +1,87 @@
+import type { CheckedItem } from './fallback-jobs.js';
+
+export interface CheckBatcherOptions {
+  /** How long checks wait for others once one is pending; 0 = none: each events job's checks go alone. */
+  lingerMs: number;
+  /** Events jobs waiting at which the batch goes at once (they hold worker slots meanwhile). */
+  maxWaiters: number;
+  /** Users at which the batch goes at once, so one fallback job stays a bounded amount of work. */
+  maxUsers: number;
+  /** Adds one fallback job carrying `checked`. */
+  addJob(checked: readonly CheckedItem[]): Promise<unknown>;
+}
+
+export interface CheckBatcher {
+  /** Queues the ack checks of one events job; resolves once a fallback job holding them is in Redis. */
+  add(checked: readonly CheckedItem[]): Promise<void>;
+  /** Sends what is pending and waits for every add in flight. */
+  drain(): Promise<void>;
+}
+
+interface Pending {
+  checked: CheckedItem[];
+  users: number;
+  waiters: Array<{ resolve(): void; reject(error: unknown): void }>;
+}
+
+/**
+ * Group commit of the ack checks of the events jobs a dispatcher delivers at about the
+ * same time: one delayed fallback job per batch instead of one per events job. A delayed
+ * BullMQ job costs Redis about as much to add, and as much again to run, as the events
+ * job itself; the check is due only after the ack timeout (30 s), so waiting a few
+ * milliseconds for company costs nothing. An events job completes only once its checks
+ * are in Redis (its `add` resolves), so a dispatcher that dies in between loses nothing:
+ * the events job runs again and queues them again.
+ *
+ * The id of a batch of one (event, part) is that pair's `fallbackJobId`, as before, so a
+ * retried events job whose check goes out alone adds nothing twice. A batch of several
+ * has an id derived from all its pairs, so an add can only be ignored as a duplicate of
+ * a job with exactly the same checks; a retried events job whose checks land in another
+ * batch checks those users twice, and the fallback-sent marks keep that to one email.
+ */
+export function createCheckBatcher(options: CheckBatcherOptions): CheckBatcher {
+  let pending: Pending | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const inFlight = new Set<Promise<void>>();
+
+  const flush = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    const batch = pending;
+    pending = undefined;
+    if (!batch) return;
+    const sent = options.addJob(batch.checked).then(
+      () => {
+        for (const waiter of batch.waiters) waiter.resolve();
+      },
+      (error: unknown) => {
+        for (const waiter of batch.waiters) waiter.reject(error);
+      },
+    );
+    inFlight.add(sent);
+    void sent.finally(() => inFlight.delete(sent));
+  };
+
+  return {
+    add(checked) {
+      if (checked.length === 0) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        pending ??= { checked: [], users: 0, waiters: [] };
+        pending.checked.push(...checked);
+        for (const item of checked) pending.users += item.users.length;
+        pending.waiters.push({ resolve, reject });
+        if (
+          options.lingerMs === 0 ||
+          pending.waiters.length >= options.maxWaiters ||
+          pending.users >= options.maxUsers
+        ) {
+          flush();
+        } else timer ??= setTimeout(flush, options.lingerMs);
+      });
+    },
+    async drain() {
+      flush();
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
+    },
+  };
+}
