@@ -224,11 +224,11 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
           loadProcesses: 2,
           redis: { source: resolved.source, version: info.version },
           limitsRaised: stack.limits,
-          dispatcherConcurrency: options.concurrency ? String(options.concurrency) : 'default (4)',
+          dispatcherConcurrency: options.concurrency ? String(options.concurrency) : 'default (32)',
           naiveConcurrency: options.concurrency ?? 4,
           ackTimeoutMs: ACK_TIMEOUT_MS,
           ceilingPublisher: options.ceilingPlain ? 'one write per PUBLISH' : 'auto-pipelined connection',
-          clientAckDelayMs: options.ackDelayMs ?? 'default (100)',
+          clientAckDelayMs: options.ackDelayMs ?? 'default (1000)',
           heraldScenario1Fallback: options.heraldNoFallback
             ? 'none (fallback: false)'
             : "the event's default",
