@@ -24,6 +24,7 @@ function recording(options: Partial<CheckBatcherOptions> = {}) {
     lingerMs: 20,
     maxWaiters: 100,
     maxUsers: 1_000,
+    maxChecks: 200,
     addJob: (checked) => {
       jobs.push(checked.map((c) => c.item.eventId));
       return Promise.resolve();
@@ -50,6 +51,19 @@ describe('createCheckBatcher', () => {
     expect(byUsers.jobs).toEqual([['a', 'b']]);
   });
 
+  it('never puts more than maxChecks checks in one job, nor splits one events job over two', async () => {
+    const { jobs, batcher } = recording({ lingerMs: 5, maxChecks: 3 });
+    await Promise.all([
+      batcher.add([check('a'), check('b')]),
+      batcher.add([check('c'), check('d')]),
+      batcher.add([check('e')]),
+    ]);
+    expect(jobs).toEqual([
+      ['a', 'b'],
+      ['c', 'd', 'e'],
+    ]);
+  });
+
   it('with lingerMs 0, gives each events job a fallback job of its own', async () => {
     const { jobs, batcher } = recording({ lingerMs: 0 });
     await Promise.all([batcher.add([check('a'), check('b')]), batcher.add([check('c')])]);
@@ -59,7 +73,13 @@ describe('createCheckBatcher', () => {
   it('resolves nothing before the job is added, and rejects every waiter of a failed add', async () => {
     let release: () => void = () => {};
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const slow = createCheckBatcher({ lingerMs: 0, maxWaiters: 10, maxUsers: 100, addJob: () => gate });
+    const slow = createCheckBatcher({
+      lingerMs: 0,
+      maxWaiters: 10,
+      maxUsers: 100,
+      maxChecks: 200,
+      addJob: () => gate,
+    });
     let done = false;
     const added = slow.add([check('a')]).then(() => (done = true));
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -72,10 +92,23 @@ describe('createCheckBatcher', () => {
       lingerMs: 5,
       maxWaiters: 10,
       maxUsers: 100,
+      maxChecks: 200,
       addJob: () => Promise.reject(new Error('redis down')),
     });
     const results = await Promise.allSettled([failing.add([check('a')]), failing.add([check('b')])]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+
+    const throwing = createCheckBatcher({
+      lingerMs: 5,
+      maxWaiters: 10,
+      maxUsers: 100,
+      maxChecks: 200,
+      addJob: () => {
+        throw new Error('bad check');
+      },
+    });
+    const thrown = await Promise.allSettled([throwing.add([check('a')]), throwing.add([check('b')])]);
+    expect(thrown.map((r) => r.status)).toEqual(['rejected', 'rejected']);
   });
 
   it('has nothing to add for a job without checks, and drain sends what is pending', async () => {

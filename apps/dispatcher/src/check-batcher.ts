@@ -7,6 +7,11 @@ export interface CheckBatcherOptions {
   maxWaiters: number;
   /** Users at which the batch goes at once, so one fallback job stays a bounded amount of work. */
   maxUsers: number;
+  /**
+   * Checks one fallback job may hold (the fallback job schema's bound); the checks of one
+   * events job never exceed it, and are never split over two fallback jobs.
+   */
+  maxChecks: number;
   /** Adds one fallback job carrying `checked`. */
   addJob(checked: readonly CheckedItem[]): Promise<unknown>;
 }
@@ -50,14 +55,17 @@ export function createCheckBatcher(options: CheckBatcherOptions): CheckBatcher {
     const batch = pending;
     pending = undefined;
     if (!batch) return;
-    const sent = options.addJob(batch.checked).then(
-      () => {
-        for (const waiter of batch.waiters) waiter.resolve();
-      },
-      (error: unknown) => {
-        for (const waiter of batch.waiters) waiter.reject(error);
-      },
-    );
+    // Through a promise, so an add that throws at once still settles every waiter of the batch.
+    const sent = Promise.resolve()
+      .then(() => options.addJob(batch.checked))
+      .then(
+        () => {
+          for (const waiter of batch.waiters) waiter.resolve();
+        },
+        (error: unknown) => {
+          for (const waiter of batch.waiters) waiter.reject(error);
+        },
+      );
     inFlight.add(sent);
     void sent.finally(() => inFlight.delete(sent));
   };
@@ -66,6 +74,7 @@ export function createCheckBatcher(options: CheckBatcherOptions): CheckBatcher {
     add(checked) {
       if (checked.length === 0) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
+        if (pending && pending.checked.length + checked.length > options.maxChecks) flush();
         pending ??= { checked: [], users: 0, waiters: [] };
         pending.checked.push(...checked);
         for (const item of checked) pending.users += item.users.length;
@@ -73,7 +82,8 @@ export function createCheckBatcher(options: CheckBatcherOptions): CheckBatcher {
         if (
           options.lingerMs === 0 ||
           pending.waiters.length >= options.maxWaiters ||
-          pending.users >= options.maxUsers
+          pending.users >= options.maxUsers ||
+          pending.checked.length >= options.maxChecks
         ) {
           flush();
         } else timer ??= setTimeout(flush, options.lingerMs);

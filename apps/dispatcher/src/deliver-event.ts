@@ -100,9 +100,9 @@ export function parseEventJob(data: unknown): ParsedEventJob {
  * 1. one script call reads each (eventId, part)'s record (the job that delivers it and
  *    its users' seqs) and the presence of all users of the job;
  * 2. one script call makes one PUBLISH per online user (each carries that user's seq)
- *    and one per room or broadcast, and at the same time the ack checks of its events with a fallback policy
- *    go to the check batcher, which puts those of the events jobs delivered within a few
- *    milliseconds into one delayed fallback job.
+ *    and one per room or broadcast; at the same time the ack checks of its events with
+ *    a fallback policy go to the check batcher, which puts those of the events jobs
+ *    delivered within a few milliseconds into one delayed fallback job.
  *
  * A pair whose record names another job was published again under the same event id:
  * this job skips it. A retry of this job (after a crash, say) emits again with the same

@@ -1,6 +1,7 @@
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import {
   DEFAULT_ACK_TIMEOUT_MS,
+  EVENTS_PER_JOB,
   HeraldError,
   HeraldErrorCode,
   QueueName,
@@ -108,6 +109,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     lingerMs: checkLingerMs,
     maxWaiters: Math.max(1, Math.floor(concurrency / 2)),
     maxUsers: 5_000,
+    maxChecks: EVENTS_PER_JOB,
     addJob: (checked) => {
       const job = toFallbackJob(checked, fallback);
       return fallbackQueue.add(job.name, job.data, job.opts);

@@ -112,6 +112,7 @@ describe('publishing the same eventId twice within 24 h', () => {
         lingerMs: 0,
         maxWaiters: 1,
         maxUsers: 1,
+        maxChecks: 200,
         addJob: (checked) => {
           const job = toFallbackJob(checked, { delayMs: 60_000, attempts: 1, backoffMs: 0 });
           return fallbackQueue.add(job.name, job.data, job.opts);

@@ -86,8 +86,8 @@ function namesOf(userIds: readonly string[]): string {
 }
 
 /**
- * Runs the fallback checks of one job: those of every event of one events job (`v: 4`,
- * one after another), the users of one event that had to ack it (`v: 3`, with each
+ * Runs the fallback checks of one job: those of the events of the events jobs a
+ * dispatcher delivered within its check linger (`v: 4`, one after another), the users of one event that had to ack it (`v: 3`, with each
  * user's seq), the offline users of one event (`v: 2`), or one user (`v: 1`).
  * For each user:
  *

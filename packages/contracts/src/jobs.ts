@@ -94,16 +94,16 @@ const FallbackJobDataV3 = z
 
 const FallbackJobDataV4 = z.object({
   v: z.literal(4),
-  /** The checks of every event with a fallback policy in one events job. */
+  /** The checks of the events with a fallback policy of one or more events jobs. */
   checks: z.array(FallbackCheck).min(2).max(EVENTS_PER_JOB),
 });
 
 /**
- * Data of a delayed job on the fallback queue: one per events job, holding the ack checks
- * of all its events that have a fallback policy, as `v: 4` (or `v: 3`, one check, when the
- * events job carried one such event). One delayed job per events job, not per event or
- * user: a delayed add is a BullMQ script that costs Redis several times what delivering
- * the event does. `v: 1` (one job per (event, user)) and `v: 2` (no seqs:
+ * Data of a delayed job on the fallback queue: the ack checks of the events with a fallback
+ * policy of the events jobs one dispatcher delivered within its check linger, as `v: 4` (at
+ * most `EVENTS_PER_JOB` checks; `v: 3` when there is one). One delayed job for many events
+ * jobs, not per event or user: a delayed add is a BullMQ script that costs Redis several
+ * times what delivering the event does. `v: 1` (one job per (event, user)) and `v: 2` (no seqs:
  * no ack check) are still read, as such jobs may sit in Redis during an upgrade.
  */
 export const FallbackJobData = z.discriminatedUnion('v', [
