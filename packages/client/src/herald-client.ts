@@ -291,6 +291,35 @@ export function createHeraldClient<C extends Catalog = DefaultCatalog>(
     });
   }
 
+  /**
+   * Reports a request the node did not answer within `requestTimeoutMs`, or refused;
+   * true when it accepted.
+   */
+  function accepted<A extends { accepted: true } | { accepted: false; code: string; message: string }>(
+    source: ClientErrorSource,
+    request: string,
+    refused: string,
+    error: Error | null,
+    answer: A,
+  ): answer is Extract<A, { accepted: true }> {
+    if (error) {
+      reportError(
+        source,
+        HeraldErrorCode.internal,
+        `${request} got no answer within ${requestTimeoutMs} ms`,
+        {
+          cause: error,
+        },
+      );
+      return false;
+    }
+    if (!answer.accepted) {
+      reportError(source, asCode(answer.code), `${refused}: ${answer.message}`);
+      return false;
+    }
+    return true;
+  }
+
   let storedCursor: Cursor | undefined;
   if (storage) {
     try {
@@ -493,18 +522,7 @@ export function createHeraldClient<C extends Catalog = DefaultCatalog>(
           // A connection lost meanwhile is replayed from the cursor by the next handshake.
           if (on !== connection || syncingOn !== on) return;
           syncingOn = undefined;
-          if (error) {
-            reportError(
-              'sync',
-              HeraldErrorCode.internal,
-              `herald:sync got no answer within ${requestTimeoutMs} ms`,
-              {
-                cause: error,
-              },
-            );
-          } else if (!answer.accepted) {
-            reportError('sync', asCode(answer.code), `herald:sync was refused: ${answer.message}`);
-          } else {
+          if (accepted('sync', 'herald:sync', 'herald:sync was refused', error, answer)) {
             // The node sent every event it had (and any herald:gap) before answering: what is
             // still missing up to its latest seq is gone. Later seqs may still be on their way.
             sequencer.skipMissing(answer.seq);
@@ -734,18 +752,7 @@ export function createHeraldClient<C extends Catalog = DefaultCatalog>(
         'herald:auth',
         { token } satisfies ProtocolEventPayload<'herald:auth'>,
         (error: Error | null, answer: HeraldAuthAck) => {
-          if (error) {
-            reportError(
-              'token',
-              HeraldErrorCode.internal,
-              `herald:auth got no answer within ${requestTimeoutMs} ms`,
-              {
-                cause: error,
-              },
-            );
-          } else if (!answer.accepted) {
-            reportError('token', asCode(answer.code), `The refreshed token was refused: ${answer.message}`);
-          }
+          accepted('token', 'herald:auth', 'The refreshed token was refused', error, answer);
         },
       );
   }

@@ -1,16 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { QueueName } from '@herald/contracts';
-import { closeRedis, createKeys, createRedis } from '@herald/core';
 import { createPublisher } from '@herald/publisher';
-import { startSmtpSink, uniquePrefix, uniqueUser, waitFor } from '@herald/testing';
+import { uniqueUser, waitFor } from '@herald/testing';
 import {
   messageIdOf,
   openQueue,
   recordClient,
-  spawnDispatcher,
   spawnFallbackWorker,
-  spawnSocketNode,
+  startFallbackScene,
   unfinishedJobs,
   useCleanup,
 } from './support-fallback.js';
@@ -29,18 +26,11 @@ describe('a republished event', () => {
   const defer = useCleanup();
 
   it('gets one seq, reaches the device once and produces at most one email, however it is repeated', async () => {
-    const redisUrl = inject('redisUrl');
-    const prefix = uniquePrefix('g-g');
-    const target = { redisUrl, prefix };
-    const keys = createKeys(prefix);
-    const redis = createRedis(redisUrl);
-    defer(() => closeRedis(redis));
-    const sink = await startSmtpSink();
-    defer(() => sink.close());
-    const [{ url }] = await Promise.all([
-      spawnSocketNode(target, defer),
-      spawnDispatcher(target, defer, { HERALD_ACK_TIMEOUT_MS: String(ACK_TIMEOUT_MS) }),
-    ]);
+    const { redisUrl, prefix, target, keys, redis, sink, url } = await startFallbackScene(
+      defer,
+      'g-g',
+      ACK_TIMEOUT_MS,
+    );
     // Two producers with their own connections: their publishes of one id race as two MULTIs.
     const first = createPublisher({ redisUrl, prefix });
     const second = createPublisher({ redisUrl, prefix });

@@ -1,16 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { QueueName } from '@herald/contracts';
-import { closeRedis, createKeys, createRedis } from '@herald/core';
 import { createPublisher } from '@herald/publisher';
-import { startSmtpSink, uniquePrefix, uniqueUser, waitFor } from '@herald/testing';
+import { uniqueUser, waitFor } from '@herald/testing';
 import {
   messageIdOf,
   openQueue,
   recordClient,
-  spawnDispatcher,
   spawnFallbackWorker,
-  spawnSocketNode,
+  startFallbackScene,
   unfinishedJobs,
   checksIn,
   useCleanup,
@@ -29,18 +26,11 @@ describe('fallback by ack', () => {
   const defer = useCleanup();
 
   it('emails exactly the events no device acked: none for acked ones, one for each unacked one', async () => {
-    const redisUrl = inject('redisUrl');
-    const prefix = uniquePrefix('g-h');
-    const target = { redisUrl, prefix };
-    const keys = createKeys(prefix);
-    const redis = createRedis(redisUrl);
-    defer(() => closeRedis(redis));
-    const sink = await startSmtpSink();
-    defer(() => sink.close());
-    const [{ url }] = await Promise.all([
-      spawnSocketNode(target, defer),
-      spawnDispatcher(target, defer, { HERALD_ACK_TIMEOUT_MS: String(ACK_TIMEOUT_MS) }),
-    ]);
+    const { redisUrl, prefix, target, keys, redis, sink, url } = await startFallbackScene(
+      defer,
+      'g-h',
+      ACK_TIMEOUT_MS,
+    );
     const publisher = createPublisher({ redisUrl, prefix });
     defer(() => publisher.close());
     const fallbackQueue = openQueue(QueueName.fallback, redis, prefix, defer);

@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Queue } from 'bullmq';
-import type { DeliveryMeta, GapPayload } from '@herald/contracts';
+import { DEFAULT_ACK_TIMEOUT_MS, type DeliveryMeta, type GapPayload } from '@herald/contracts';
 import {
   createHeraldClient,
   type ClientErrorReport,
@@ -14,16 +14,32 @@ import {
   type HeraldClient,
   type HeraldClientOptions,
 } from '@herald/client';
-import type { Redis } from '@herald/core';
+import { inject } from 'vitest';
 import {
-  TEST_JWT_SECRET,
+  DEFAULT_PRESENCE_TTL_MS,
+  closeRedis,
+  createKeys,
+  createRedis,
+  type Redis,
+  type RedisKeys,
+} from '@herald/core';
+import {
   mintToken,
-  spawnApp,
+  startSmtpSink,
+  uniquePrefix,
   waitFor,
   type AppProcess,
   type Defer,
   type MintTokenOptions,
+  type SmtpSink,
 } from '@herald/testing';
+
+import {
+  spawnDispatcher as spawnDispatcherApp,
+  spawnFallbackWorker as spawnWorker,
+  spawnSocketNode as spawnNode,
+  type Where,
+} from './support.js';
 
 export { useCleanup, type Defer } from '@herald/testing';
 export { range } from './support.js';
@@ -36,18 +52,13 @@ export interface AppTarget {
   prefix: string;
 }
 
-function appEnv(target: AppTarget, env: Record<string, string>): Record<string, string> {
-  return {
-    REDIS_URL: target.redisUrl,
-    HERALD_REDIS_PREFIX: target.prefix,
-    HERALD_LOG_LEVEL: 'info',
-    ...env,
-  };
-}
-
-/** Stops `app` after the test (SIGTERM: its in-flight work ends cleanly; a no-op once it was killed). */
-function stopLater(app: AppProcess, defer: Defer): void {
-  defer(() => app.stop('SIGTERM'));
+/**
+ * These tests stop their apps with SIGTERM (in-flight work ends cleanly) and run them with
+ * the apps' own presence TTL and ack timeout unless a test says otherwise, where the crash
+ * tests' helpers use SIGKILL and 3 s.
+ */
+function whereOf(target: AppTarget): Where {
+  return { ...target, stopWith: 'SIGTERM' };
 }
 
 /** A socket node child process on a free port; resolves once it listens. */
@@ -56,41 +67,74 @@ export async function spawnSocketNode(
   defer: Defer,
   env: Record<string, string> = {},
 ): Promise<{ app: AppProcess; url: string }> {
-  const app = spawnApp(
-    'socket-node',
-    appEnv(target, { JWT_SECRET: TEST_JWT_SECRET, PORT: '0', HOST: '127.0.0.1', ...env }),
-  );
-  stopLater(app, defer);
-  const match = await app.waitForOutput(/listening on http:\/\/[^:]+:(\d+)/, 60_000);
-  return { app, url: `http://127.0.0.1:${match[1]}` };
+  const { app, url } = await spawnNode(defer, whereOf(target), {
+    HERALD_PRESENCE_TTL_MS: String(DEFAULT_PRESENCE_TTL_MS),
+    ...env,
+  });
+  return { app, url };
 }
 
 /** A dispatcher child process; resolves once its worker is ready. */
-export async function spawnDispatcher(
+export function spawnDispatcher(
   target: AppTarget,
   defer: Defer,
   env: Record<string, string> = {},
 ): Promise<AppProcess> {
-  const app = spawnApp('dispatcher', appEnv(target, env));
-  stopLater(app, defer);
-  await app.waitForOutput(/dispatcher ready/, 60_000);
-  return app;
+  return spawnDispatcherApp(defer, whereOf(target), {
+    HERALD_ACK_TIMEOUT_MS: String(DEFAULT_ACK_TIMEOUT_MS),
+    ...env,
+  });
 }
 
 /** A fallback worker child process sending to `smtpUrl`; resolves once its worker is ready. */
-export async function spawnFallbackWorker(
+export function spawnFallbackWorker(
   target: AppTarget,
   smtpUrl: string,
   defer: Defer,
   env: Record<string, string> = {},
 ): Promise<AppProcess> {
-  const app = spawnApp(
-    'fallback-worker',
-    appEnv(target, { SMTP_URL: smtpUrl, MAIL_FROM: 'Herald <herald@test.local>', ...env }),
-  );
-  stopLater(app, defer);
-  await app.waitForOutput(/fallback worker ready/, 60_000);
-  return app;
+  return spawnWorker(defer, whereOf(target), {
+    SMTP_URL: smtpUrl,
+    MAIL_FROM: 'Herald <herald@test.local>',
+    ...env,
+  });
+}
+
+/** What the ack and republish tests (g, h) share: a socket node and a dispatcher, an SMTP sink, a Redis connection. */
+export interface FallbackScene {
+  redisUrl: string;
+  prefix: string;
+  target: AppTarget;
+  keys: RedisKeys;
+  /** The test's own connection, closed after the test. */
+  redis: Redis;
+  sink: SmtpSink;
+  /** The socket node's URL. */
+  url: string;
+}
+
+/**
+ * Starts a test's scene on a fresh prefix named after `name`: a socket node and a
+ * dispatcher with `ackTimeoutMs` as child processes, and an SMTP sink; the fallback worker
+ * is left to the test, which starts it when its checks must run.
+ */
+export async function startFallbackScene(
+  defer: Defer,
+  name: string,
+  ackTimeoutMs: number,
+): Promise<FallbackScene> {
+  const redisUrl = inject('redisUrl');
+  const prefix = uniquePrefix(name);
+  const target = { redisUrl, prefix };
+  const redis = createRedis(redisUrl);
+  defer(() => closeRedis(redis));
+  const sink = await startSmtpSink();
+  defer(() => sink.close());
+  const [{ url }] = await Promise.all([
+    spawnSocketNode(target, defer),
+    spawnDispatcher(target, defer, { HERALD_ACK_TIMEOUT_MS: String(ackTimeoutMs) }),
+  ]);
+  return { redisUrl, prefix, target, keys: createKeys(prefix), redis, sink, url };
 }
 
 // --- Queues --------------------------------------------------------------------------------

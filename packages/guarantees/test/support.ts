@@ -22,6 +22,16 @@ export interface Where {
   prefix: string;
   /** @default inject('redisUrl'), the run's shared Redis */
   redisUrl?: string;
+  /**
+   * How the apps still alive after the test are stopped: SIGKILL (the crash tests), or
+   * SIGTERM so in-flight work ends cleanly first. @default 'SIGKILL'
+   */
+  stopWith?: 'SIGKILL' | 'SIGTERM';
+}
+
+/** Stops `app` after the test the way `where` says (a no-op once it was killed). */
+function stopLater(app: AppProcess, defer: Defer, where: Where): void {
+  defer(() => app.stop(where.stopWith ?? 'SIGKILL'));
 }
 
 function urlOf(where: Where): string {
@@ -58,8 +68,8 @@ export interface SpawnedNode {
 }
 
 /**
- * A socket node as a real child process on a free loopback port, killed (SIGKILL) after
- * the test if still alive. Its presence TTL is 3 s unless `env` says otherwise, so the
+ * A socket node as a real child process on a free loopback port, stopped after the test
+ * if still alive. Its presence TTL is 3 s unless `env` says otherwise, so the
  * users of a killed node turn offline quickly.
  */
 export async function spawnSocketNode(
@@ -77,7 +87,7 @@ export async function spawnSocketNode(
       ...env,
     }),
   );
-  defer(() => app.stop('SIGKILL'));
+  stopLater(app, defer, where);
   const match = await app.waitForOutput(/listening on http:\/\/[^:]+:(\d+)/, 60_000);
   const port = Number(match[1]);
   return { app, port, url: `http://127.0.0.1:${port}` };
@@ -85,7 +95,7 @@ export async function spawnSocketNode(
 
 /**
  * A dispatcher as a real child process, resolved once it is ready (its worker is
- * connected). Ack timeout 3 s unless `env` says otherwise. Killed after the test.
+ * connected). Ack timeout 3 s unless `env` says otherwise. Stopped after the test.
  */
 export async function spawnDispatcher(
   defer: Defer,
@@ -103,18 +113,18 @@ export async function spawnDispatcher(
  */
 export function launchDispatcher(defer: Defer, where: Where, env: Record<string, string> = {}): AppProcess {
   const app = spawnApp('dispatcher', appEnv(where, { HERALD_ACK_TIMEOUT_MS: '3000', ...env }));
-  defer(() => app.stop('SIGKILL'));
+  stopLater(app, defer, where);
   return app;
 }
 
-/** A fallback worker as a real child process, resolved once it is ready. Killed after the test. */
+/** A fallback worker as a real child process, resolved once it is ready. Stopped after the test. */
 export async function spawnFallbackWorker(
   defer: Defer,
   where: Where,
   env: Record<string, string> = {},
 ): Promise<AppProcess> {
   const app = spawnApp('fallback-worker', appEnv(where, env));
-  defer(() => app.stop('SIGKILL'));
+  stopLater(app, defer, where);
   await app.waitForOutput(/fallback worker ready/, 60_000);
   return app;
 }
