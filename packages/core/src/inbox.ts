@@ -220,13 +220,7 @@ export async function readEventRecords(
   keys: RedisKeys,
   refs: ReadonlyArray<{ eventId: string; part: number }>,
 ): Promise<Array<EventRecord | null>> {
-  return Promise.all(
-    refs.map(async (ref) => {
-      const [jobId, seqs] = await redis.hmget(keys.eventRecord(ref.eventId, ref.part), 'job', 'seqs');
-      if (jobId === null || jobId === undefined) return null;
-      return { jobId, seqs: seqs ? seqs.split(',').map(Number) : [] };
-    }),
-  );
+  return (await readDeliveryState(redis, keys, refs, [])).records;
 }
 
 /** The records of an events job's pairs and the presence of its users, read in one round trip. */
