@@ -15,14 +15,17 @@ const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 /** A batcher whose sends complete when the test says so, recording the jobs of each send. */
 function controlled(maxEvents = 200) {
-  const sends: Array<{ jobs: EventJob[]; done(error?: Error): void }> = [];
+  const sends: Array<{ jobs: EventJob[]; done(error?: Error, outcomes?: unknown[]): void }> = [];
   const batcher = createEventBatcher({
     maxEvents,
     maxBytes: 1024 * 1024,
     lingerMs: 0,
     addBulk: (jobs) =>
-      new Promise<void>((resolve, reject) =>
-        sends.push({ jobs, done: (error) => (error ? reject(error) : resolve()) }),
+      new Promise<readonly unknown[]>((resolve, reject) =>
+        sends.push({
+          jobs,
+          done: (error, outcomes) => (error ? reject(error) : resolve(outcomes ?? jobs.map(() => undefined))),
+        }),
       ),
   });
   const sizes = () => sends.map((s) => s.jobs.flatMap((j) => j.data.events).length);
@@ -66,6 +69,27 @@ describe('createEventBatcher', () => {
     sends[0]!.done();
     await first;
     for (const result of await Promise.allSettled(full)) expect(result.status).toBe('rejected');
+  });
+
+  it('settles each event by the jobs that carry it: a failed job rejects only its own events', async () => {
+    const { batcher, sends } = controlled();
+    const many = (from: number, count: number) =>
+      toEventItems(
+        prepareEvent(defaultCatalog, {
+          event: 'xp:gained',
+          to: { users: Array.from({ length: count }, (_, i) => `u${from + i}`) },
+          payload: { amount: 1, source: 's', totalXp: 1 },
+        }),
+      );
+    const before = batcher.add(item(0));
+    const wide = batcher.add(many(1, 1_000)); // two slices of 500 users: two jobs
+    const after = batcher.add(item(2_000));
+    await tick();
+    expect(sends.map((s) => s.jobs.map((j) => j.data.events.length))).toEqual([[1, 1, 1, 1]]);
+    sends[0]!.done(undefined, [undefined, undefined, new Error('second slice refused'), undefined]);
+    const settled = await Promise.allSettled([before, wide, after]);
+    expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((settled[1] as PromiseRejectedResult).reason).toEqual(new Error('second slice refused'));
   });
 
   it('drain sends what is pending and waits for every send', async () => {

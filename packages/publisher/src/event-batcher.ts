@@ -3,8 +3,11 @@ import { packEventJobs, type EventJob, type JobLimits, type SizedItem } from './
 export interface EventBatcherOptions extends JobLimits {
   /** How long a batch waits for more events once it has one; 0 = until the end of the current tick. */
   lingerMs: number;
-  /** Adds the jobs of one flush in one round trip (BullMQ `addBulk`: one MULTI, all or nothing). */
-  addBulk(jobs: EventJob[]): Promise<unknown>;
+  /**
+   * Adds the jobs of one flush in one round trip, each job all or nothing. Resolves to
+   * one outcome per job, in order: `undefined` when it is in Redis, else its error.
+   */
+  addBulk(jobs: EventJob[]): Promise<readonly unknown[]>;
 }
 
 export interface EventBatcher {
@@ -15,8 +18,36 @@ export interface EventBatcher {
 }
 
 interface Waiter {
+  /** How many items of the batch (consecutive, after the previous waiter's) are this event's. */
+  items: number;
   resolve(): void;
   reject(error: unknown): void;
+}
+
+/**
+ * Settles each waiter by the jobs that carry its items: it resolves when all of them are
+ * in Redis, and rejects with the first error among them. Jobs hold the batch's items in
+ * order, so a waiter's items are a run of consecutive ones.
+ */
+function settleWaiters(waiters: readonly Waiter[], jobs: readonly EventJob[], outcomes: readonly unknown[]) {
+  const jobOfItem: number[] = [];
+  jobs.forEach((job, j) => {
+    for (let i = 0; i < job.data.events.length; i++) jobOfItem.push(j);
+  });
+  let next = 0;
+  for (const waiter of waiters) {
+    let failure: unknown;
+    for (let i = next; i < next + waiter.items; i++) {
+      const outcome = outcomes[jobOfItem[i] as number];
+      if (outcome !== undefined) {
+        failure = outcome;
+        break;
+      }
+    }
+    next += waiter.items;
+    if (failure === undefined) waiter.resolve();
+    else waiter.reject(failure);
+  }
 }
 
 /**
@@ -67,8 +98,8 @@ export function createEventBatcher(options: EventBatcherOptions): EventBatcher {
     sending += 1;
     const sent = (async () => {
       try {
-        await options.addBulk(packEventJobs(batch, options));
-        for (const waiter of settle) waiter.resolve();
+        const jobs = packEventJobs(batch, options);
+        settleWaiters(settle, jobs, await options.addBulk(jobs));
       } catch (error) {
         for (const waiter of settle) waiter.reject(error);
       } finally {
@@ -86,7 +117,7 @@ export function createEventBatcher(options: EventBatcherOptions): EventBatcher {
       return new Promise<void>((resolve, reject) => {
         items.push(...added);
         for (const item of added) bytes += item.bytes;
-        waiters.push({ resolve, reject });
+        waiters.push({ items: added.length, resolve, reject });
         if (items.length >= options.maxEvents || bytes >= options.maxBytes) flush(true);
         else if (scheduled === undefined && !due) {
           const later = () => flush(false);

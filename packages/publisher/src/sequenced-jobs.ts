@@ -13,49 +13,69 @@ import {
 import type { EventJob } from './event-jobs.js';
 
 /**
- * Adds events jobs and sequences their events in one MULTI: each user-targeted event
- * gets its users' next seq and goes into their inboxes in the same transaction that
- * queues it. So an event is sequenced, in the inbox and queued, or none of these (a
- * crash or a Redis error in between cannot leave a seq without its event, or the
- * reverse), and events that one producer publishes one after another (awaiting each)
- * get their seqs in that order, whichever dispatcher replica delivers them later and
- * however those replicas interleave: order is fixed before any dispatcher sees them.
+ * Adds events jobs and sequences their events, one MULTI per job: each user-targeted
+ * event gets its users' next seq and goes into their inboxes in the same transaction that
+ * queues its job. So an event's slice is sequenced, in the inbox and queued, or none of
+ * these (a crash or a Redis error in between cannot leave a seq without its event, or the
+ * reverse), and events that one producer publishes one after another (awaiting each) get
+ * their seqs in that order, whichever dispatcher replica delivers them later and however
+ * those replicas interleave: order is fixed before any dispatcher sees them.
+ *
+ * The transactions are written together, in order, on one connection, and Redis runs each
+ * as soon as it arrives: a dispatcher can deliver the first 500 users of a 10,000-user
+ * `toUsers` while Redis still sequences the others, instead of waiting for all 20 slices
+ * (sequencing 10,000 users takes Redis tens of milliseconds).
  *
  * Each job gets its own id (a UUID), recorded with each (event id, part) it sequences:
  * a later job carrying the same pair (a republish) finds the record already there and
  * the dispatcher skips the pair in that job, while a retry of the first job delivers it
  * again with the same seqs.
+ *
+ * Resolves to one outcome per job, in order: `undefined` once it is in Redis, or the
+ * error that kept it out.
  */
 export async function addSequencedJobs(
   queue: Queue<EventJobData>,
   keys: RedisKeys,
   jobs: readonly EventJob[],
   settings: InboxSettings,
-): Promise<void> {
+): Promise<Array<unknown>> {
   // BullMQ's view of the connection (a proxy over the ioredis instance that also holds
   // its scripts); ours are defined on the same instance, so one MULTI can run both.
   const client = await queue.getBackend().client;
   defineInboxCommands(client as unknown as Redis);
-  const items: SequenceItem[] = [];
-  const instances = jobs.map((job) => {
+  const sent: Array<Promise<unknown>> = [];
+  for (const job of jobs) {
     const jobId = randomUUID();
-    for (const item of job.data.events) {
-      items.push({
-        eventId: item.eventId,
-        part: item.part.index,
-        jobId,
-        userIds: item.target.kind === 'users' ? item.target.userIds : [],
-        event: item.event,
-        payload: item.payload,
-        publishedAt: item.publishedAt,
-      });
+    const items: SequenceItem[] = job.data.events.map((item) => ({
+      eventId: item.eventId,
+      part: item.part.index,
+      jobId,
+      userIds: item.target.kind === 'users' ? item.target.userIds : [],
+      event: item.event,
+      payload: item.payload,
+      publishedAt: item.publishedAt,
+    }));
+    const multi = client.multi();
+    try {
+      queueSequencing(multi as unknown as ChainableCommander, keys, items, settings);
+      // On a transaction `addJob` only queues BullMQ's add script (its result comes with EXEC's).
+      await new Job(queue, job.name, job.data, { ...job.opts, jobId }, jobId).addJob(multi);
+    } catch (error) {
+      // Nothing of this MULTI was written; the jobs before it stand, the ones after still go.
+      sent.push(Promise.resolve(error ?? new Error('addJob failed')));
+      continue;
     }
-    return new Job(queue, job.name, job.data, { ...job.opts, jobId }, jobId);
-  });
-  const multi = client.multi();
-  queueSequencing(multi as unknown as ChainableCommander, keys, items, settings);
-  // On a transaction `addJob` only queues BullMQ's add script (its result comes with EXEC's).
-  await Promise.all(instances.map((job) => job.addJob(multi)));
-  const results = ((await multi.exec()) ?? []) as Array<[Error | null, unknown]>;
-  for (const [error] of results) if (error) throw error;
+    // Not awaited: the next job's MULTI is written right behind this one, in publish order.
+    sent.push(
+      multi.exec().then(
+        (results) => {
+          for (const [error] of (results ?? []) as Array<[Error | null, unknown]>) if (error) return error;
+          return undefined;
+        },
+        (error: unknown) => error ?? new Error('EXEC failed'),
+      ),
+    );
+  }
+  return Promise.all(sent);
 }
