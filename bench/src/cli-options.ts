@@ -25,7 +25,7 @@ export interface BenchOptions {
   concurrency: number | undefined;
   /** The ceiling's publisher without auto-pipelining (one write per PUBLISH). */
   ceilingPlain: boolean;
-  /** `ackDelayMs` of the devices' `@herald/client`; unset = the SDK's default (1000). A diagnostic: how much acking costs. */
+  /** `ackDelayMs` of the devices' `@herald/client`; unset = the SDK's default (5000). A diagnostic: how much acking costs. */
   ackDelayMs: number | undefined;
   /** Herald's scenario-1 events skip the fallback check (`fallback: false`). A diagnostic of what the checks cost. */
   heraldNoFallback: boolean;
@@ -47,7 +47,7 @@ export const USAGE = `pnpm bench [--quick] [--scenario throughput,fanout,memory,
   --no-heap-snapshot  skip the heap-snapshot diff of scenario 3 (what an idle connection retains)
   --ceiling-plain the ceiling publisher without auto-pipelining (one write per PUBLISH)
   --concurrency   HERALD_DISPATCHER_CONCURRENCY, also used by the naive worker (default: Herald's 32; naive 4)
-  --ack-delay-ms  ackDelayMs of the devices' @herald/client (default: the SDK's, 1000); a diagnostic
+  --ack-delay-ms  ackDelayMs of the devices' @herald/client (default: the SDK's, 5000); a diagnostic
                   of what acking costs Herald, not for the committed results
   --herald-no-fallback  Herald's scenario-1 events published with fallback: false (no ack check
                   job per event); a diagnostic, not for the committed results

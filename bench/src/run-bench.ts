@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { closeRedis, createRedis, type Redis } from '@herald/core';
+import { DEFAULT_ACK_DELAY_MS } from '@herald/client';
 import { resolveRedis, type ResolvedRedis } from '@herald/local-redis';
 import { ChildRegistry, REPO_ROOT } from './children.js';
 import type { BenchOptions, ScenarioName } from './cli-options.js';
@@ -228,7 +229,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
           naiveConcurrency: options.concurrency ?? 4,
           ackTimeoutMs: ACK_TIMEOUT_MS,
           ceilingPublisher: options.ceilingPlain ? 'one write per PUBLISH' : 'auto-pipelined connection',
-          clientAckDelayMs: options.ackDelayMs ?? 'default (1000)',
+          clientAckDelayMs: options.ackDelayMs ?? `default (${DEFAULT_ACK_DELAY_MS})`,
           heraldScenario1Fallback: options.heraldNoFallback
             ? 'none (fallback: false)'
             : "the event's default",

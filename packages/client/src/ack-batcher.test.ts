@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AckBatcher } from './ack-batcher.js';
+import { AckBatcher, DEFAULT_ACK_DELAY_MS } from './ack-batcher.js';
 
 /** Runs the batcher as the client does, asking every millisecond (a timer could only ask less often). */
 function simulate(batcher: AckBatcher, handledAt: Array<[at: number, seq: number]>, until: number) {
@@ -66,7 +66,7 @@ describe('AckBatcher', () => {
     batcher.reset(40);
     expect(batcher.decide(0)).toEqual({ action: 'idle' });
     batcher.handled(41, 0);
-    expect(batcher.decide(1_000)).toEqual({ action: 'send', seq: 41 });
+    expect(batcher.decide(DEFAULT_ACK_DELAY_MS)).toEqual({ action: 'send', seq: 41 });
   });
 
   it('refuses options out of range, naming them', () => {

@@ -3,7 +3,7 @@ export type AckDecision =
   { action: 'idle' } | { action: 'send'; seq: number } | { action: 'wait'; ms: number };
 
 export interface AckBatcherOptions {
-  /** How long a handled seq may wait for others to share its ack. @default 100 */
+  /** How long a handled seq may wait for others to share its ack. @default 5_000 */
   delayMs?: number;
   /** Handled seqs after which the ack goes out without waiting for `delayMs`. @default 100 */
   batchSize?: number;
@@ -15,13 +15,15 @@ export interface AckBatcherOptions {
 }
 
 /**
- * 1 s: the fallback check waits `HERALD_ACK_TIMEOUT_MS` (30 s) for an ack, so an ack a
- * second late changes nothing, while at several events per second per device it turns
- * one ack (a Redis script on a node) per event into one per second. In the bench at
- * 100 ms devices sent 0.99 acks per event and Herald sustained 8,116/s; at 1 s, 0.19 to
- * 0.55 and 10,319/s (two full-scale runs minutes apart).
+ * 5 s: the fallback check waits `HERALD_ACK_TIMEOUT_MS` (30 s) for an ack, so an ack a few
+ * seconds late changes nothing, while every ack costs the device a packet, the node a parse
+ * and a Redis script, and all three CPU that events need. With 2,000 devices in the bench,
+ * 1 s meant 0.55 acks per event at 2,000/s and 0.1 at 16,500/s; 5 s cut those to 0.17
+ * and 0.02 (`pnpm bench --ack-delay-ms 5000`; 100 ms had meant 0.99). What a device handled
+ * but has not acked yet goes at once when the client is closed, and when the page is hidden
+ * (in a browser), so a closed tab does not leave seconds of events to be emailed.
  */
-export const DEFAULT_ACK_DELAY_MS = 1_000;
+export const DEFAULT_ACK_DELAY_MS = 5_000;
 export const DEFAULT_ACK_BATCH_SIZE = 100;
 export const DEFAULT_ACKS_PER_SECOND = 10;
 

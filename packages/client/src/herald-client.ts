@@ -113,7 +113,8 @@ export interface HeraldClientOptions<C extends Catalog = DefaultCatalog> {
   transports?: Array<'polling' | 'websocket' | 'webtransport'>;
   /**
    * How long a handled seq may wait to share its ack with the next ones. Keep it well under
-   * the server's `HERALD_ACK_TIMEOUT_MS`. @default 1_000
+   * the server's `HERALD_ACK_TIMEOUT_MS` (30 s): an event not acked by then may be emailed.
+   * Pending acks go at once on `close()` and when the page is hidden. @default 5_000
    */
   ackDelayMs?: number;
   /** Handled seqs after which the ack goes out without waiting for `ackDelayMs`. @default 100 */
@@ -184,6 +185,27 @@ const MAX_SYNC_ATTEMPTS = 3;
 
 /** How long `close()` leaves between the last ack and the disconnect. */
 const CLOSE_AFTER_ACK_MS = 50;
+
+/**
+ * Calls `listener` when the page is hidden or unloaded, where there is a page (a browser);
+ * returns what removes it. Elsewhere (Node.js) it does nothing.
+ */
+function onPageHide(listener: () => void): () => void {
+  type Target = Partial<Pick<EventTarget, 'addEventListener' | 'removeEventListener'>>;
+  const doc = (globalThis as { document?: Target & { visibilityState?: string } }).document;
+  const win = globalThis as Target;
+  if (typeof doc?.addEventListener !== 'function') return () => {};
+  const onVisibility = () => {
+    if (doc.visibilityState === 'hidden') listener();
+  };
+  doc.addEventListener('visibilitychange', onVisibility);
+  // `pagehide` also fires for a page unloaded while visible (navigation, bfcache).
+  win.addEventListener?.('pagehide', listener);
+  return () => {
+    doc.removeEventListener?.('visibilitychange', onVisibility);
+    win.removeEventListener?.('pagehide', listener);
+  };
+}
 
 /** Names the node sends that are not app events. Herald reserves the `herald:` prefix. */
 function isProtocolEvent(event: string): boolean {
@@ -478,6 +500,22 @@ export function createHeraldClient<C extends Catalog = DefaultCatalog>(
         return;
     }
   }
+
+  /** Sends the ack of everything handled now, without waiting for `ackDelayMs`; whether one went. */
+  function ackNow(): boolean {
+    if (!anchored || !socket.connected || acks.latest <= acks.acked) return false;
+    if (ackTimer !== undefined) clearTimeout(ackTimer);
+    ackTimer = undefined;
+    socket.emit('herald:ack', { seq: acks.latest } satisfies ProtocolEventPayload<'herald:ack'>);
+    acks.sent(acks.latest, now());
+    return true;
+  }
+
+  // A page that is hidden may be closed next without `close()`: what it handled is acked now,
+  // or its last `ackDelayMs` of events could be emailed to a user who saw them.
+  const stopAckingOnPageHide = onPageHide(() => {
+    if (!closed) ackNow();
+  });
 
   // --- Missing seqs: wait, sync, then give up with a gap -------------------------------------
 
@@ -795,9 +833,8 @@ export function createHeraldClient<C extends Catalog = DefaultCatalog>(
       closed = true;
       for (const timer of [reconnectTimer, ackTimer, holeTimer?.timer]) if (timer) clearTimeout(timer);
       reconnectTimer = ackTimer = holeTimer = undefined;
-      if (anchored && socket.connected && acks.latest > acks.acked) {
-        socket.emit('herald:ack', { seq: acks.latest } satisfies ProtocolEventPayload<'herald:ack'>);
-        acks.sent(acks.latest, now());
+      stopAckingOnPageHide();
+      if (ackNow()) {
         // Socket.IO servers drop an event whose dispatch is still pending when the disconnect
         // packet is read (both in one read): the disconnect goes a moment after the ack.
         setTimeout(() => socket.disconnect(), CLOSE_AFTER_ACK_MS);

@@ -14,7 +14,7 @@ export type {
 } from './herald-client.js';
 export { DEFAULT_STORAGE_KEY } from './cursor-store.js';
 export type { CursorStorage } from './cursor-store.js';
-export { AckBatcher } from './ack-batcher.js';
+export { AckBatcher, DEFAULT_ACK_DELAY_MS } from './ack-batcher.js';
 export type { AckBatcherOptions, AckDecision } from './ack-batcher.js';
 export { Sequencer } from './sequencer.js';
 export type { AnchorResult, Cursor, Delivery, SequencerOptions } from './sequencer.js';

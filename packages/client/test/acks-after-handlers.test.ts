@@ -96,4 +96,29 @@ describe('acks', () => {
     device.client.close();
     await waitFor(async () => (await ackedSeq(stack, user)) === 3, { message: 'the last ack arrived' });
   });
+
+  it('a page that is hidden sends the ack that was still waiting for its delay', async () => {
+    // A browser's document, as far as the client uses it: visibility and its change event.
+    const page = Object.assign(new EventTarget(), { visibilityState: 'visible' });
+    (globalThis as { document?: unknown }).document = page;
+    defer(() => delete (globalThis as { document?: unknown }).document);
+    const stack = await startStack(defer);
+    const user = uniqueUser();
+    const device = startClient(stack.urls[0]!, user, defer, { ackDelayMs: 60_000 });
+    await device.client.ready;
+    await publishMany(stack.publisher, user, 1, 3);
+    await device.untilSeq(3);
+    page.dispatchEvent(new Event('visibilitychange')); // still visible: nothing to do
+    await sleep(200);
+    expect(await ackedSeq(stack, user)).toBe(0);
+    page.visibilityState = 'hidden';
+    page.dispatchEvent(new Event('visibilitychange'));
+    await waitFor(async () => (await ackedSeq(stack, user)) === 3, { message: 'the ack went when hidden' });
+    // The client goes on: a later event is delivered and acked on close().
+    await publishMany(stack.publisher, user, 4, 1);
+    await device.untilSeq(4);
+    expect(await ackedSeq(stack, user)).toBe(3);
+    device.client.close();
+    await waitFor(async () => (await ackedSeq(stack, user)) === 4, { message: 'the last ack arrived' });
+  });
 });
