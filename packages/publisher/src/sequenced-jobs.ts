@@ -57,19 +57,21 @@ export async function addSequencedJobs(
       publishedAt: item.publishedAt,
     }));
     const multi = client.multi();
+    let added: Promise<unknown>;
     try {
       queueSequencing(multi as unknown as ChainableCommander, keys, items, settings);
-      // On a transaction `addJob` only queues BullMQ's add script (its result comes with EXEC's).
-      await new Job(queue, job.name, job.data, { ...job.opts, jobId }, jobId).addJob(multi);
+      // BullMQ queues its add script on the transaction synchronously (its result comes
+      // with EXEC's), so every MULTI of the batch is written in one go, in publish order,
+      // with no other batch's in between.
+      added = new Job(queue, job.name, job.data, { ...job.opts, jobId }, jobId).addJob(multi);
     } catch (error) {
       // Nothing of this MULTI was written; the jobs before it stand, the ones after still go.
       sent.push(Promise.resolve(error ?? new Error('addJob failed')));
       continue;
     }
-    // Not awaited: the next job's MULTI is written right behind this one, in publish order.
     sent.push(
-      multi.exec().then(
-        (results) => {
+      Promise.all([multi.exec(), added]).then(
+        ([results]) => {
           for (const [error] of (results ?? []) as Array<[Error | null, unknown]>) if (error) return error;
           return undefined;
         },
