@@ -22,6 +22,8 @@ describe('prepareEvent', () => {
     const prepared = prepareEvent(defaultCatalog, { event: 'notification:new', to: { user: 'u1' }, payload });
     expect(prepared.payload).toEqual(payload);
     expect(prepared.target).toEqual({ kind: 'users', userIds: ['u1'] });
+    // What was measured is what inbox entries get: the JSON of the parsed payload.
+    expect(prepared.payloadJson).toBe(JSON.stringify(prepared.payload));
   });
 
   it('defaults notification:new to email fallback and other events to none', () => {
@@ -136,7 +138,9 @@ describe('prepareEvent', () => {
     const payload = { notification: { message: 'é'.repeat(100) + '😀'.repeat(100) } };
     const bytes = new TextEncoder().encode(JSON.stringify(payload)).byteLength;
     const input = { event: 'notification:new', to: { user: 'u' }, payload };
-    expect(prepareEvent(defaultCatalog, input, { maxPayloadBytes: bytes }).payload).toEqual(payload);
+    const prepared = prepareEvent(defaultCatalog, input, { maxPayloadBytes: bytes });
+    expect(prepared.payload).toEqual(payload);
+    expect(prepared.payloadBytes).toBe(bytes);
     const error = thrown(() => prepareEvent(defaultCatalog, input, { maxPayloadBytes: bytes - 1 }));
     expect(error.message).toContain(`is ${bytes} bytes as JSON; the limit is ${bytes - 1} bytes`);
   });

@@ -168,6 +168,8 @@ export interface SequenceItem {
   userIds: readonly string[];
   event: string;
   payload: unknown;
+  /** `payload` as JSON when the caller has it already (the publisher measured it); saves serializing it again. */
+  payloadJson?: string | undefined;
   publishedAt: number;
 }
 
@@ -176,6 +178,23 @@ export interface InboxSettings {
   inboxMax: number;
   /** Seconds an inbox lives after its last append. */
   inboxTtlS: number;
+}
+
+/**
+ * An inbox entry without its opening `{"seq":N,` (the script prepends that per user):
+ * the JSON of `{ id, event, ts, payload }` after its opening brace. The payload's JSON is
+ * spliced in when the caller has it, which is the same text `JSON.stringify` would make.
+ */
+export function entryTail(item: SequenceItem): string {
+  if (item.payloadJson === undefined) {
+    return JSON.stringify({
+      id: item.eventId,
+      event: item.event,
+      ts: item.publishedAt,
+      payload: item.payload,
+    }).slice(1);
+  }
+  return `"id":${JSON.stringify(item.eventId)},"event":${JSON.stringify(item.event)},"ts":${JSON.stringify(item.publishedAt)},"payload":${item.payloadJson}}`;
 }
 
 /**
@@ -194,14 +213,7 @@ export function queueSequencing(
   for (const item of items) {
     redisKeys.push(keys.eventRecord(item.eventId, item.part));
     for (const userId of item.userIds) redisKeys.push(keys.user(userId), keys.inbox(userId));
-    // `{"seq":N,` is prepended per user in the script; this is the rest of the entry.
-    const entry = JSON.stringify({
-      id: item.eventId,
-      event: item.event,
-      ts: item.publishedAt,
-      payload: item.payload,
-    });
-    args.push(item.jobId, item.userIds.length, entry.slice(1));
+    args.push(item.jobId, item.userIds.length, entryTail(item));
   }
   void command(multi, 'heraldSequence')(redisKeys.length, ...redisKeys, ...args);
 }

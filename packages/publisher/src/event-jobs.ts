@@ -25,6 +25,8 @@ export interface EventJob {
   name: string;
   data: EventJobData;
   opts: JobsOptions;
+  /** Each item's payload as JSON where it is known (for its inbox entries), by index in `data.events`. */
+  payloadJsons?: ReadonlyArray<string | undefined>;
 }
 
 /** An item with what it weighs in a job: its user ids and its payload bytes. */
@@ -32,6 +34,8 @@ export interface SizedItem {
   item: EventJobItem;
   users: number;
   bytes: number;
+  /** The payload as JSON, measured while validating. */
+  payloadJson?: string;
 }
 
 /** How much one job may carry; a job is closed when the next item would exceed a bound. */
@@ -67,6 +71,7 @@ export function toEventItems(event: PreparedEvent): SizedItem[] {
     },
     users: target.kind === 'users' ? target.userIds.length : 0,
     bytes,
+    ...(event.payloadJson === undefined ? {} : { payloadJson: event.payloadJson }),
   }));
 }
 
@@ -80,14 +85,16 @@ export function packEventJobs(items: readonly SizedItem[], limits: JobLimits): E
   const maxEvents = Math.min(limits.maxEvents, EVENTS_PER_JOB);
   const jobs: EventJob[] = [];
   let current: EventJobItem[] = [];
+  let jsons: Array<string | undefined> = [];
   let users = 0;
   let bytes = 0;
   const close = () => {
     if (current.length === 0) return;
     const first = current[0] as EventJobItem;
     const name = current.every((item) => item.event === first.event) ? first.event : 'batch';
-    jobs.push({ name, data: { v: 2, events: current }, opts: { ...BASE_JOB_OPTIONS } });
+    jobs.push({ name, data: { v: 2, events: current }, opts: { ...BASE_JOB_OPTIONS }, payloadJsons: jsons });
     current = [];
+    jsons = [];
     users = 0;
     bytes = 0;
   };
@@ -100,6 +107,7 @@ export function packEventJobs(items: readonly SizedItem[], limits: JobLimits): E
       close();
     }
     current.push(sized.item);
+    jsons.push(sized.payloadJson);
     users += sized.users;
     bytes += sized.bytes;
   }

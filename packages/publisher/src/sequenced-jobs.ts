@@ -47,13 +47,14 @@ export async function addSequencedJobs(
   const sent: Array<Promise<unknown>> = [];
   for (const job of jobs) {
     const jobId = randomUUID();
-    const items: SequenceItem[] = job.data.events.map((item) => ({
+    const items: SequenceItem[] = job.data.events.map((item, i) => ({
       eventId: item.eventId,
       part: item.part.index,
       jobId,
       userIds: item.target.kind === 'users' ? item.target.userIds : [],
       event: item.event,
       payload: item.payload,
+      payloadJson: job.payloadJsons?.[i],
       publishedAt: item.publishedAt,
     }));
     const multi = client.multi();
