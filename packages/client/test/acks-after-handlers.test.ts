@@ -10,6 +10,17 @@ async function ackedSeq(stack: Stack, userId: string): Promise<number> {
 describe('acks', () => {
   const defer = useCleanup();
 
+  /** A device that handled seqs 1-3 and holds their ack back: its delay is a minute. */
+  async function deviceHoldingItsAck(stack: Stack) {
+    const user = uniqueUser();
+    const device = startClient(stack.urls[0]!, user, defer, { ackDelayMs: 60_000 });
+    await device.client.ready;
+    await publishMany(stack.publisher, user, 1, 3);
+    await device.untilSeq(3);
+    expect(await ackedSeq(stack, user)).toBe(0);
+    return { user, device };
+  }
+
   it('the acked seq in Redis never passes an event whose async handler has not returned', async () => {
     const stack = await startStack(defer);
     const user = uniqueUser();
@@ -87,12 +98,7 @@ describe('acks', () => {
 
   it('close() sends the ack that was still waiting for its delay', async () => {
     const stack = await startStack(defer);
-    const user = uniqueUser();
-    const device = startClient(stack.urls[0]!, user, defer, { ackDelayMs: 60_000 });
-    await device.client.ready;
-    await publishMany(stack.publisher, user, 1, 3);
-    await device.untilSeq(3);
-    expect(await ackedSeq(stack, user)).toBe(0);
+    const { user, device } = await deviceHoldingItsAck(stack);
     device.client.close();
     await waitFor(async () => (await ackedSeq(stack, user)) === 3, { message: 'the last ack arrived' });
   });
@@ -103,11 +109,7 @@ describe('acks', () => {
     (globalThis as { document?: unknown }).document = page;
     defer(() => delete (globalThis as { document?: unknown }).document);
     const stack = await startStack(defer);
-    const user = uniqueUser();
-    const device = startClient(stack.urls[0]!, user, defer, { ackDelayMs: 60_000 });
-    await device.client.ready;
-    await publishMany(stack.publisher, user, 1, 3);
-    await device.untilSeq(3);
+    const { user, device } = await deviceHoldingItsAck(stack);
     page.dispatchEvent(new Event('visibilitychange')); // still visible: nothing to do
     await sleep(200);
     expect(await ackedSeq(stack, user)).toBe(0);
