@@ -43,7 +43,7 @@ export function judgeTargets(outcome: BenchOutcome): TargetResult[] {
     measured:
       ratio === null
         ? 'not measured'
-        : `${Math.round(ratio * 100)}% (${max('herald')}/s of ${max('ceiling')}/s; naive ${max('naive') ?? 'n/a'}/s)`,
+        : `${(ratio * 100).toFixed(1)}% (${max('herald')}/s of ${max('ceiling')}/s; naive ${max('naive') ?? 'n/a'}/s)`,
     met: ratio === null ? null : ratio >= 0.55,
     reference: max('ceiling') === null ? null : `ceiling ${max('ceiling')}/s`,
   });
