@@ -187,7 +187,10 @@ export async function runStep(
       `delivered ${String(result.deliveredPerS).padStart(6)}/s p50 ${latency.p50} p99 ${latency.p99} max ${latency.max} ms ` +
       `lost ${lost} dup ${receipts.duplicates} queued ${queuedAtEnd} redis ${result.redisUsecPerEvent} µs/event ` +
       `load cpu ${result.loadCpuPct}%${path === 'herald' ? ` acks/event ${result.acksPerEvent}` : ''} ` +
-      `${result.sustained ? 'sustained' : `NOT sustained (${why.join('; ')})`}`,
+      // A profile step is slowed by the profiler and judges nothing: say so, not "NOT sustained".
+      (kind === 'profile'
+        ? '(profiled with --cpu-prof; not part of the search)'
+        : `${result.sustained ? 'sustained' : `NOT sustained (${why.join('; ')})`}`),
   );
   // Let a backlog drain (and the machine settle) before the next step.
   await waitForQueuesIdle(ctx, 20_000);
