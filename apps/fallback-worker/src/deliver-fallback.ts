@@ -87,8 +87,9 @@ function namesOf(userIds: readonly string[]): string {
 
 /**
  * Runs the fallback checks of one job: those of the events of the events jobs a
- * dispatcher delivered within its check linger (`v: 4`, one after another), the users of one event that had to ack it (`v: 3`, with each
- * user's seq), the offline users of one event (`v: 2`), or one user (`v: 1`).
+ * dispatcher delivered within its check linger (`v: 4`, one after another), the users
+ * of one event that had to ack it (`v: 3`, with each user's seq), the offline users of
+ * one event (`v: 2`), or one user (`v: 1`).
  * For each user:
  *
  * - some device acked a seq at or above the event's → nothing (the ack stays, so no mark);
