@@ -92,6 +92,37 @@ describe('createEventBatcher', () => {
     expect((settled[1] as PromiseRejectedResult).reason).toEqual(new Error('second slice refused'));
   });
 
+  it('under load, lets a batch wait busy.lingerMs to fill, and goes back to the short linger once the load is gone', async () => {
+    const sent: number[] = [];
+    const batcher = createEventBatcher({
+      maxEvents: 200,
+      maxBytes: 1024 * 1024,
+      lingerMs: 0,
+      busy: { rate: 1_000, lingerMs: 40 },
+      addBulk: (jobs) => {
+        sent.push(jobs.flatMap((j) => j.data.events).length);
+        return Promise.resolve(jobs.map(() => undefined));
+      },
+    });
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    // 600 events at once: full batches go at once; the meter sees ≥ 1,000/s once its 100 ms window closes.
+    await Promise.all(Array.from({ length: 600 }, (_, i) => batcher.add(item(i))));
+    expect(sent).toEqual([200, 200, 200]);
+    await sleep(110);
+    const lone = batcher.add(item(600));
+    await tick();
+    await sleep(10);
+    expect(sent).toHaveLength(3); // waiting for company: under load the linger is 40 ms, not a tick
+    const company = batcher.add(item(601));
+    await Promise.all([lone, company]);
+    expect(sent).toEqual([200, 200, 200, 2]);
+    // A quiet spell: the rate over it is far below 1,000/s, so a lone event goes at the end of its tick again.
+    await sleep(300);
+    void batcher.add(item(602));
+    await tick();
+    expect(sent).toEqual([200, 200, 200, 2, 1]);
+  });
+
   it('drain sends what is pending and waits for every send', async () => {
     const { batcher, sends, sizes } = controlled();
     const added = batcher.add(item(1));

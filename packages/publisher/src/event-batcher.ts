@@ -1,8 +1,14 @@
 import { packEventJobs, type EventJob, type JobLimits, type SizedItem } from './event-jobs.js';
+import { createRateMeter } from './rate-meter.js';
 
 export interface EventBatcherOptions extends JobLimits {
   /** How long a batch waits for more events once it has one; 0 = until the end of the current tick. */
   lingerMs: number;
+  /**
+   * Under load: while events arrive at `busy.rate` per second or more (over the last
+   * 100 ms), a batch waits `busy.lingerMs` instead of `lingerMs`. Absent: never.
+   */
+  busy?: { rate: number; lingerMs: number };
   /**
    * Adds the jobs of one flush in one round trip, each job all or nothing. Resolves to
    * one outcome per job, in order: `undefined` when it is in Redis, else its error.
@@ -63,17 +69,29 @@ function settleWaiters(waiters: readonly Waiter[], jobs: readonly EventJob[], ou
  * trip by themselves. A batch that reaches `maxEvents` items or `maxBytes` payload
  * bytes is sent at once regardless. Sends go out in call order on one connection, so
  * events one caller publishes one after another stay in order.
+ *
+ * Under load (`busy`), batches wait longer, to fill: every events job costs BullMQ and
+ * the dispatcher a fixed amount (its add, fetch and complete scripts, its lock, its
+ * parse) that is worth tens of events, and at high rates the round trip alone leaves
+ * jobs of a few dozen events. There, a few more milliseconds of latency buy fewer,
+ * fuller jobs, while a steady trickle below the rate keeps the short linger.
  */
 export function createEventBatcher(options: EventBatcherOptions): EventBatcher {
   let items: SizedItem[] = [];
   let waiters: Waiter[] = [];
   let bytes = 0;
   let scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  const arrivals = options.busy ? createRateMeter(100) : undefined;
+  const lingerNow = () =>
+    options.busy && (arrivals?.perSecond() ?? 0) >= options.busy.rate
+      ? options.busy.lingerMs
+      : options.lingerMs;
   const inFlight = new Set<Promise<void>>();
 
+  let scheduledAsImmediate = false;
   const unschedule = () => {
     if (scheduled === undefined) return;
-    if (options.lingerMs === 0) clearImmediate(scheduled as NodeJS.Immediate);
+    if (scheduledAsImmediate) clearImmediate(scheduled as NodeJS.Immediate);
     else clearTimeout(scheduled as NodeJS.Timeout);
     scheduled = undefined;
   };
@@ -117,11 +135,14 @@ export function createEventBatcher(options: EventBatcherOptions): EventBatcher {
       return new Promise<void>((resolve, reject) => {
         items.push(...added);
         for (const item of added) bytes += item.bytes;
+        arrivals?.add(added.length);
         waiters.push({ items: added.length, resolve, reject });
         if (items.length >= options.maxEvents || bytes >= options.maxBytes) flush(true);
         else if (scheduled === undefined && !due) {
           const later = () => flush(false);
-          scheduled = options.lingerMs === 0 ? setImmediate(later) : setTimeout(later, options.lingerMs);
+          const linger = lingerNow();
+          scheduledAsImmediate = linger === 0;
+          scheduled = linger === 0 ? setImmediate(later) : setTimeout(later, linger);
         }
       });
     },
