@@ -87,7 +87,7 @@ describe('packEventJobs', () => {
     expect(job?.opts).toEqual({
       attempts: 5,
       backoff: { type: 'exponential', delay: 1_000 },
-      removeOnComplete: { age: 3_600, count: 10_000 },
+      removeOnComplete: { age: 3_600, count: 1_000 },
       removeOnFail: { age: 604_800 },
     });
   });
