@@ -11,6 +11,7 @@ import {
   batchPublishes,
   hasPlainDevice,
   readDeliveryState,
+  readEventRecords,
   type Logger,
   type Redis,
   type RedisKeys,
@@ -44,6 +45,8 @@ export interface DeliveryResult {
 /** The items of an events job, with the reasons of those that are invalid. */
 export interface ParsedEventJob {
   items: EventJobItem[];
+  /** Each valid item's place in the job's data (its seqs are recorded by that place). */
+  indices: number[];
   invalid: string[];
 }
 
@@ -73,7 +76,7 @@ export function parseEventJob(data: unknown): ParsedEventJob {
     const { v: _v, ...item } = parsed.data;
     const checked = checkItem(item, 'data');
     if (typeof checked === 'string') throw new UnrecoverableError(`invalid_job: ${checked}`);
-    return { items: [checked], invalid: [] };
+    return { items: [checked], indices: [0], invalid: [] };
   }
   const events =
     typeof data === 'object' && data !== null ? (data as { events?: unknown }).events : undefined;
@@ -83,31 +86,35 @@ export function parseEventJob(data: unknown): ParsedEventJob {
     );
   }
   const items: EventJobItem[] = [];
+  const indices: number[] = [];
   const invalid: string[] = [];
   events.forEach((event: unknown, i) => {
     const checked = checkItem(event, `data.events.${i}`);
     if (typeof checked === 'string') invalid.push(checked);
-    else items.push(checked);
+    else {
+      items.push(checked);
+      indices.push(i);
+    }
   });
-  return { items, invalid };
+  return { items, indices, invalid };
 }
 
 /**
  * Delivers one events job: a batch of events the publisher already sequenced (each
- * user's seq and inbox entry were written in the MULTI that queued the job). Round trips
- * are per job, not per event:
+ * user's seq and inbox entry were written in the MULTI that queued the job, with the
+ * seqs of all its users in one record of the job). Round trips are per job, not per event:
  *
- * 1. one script call reads each (eventId, part)'s record (the job that delivers it and
- *    its users' seqs) and the presence of all users of the job;
+ * 1. one script call reads the job's seqs and the presence of all users of the job;
  * 2. one script call makes one PUBLISH per online user (each carries that user's seq)
  *    and one per room or broadcast; at the same time the ack checks of its events with
  *    a fallback policy go to the check batcher, which puts those of the events jobs
  *    delivered within a few milliseconds into one delayed fallback job.
  *
- * A pair whose record names another job was published again under the same event id:
- * this job skips it. A retry of this job (after a crash, say) emits again with the same
- * seqs; devices drop what they already have by seq, and the fallback-sent marks keep a
- * check queued twice to one email.
+ * An item whose (eventId, part) was claimed by another job was published again under the
+ * same event id: this job skips it. A retry of this job (after a crash, say) emits again
+ * with the same seqs; devices drop what they already have by seq, and the fallback-sent
+ * marks keep a check queued twice to one email. A job queued by a publisher from before
+ * per-job seqs has no such record: its items' own records are read instead.
  *
  * Fallback rule, decided by the check after `ackTimeoutMs`: nothing if some device acked
  * the event's seq; nothing either if a plain device (one that does not ack) that was
@@ -126,25 +133,31 @@ export async function deliverEvent(
   /** The job's id: the one the publisher recorded for the pairs it carries. */
   jobId: string,
 ): Promise<DeliveryResult> {
-  const { items: parsed, invalid } = parseEventJob(data);
+  const { items: parsed, indices, invalid } = parseEventJob(data);
   // The same (eventId, part) twice in one job (one event id published twice in one tick) is delivered once.
   const seen = new Set<string>();
-  const unique = parsed.filter((item) => {
+  const unique: Array<{ item: EventJobItem; index: number }> = [];
+  parsed.forEach((item, i) => {
     const key = `${item.part.index}|${item.eventId}`;
-    if (seen.has(key)) return false;
+    if (seen.has(key)) return;
     seen.add(key);
-    return true;
+    unique.push({ item, index: indices[i] as number });
   });
   const userIds = new Set<string>();
-  for (const item of unique) {
+  for (const { item } of unique) {
     if (item.target.kind === 'users') for (const id of item.target.userIds) userIds.add(id);
   }
-  const { records, devices } = await readDeliveryState(
-    deps.redis,
-    deps.keys,
-    unique.map((item) => ({ eventId: item.eventId, part: item.part.index })),
-    [...userIds],
-  );
+  const { jobSeqs, devices } = await readDeliveryState(deps.redis, deps.keys, jobId, [...userIds]);
+  // Per unique item: its users' seqs, null where another job delivers it, undefined where nothing is recorded.
+  const seqsOf: Array<number[] | null | undefined> = jobSeqs
+    ? unique.map(({ index }) => jobSeqs[index])
+    : (
+        await readEventRecords(
+          deps.redis,
+          deps.keys,
+          unique.map(({ item }) => ({ eventId: item.eventId, part: item.part.index })),
+        )
+      ).map((record) => (record ? (record.jobId === jobId ? record.seqs : null) : undefined));
 
   const publishes = batchPublishes(deps.redis);
   const emitter = new Emitter(publishes.client, { key: deps.keys.socketIoChannel });
@@ -153,20 +166,20 @@ export async function deliverEvent(
   let emitted = 0;
   let fallbacks = 0;
   let unrecorded = 0;
-  unique.forEach((item, i) => {
-    const record = records[i];
-    if (!record) {
+  unique.forEach(({ item }, i) => {
+    const seqs = seqsOf[i];
+    if (seqs === undefined) {
       unrecorded += 1;
       return;
     }
-    if (record.jobId !== jobId) return;
+    if (seqs === null) return;
     delivered += 1;
     const { target } = item;
     switch (target.kind) {
       case 'users': {
         const check: FallbackUser[] = [];
         target.userIds.forEach((userId, j) => {
-          const seq = record.seqs[j] as number;
+          const seq = seqs[j] as number;
           const found = devices.get(userId);
           if (found) {
             const meta: DeliveryMeta = { id: item.eventId, seq, ts: item.publishedAt };

@@ -131,4 +131,46 @@ describe('publishing the same eventId twice within 24 h', () => {
     expect(await redis.hget(keys.user(user), 'seq')).toBe('1');
     expect(await redis.llen(keys.inbox(user))).toBe(1);
   });
+  it("delivers a job queued by a publisher from before per-job seqs, by its items' own records", async () => {
+    const { urls, redis, prefix } = await startStack(defer, { nodes: 1, dispatcher: false });
+    const keys = createKeys(prefix);
+    const user = uniqueUser('old');
+    const d = await device(urls[0] as string, defer, { token: mintToken(user) });
+    // What such a publisher left in Redis: the user's seq, and a hash record per (eventId, part).
+    await redis.hset(keys.user(user), 'seq', 4);
+    await redis.hset(keys.eventRecord('evt-old', 0), 'job', 'old-job', 'seqs', '4');
+    const data = {
+      v: 2,
+      events: [
+        {
+          eventId: 'evt-old',
+          event: 'notification:new',
+          payload: notification('old'),
+          target: { kind: 'users', userIds: [user] },
+          fallback: null,
+          publishedAt: Date.now(),
+          part: { index: 0, count: 1 },
+        },
+      ],
+    };
+    const deps = {
+      redis,
+      keys,
+      checks: createCheckBatcher({
+        lingerMs: 0,
+        maxWaiters: 1,
+        maxUsers: 1,
+        maxChecks: 1,
+        addJob: () => Promise.reject(new Error('no fallback check expected')),
+      }),
+      logger: silentLogger(),
+    };
+    expect(await deliverEvent(data, deps, 'old-job')).toMatchObject({ events: 1, skipped: 0, emitted: 1 });
+    expect((await deliverEvent(data, deps, 'another-job')).skipped).toBe(1);
+    await waitFor(() => published(d).length === 1, { message: 'the old job delivered' });
+    await sleep(QUIET_MS);
+    expect(published(d).map((r) => r.args[1] as { id: string; seq: number })).toMatchObject([
+      { id: 'evt-old', seq: 4 },
+    ]);
+  });
 });

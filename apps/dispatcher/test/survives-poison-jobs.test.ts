@@ -75,14 +75,20 @@ describe('poison jobs', () => {
     });
     const events = new Queue(QueueName.events, { connection: redis, prefix });
     defer(() => events.close());
-    // Sequenced as the publisher does, under the job's id, for the valid items only.
+    // Sequenced as the publisher does, under the job's id, item by item in the job's order;
+    // the invalid item gets no user (no seq, no inbox entry) but keeps its place.
     const jobId = `poison-${user}`;
     defineInboxCommands(redis);
     const multi = redis.multi();
     queueSequencing(
       multi,
       createKeys(prefix),
-      ['ok-1', 'ok-3'].map((eventId) => ({ ...good(eventId), part: 0, jobId, userIds: [user] })),
+      jobId,
+      ['ok-1', 'bad-2', 'ok-3'].map((eventId) => ({
+        ...good(eventId),
+        part: 0,
+        userIds: eventId.startsWith('ok') ? [user] : [],
+      })),
       { inboxMax: 10, inboxTtlS: 60 },
     );
     await multi.exec();

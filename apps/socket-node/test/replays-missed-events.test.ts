@@ -13,14 +13,16 @@ async function sequence(redis: Redis, keys: RedisKeys, userId: string, count: nu
     return {
       eventId,
       part: 0,
-      jobId: 'job',
       userIds: [userId],
       event: 'xp:gained',
       payload: { amount: 1, source: eventId, totalXp: 1 },
       publishedAt: Date.now(),
     };
   });
-  queueSequencing(multi, keys, items, { inboxMax, inboxTtlS: 600 });
+  queueSequencing(multi, keys, `job-${userId}-${Math.random().toString(36).slice(2)}`, items, {
+    inboxMax,
+    inboxTtlS: 600,
+  });
   await multi.exec();
 }
 

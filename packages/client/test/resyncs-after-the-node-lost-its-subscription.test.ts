@@ -53,10 +53,10 @@ describe('when a node loses its Redis subscription', () => {
     queueSequencing(
       multi,
       keys,
+      `job-${user}`,
       range(1, 3).map((n) => ({
         eventId: `lost-${n}`,
         part: 0,
-        jobId: 'job',
         userIds: [user],
         event: 'xp:gained',
         payload: { amount: n, source: 'resync', totalXp: n },

@@ -13,7 +13,8 @@
  * | `{p}:client-events:dead` | stream | client events a consumer failed on too often |
  * | `{p}:fallback-sent:{eventId}:{userId}` | string | marks a settled fallback (email sent: its time; `live`; `undeliverable`), so retries never act twice |
  * | `{p}:stats:undeliverable` | counter | fallbacks that had no address |
- * | `{p}:event:{eventId}:{part}` | hash | `job`: the events job that delivers (eventId, part); `seqs`: each of its users' seq, in order. 24 h, so a republish is skipped |
+ * | `{p}:event:{eventId}:{part}` | string | `{jobId}|{index}`: the events job that delivers (eventId, part), and the pair's place in it. 24 h, so a republish is skipped (publishers before per-job seqs wrote a hash: `job`, `seqs`) |
+ * | `{p}:job-seqs:{jobId}` | string | the seqs of an events job's users: per item, in order, `;`-separated, its users' seqs `,`-separated, or `-` for a pair another job delivers. 24 h |
  * | `{p}:socket.io` | pub/sub | channel key shared by the Socket.IO redis adapter and emitter |
  * | `{p}:events:*`, `{p}:fallback:*` | BullMQ | the two queues |
  */
@@ -31,6 +32,8 @@ export interface RedisKeys {
   inbox(userId: string): string;
   /** Written when an event (or `toUsers` slice) is sequenced: publishing its id again within 24 h delivers once. */
   eventRecord(eventId: string, part: number): string;
+  /** The seqs the publisher gave the users of an events job's items, read by the dispatcher with one GET. */
+  jobSeqs(jobId: string): string;
   /** Passed as `key` to both `createAdapter` and `new Emitter`: they must agree. */
   socketIoChannel: string;
 }
@@ -47,6 +50,7 @@ export function createKeys(prefix: string): RedisKeys {
     user: (userId) => `${prefix}:user:${userId}`,
     inbox: (userId) => `${prefix}:inbox:${userId}`,
     eventRecord: (eventId, part) => `${prefix}:event:${eventId}:${part}`,
+    jobSeqs: (jobId) => `${prefix}:job-seqs:${jobId}`,
     socketIoChannel: `${prefix}:socket.io`,
   };
 }

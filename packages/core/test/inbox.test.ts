@@ -26,7 +26,7 @@ afterAll(async () => {
   await redis.quit();
 });
 
-const item = (eventId: string, userIds: string[], jobId = 'job-1'): SequenceItem => ({
+const item = (eventId: string, userIds: string[], jobId = 'job-1'): SequenceItem & { jobId: string } => ({
   eventId,
   part: 0,
   jobId,
@@ -36,9 +36,20 @@ const item = (eventId: string, userIds: string[], jobId = 'job-1'): SequenceItem
   publishedAt: 1_000,
 });
 
-async function sequence(keys: RedisKeys, items: SequenceItem[], inboxMax = 500): Promise<unknown[]> {
+/** Sequences items in one MULTI, one script call per run of items of the same job (as the publisher does per job). */
+async function sequence(
+  keys: RedisKeys,
+  items: Array<SequenceItem & { jobId: string }>,
+  inboxMax = 500,
+): Promise<unknown[]> {
   const multi = redis.multi();
-  queueSequencing(multi, keys, items, { inboxMax, inboxTtlS: 60 });
+  const runs: Array<{ jobId: string; items: SequenceItem[] }> = [];
+  for (const { jobId, ...rest } of items) {
+    const last = runs[runs.length - 1];
+    if (last?.jobId === jobId) last.items.push(rest);
+    else runs.push({ jobId, items: [rest] });
+  }
+  for (const run of runs) queueSequencing(multi, keys, run.jobId, run.items, { inboxMax, inboxTtlS: 60 });
   const results = (await multi.exec()) ?? [];
   return results.map(([error, value]) => {
     if (error) throw error;
@@ -52,7 +63,7 @@ describe('the inbox', () => {
     const [ana, ben] = [uniqueUser('ana'), uniqueUser('ben')];
     expect(
       await sequence(keys, [item('e1', [ana]), item('e2', [ana, ben]), item('e1', [ana], 'job-2')]),
-    ).toEqual([[1, 1, 0]]);
+    ).toEqual([[1, 1], [0]]);
     expect(await readLatestSeq(redis, keys, ana)).toBe(2);
     expect(await readLatestSeq(redis, keys, ben)).toBe(1);
     expect(
@@ -154,28 +165,53 @@ describe('presence by device kind', () => {
 });
 
 describe('the dispatcher reads', () => {
-  it('read records and presence in one call, the same as one command each', async () => {
+  it("reads a job's seqs and its users' presence in one call, the same as one command each", async () => {
     const keys = createKeys(uniquePrefix());
     const [ana, ben, gone] = [uniqueUser('ana'), uniqueUser('ben'), uniqueUser('gone')];
-    await sequence(keys, [item('e1', [ana, ben]), item('e2', [ben])]);
+    // r1 stands for a room or broadcast item: recorded, no users, no seqs.
+    await sequence(keys, [item('e1', [ana, ben]), item('e2', [ben]), item('r1', [])]);
+    // job-2 carries e2 again (a republish) and a new event: only the new one is its own.
+    await sequence(keys, [item('e2', [ben], 'job-2'), item('e3', [ana], 'job-2')]);
     const node = new PresenceRegistry({ redis, keys, nodeId: 'n', ttlMs: 60_000 });
     await node.add(ana, 's1', true);
     await node.add(ana, 's2', false);
     // An entry whose expiry has passed (a dead node's left-over) does not count.
     await redis.zadd(keys.presence(gone), Date.now() - 1, 'dead|s9|a');
-    const refs = [
-      { eventId: 'e2', part: 0 },
-      { eventId: 'nope', part: 0 },
-      { eventId: 'e1', part: 0 },
-    ];
     const users = [ana, ben, gone];
-    const state = await readDeliveryState(redis, keys, refs, users);
-    expect(state.records).toEqual(await readEventRecords(redis, keys, refs));
-    expect(state.records).toEqual([{ jobId: 'job-1', seqs: [2] }, null, { jobId: 'job-1', seqs: [1, 1] }]);
+    const state = await readDeliveryState(redis, keys, 'job-1', users);
+    expect(state.jobSeqs).toEqual([[1, 1], [2], []]);
+    expect((await readDeliveryState(redis, keys, 'job-2', [])).jobSeqs).toEqual([null, [2]]);
+    expect((await readDeliveryState(redis, keys, 'no-such-job', [])).jobSeqs).toBeNull();
     expect(state.devices).toEqual(await new PresenceReader(redis, keys).devicesAmong(users));
     expect([...state.devices.keys()]).toEqual([ana]);
-    expect(await readDeliveryState(redis, keys, [], [])).toEqual({ records: [], devices: new Map() });
+    // Each pair's record names the job that delivers it and finds its seqs there.
+    expect(
+      await readEventRecords(redis, keys, [
+        { eventId: 'e2', part: 0 },
+        { eventId: 'nope', part: 0 },
+        { eventId: 'e1', part: 0 },
+        { eventId: 'e3', part: 0 },
+      ]),
+    ).toEqual([
+      { jobId: 'job-1', seqs: [2] },
+      null,
+      { jobId: 'job-1', seqs: [1, 1] },
+      { jobId: 'job-2', seqs: [2] },
+    ]);
     await node.clearLocal();
+  });
+
+  it('reads the per-event hash records that publishers wrote before per-job seqs', async () => {
+    const keys = createKeys(uniquePrefix());
+    await redis.hset(keys.eventRecord('old', 0), 'job', 'old-job', 'seqs', '7,3');
+    await redis.hset(keys.eventRecord('old-room', 1), 'job', 'old-job', 'seqs', '');
+    expect(
+      await readEventRecords(redis, keys, [
+        { eventId: 'old', part: 0 },
+        { eventId: 'old-room', part: 1 },
+        { eventId: 'old', part: 1 },
+      ]),
+    ).toEqual([{ jobId: 'old-job', seqs: [7, 3] }, { jobId: 'old-job', seqs: [] }, null]);
   });
 });
 

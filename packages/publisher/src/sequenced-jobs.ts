@@ -26,10 +26,10 @@ import type { EventJob } from './event-jobs.js';
  * `toUsers` while Redis still sequences the others, instead of waiting for all 20 slices
  * (sequencing 10,000 users takes Redis tens of milliseconds).
  *
- * Each job gets its own id (a UUID), recorded with each (event id, part) it sequences:
- * a later job carrying the same pair (a republish) finds the record already there and
- * the dispatcher skips the pair in that job, while a retry of the first job delivers it
- * again with the same seqs.
+ * Each job gets its own id (a UUID), recorded with each (event id, part) it sequences and
+ * with the seqs of its users: a later job carrying the same pair (a republish) finds the
+ * record already there and the dispatcher skips the pair in that job, while a retry of
+ * the first job delivers it again with the same seqs.
  *
  * Resolves to one outcome per job, in order: `undefined` once it is in Redis, or the
  * error that kept it out.
@@ -50,7 +50,6 @@ export async function addSequencedJobs(
     const items: SequenceItem[] = job.data.events.map((item, i) => ({
       eventId: item.eventId,
       part: item.part.index,
-      jobId,
       userIds: item.target.kind === 'users' ? item.target.userIds : [],
       event: item.event,
       payload: item.payload,
@@ -60,7 +59,7 @@ export async function addSequencedJobs(
     const multi = client.multi();
     let added: Promise<unknown>;
     try {
-      queueSequencing(multi as unknown as ChainableCommander, keys, items, settings);
+      queueSequencing(multi as unknown as ChainableCommander, keys, jobId, items, settings);
       // BullMQ queues its add script on the transaction synchronously (its result comes
       // with EXEC's), so every MULTI of the batch is written in one go, in publish order,
       // with no other batch's in between.
