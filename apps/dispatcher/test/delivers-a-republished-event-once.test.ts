@@ -2,14 +2,20 @@ import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { QueueName, type FallbackJobData } from '@herald/contracts';
 import { mintToken, sleep, uniqueUser, waitFor } from '@herald/testing';
-import { createKeys, readEventRecords, silentLogger } from '@herald/core';
+import { createKeys, readEventRecords, silentLogger, type Redis, type RedisKeys } from '@herald/core';
 import { deliverEvent } from '../src/deliver-event.js';
-import { createCheckBatcher } from '../src/check-batcher.js';
+import { createCheckBatcher, type CheckBatcherOptions } from '../src/check-batcher.js';
 import { toFallbackJob } from '../src/fallback-jobs.js';
 import { device, published, startStack, useCleanup } from './support.js';
 
 const QUIET_MS = 400;
 const notification = (title: string) => ({ notification: { title } });
+
+/** What `deliverEvent` needs to run outside a dispatcher: each events job's checks go to `addJob` at once. */
+function deliveryDeps(redis: Redis, keys: RedisKeys, addJob: CheckBatcherOptions['addJob']) {
+  const checks = createCheckBatcher({ lingerMs: 0, maxWaiters: 1, maxUsers: 1, maxChecks: 200, addJob });
+  return { redis, keys, checks, logger: silentLogger() };
+}
 
 describe('publishing the same eventId twice within 24 h', () => {
   const defer = useCleanup();
@@ -105,21 +111,10 @@ describe('publishing the same eventId twice within 24 h', () => {
     const [record] = await readEventRecords(redis, keys, [{ eventId: 'evt-retry', part: 0 }]);
     expect(record).toEqual({ jobId: job.id, seqs: [1] });
 
-    const deps = {
-      redis,
-      keys,
-      checks: createCheckBatcher({
-        lingerMs: 0,
-        maxWaiters: 1,
-        maxUsers: 1,
-        maxChecks: 200,
-        addJob: (checked) => {
-          const job = toFallbackJob(checked, { delayMs: 60_000, attempts: 1, backoffMs: 0 });
-          return fallbackQueue.add(job.name, job.data, job.opts);
-        },
-      }),
-      logger: silentLogger(),
-    };
+    const deps = deliveryDeps(redis, keys, (checked) => {
+      const job = toFallbackJob(checked, { delayMs: 60_000, attempts: 1, backoffMs: 0 });
+      return fallbackQueue.add(job.name, job.data, job.opts);
+    });
     // The same job twice (a redelivery after a crash): the same seq on the wire both times.
     expect((await deliverEvent(job.data, deps, job.id)).skipped).toBe(0);
     expect((await deliverEvent(job.data, deps, job.id)).skipped).toBe(0);
@@ -153,18 +148,7 @@ describe('publishing the same eventId twice within 24 h', () => {
         },
       ],
     };
-    const deps = {
-      redis,
-      keys,
-      checks: createCheckBatcher({
-        lingerMs: 0,
-        maxWaiters: 1,
-        maxUsers: 1,
-        maxChecks: 1,
-        addJob: () => Promise.reject(new Error('no fallback check expected')),
-      }),
-      logger: silentLogger(),
-    };
+    const deps = deliveryDeps(redis, keys, () => Promise.reject(new Error('no fallback check expected')));
     expect(await deliverEvent(data, deps, 'old-job')).toMatchObject({ events: 1, skipped: 0, emitted: 1 });
     expect((await deliverEvent(data, deps, 'another-job')).skipped).toBe(1);
     await waitFor(() => published(d).length === 1, { message: 'the old job delivered' });
