@@ -81,10 +81,11 @@ export interface PublisherOptions<C extends Catalog = DefaultCatalog> {
    * Under load, batches wait `busyLingerMs` instead of `lingerMs` to fill: while this
    * publisher gets at least `busyRate` events per second (measured over 100 ms windows).
    * Each job costs BullMQ and the dispatcher about as much as dozens of events, and at
-   * high rates the round trip alone leaves jobs of a few dozen. With it, Herald's
-   * sustained rate went from 7,251 and 7,825/s to 8,063 and 9,984/s, and CPU at 5,120/s
-   * fell by a quarter (`pnpm bench --scenario 1 --paths herald`, interleaved with
-   * `BENCH_BUSY_RATE=0`; p50 at 5,120/s 19–21 ms instead of 15–18). 0 turns it off.
+   * high rates the round trip alone leaves jobs of a few dozen. On 2 cores, Herald-only
+   * bench runs (`pnpm bench --scenario 1 --paths herald`) sustained the 8,192/s step in
+   * 10 of 11 runs with it and 2 of 8 without (median maximum 8,090/s against 7,218/s);
+   * in an interleaved pair, CPU at 5,120/s fell by a quarter and p50 there rose from
+   * 15–18 to 19–21 ms. 0 turns it off.
    * @default 4_000
    */
   busyRate?: number;
