@@ -119,16 +119,14 @@ function naiveSender(): Sender {
 function heraldSender(): Sender {
   // Diagnostics: BENCH_LINGER_MS, BENCH_BUSY_RATE and BENCH_BUSY_LINGER_MS set the publisher's
   // lingerMs, busyRate and busyLingerMs (how long a batch waits for more events, and under load).
+  // Unset, an option stays undefined and the publisher's default applies.
   const numeric = (name: string) => (process.env[name] ? Number(process.env[name]) : undefined);
-  const batching = {
-    lingerMs: numeric('BENCH_LINGER_MS'),
-    busyRate: numeric('BENCH_BUSY_RATE'),
-    busyLingerMs: numeric('BENCH_BUSY_LINGER_MS'),
-  };
   const publisher = createPublisher({
     redisUrl,
     prefix,
-    ...Object.fromEntries(Object.entries(batching).filter(([, value]) => value !== undefined)),
+    lingerMs: numeric('BENCH_LINGER_MS'),
+    busyRate: numeric('BENCH_BUSY_RATE'),
+    busyLingerMs: numeric('BENCH_BUSY_LINGER_MS'),
   });
   // `--herald-no-fallback` (a diagnostic): scenario 1's events skip the ack-based fallback check.
   const oneOptions = process.env.BENCH_HERALD_NO_FALLBACK === '1' ? { fallback: false as const } : {};

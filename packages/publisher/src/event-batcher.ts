@@ -80,20 +80,17 @@ export function createEventBatcher(options: EventBatcherOptions): EventBatcher {
   let items: SizedItem[] = [];
   let waiters: Waiter[] = [];
   let bytes = 0;
-  let scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
-  const arrivals = options.busy ? createRateMeter(100) : undefined;
+  /** Cancels the pending flush (a timer, or an immediate when the linger is 0); undefined when none is pending. */
+  let cancelScheduled: (() => void) | undefined;
+  const { busy } = options;
+  const arrivals = busy && createRateMeter(100);
   const lingerNow = () =>
-    options.busy && (arrivals?.perSecond() ?? 0) >= options.busy.rate
-      ? options.busy.lingerMs
-      : options.lingerMs;
+    busy && arrivals && arrivals.perSecond() >= busy.rate ? busy.lingerMs : options.lingerMs;
   const inFlight = new Set<Promise<void>>();
 
-  let scheduledAsImmediate = false;
   const unschedule = () => {
-    if (scheduled === undefined) return;
-    if (scheduledAsImmediate) clearImmediate(scheduled as NodeJS.Immediate);
-    else clearTimeout(scheduled as NodeJS.Timeout);
-    scheduled = undefined;
+    cancelScheduled?.();
+    cancelScheduled = undefined;
   };
 
   let sending = 0;
@@ -135,14 +132,19 @@ export function createEventBatcher(options: EventBatcherOptions): EventBatcher {
       return new Promise<void>((resolve, reject) => {
         items.push(...added);
         for (const item of added) bytes += item.bytes;
-        arrivals?.add(added.length);
+        if (arrivals) arrivals.add(added.length);
         waiters.push({ items: added.length, resolve, reject });
         if (items.length >= options.maxEvents || bytes >= options.maxBytes) flush(true);
-        else if (scheduled === undefined && !due) {
+        else if (cancelScheduled === undefined && !due) {
           const later = () => flush(false);
           const linger = lingerNow();
-          scheduledAsImmediate = linger === 0;
-          scheduled = linger === 0 ? setImmediate(later) : setTimeout(later, linger);
+          if (linger === 0) {
+            const immediate = setImmediate(later);
+            cancelScheduled = () => clearImmediate(immediate);
+          } else {
+            const timer = setTimeout(later, linger);
+            cancelScheduled = () => clearTimeout(timer);
+          }
         }
       });
     },
