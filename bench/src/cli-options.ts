@@ -29,6 +29,8 @@ export interface BenchOptions {
   ackDelayMs: number | undefined;
   /** Herald's scenario-1 events skip the fallback check (`fallback: false`). A diagnostic of what the checks cost. */
   heraldNoFallback: boolean;
+  /** Diagnostic: where Herald's publish → PUBLISH time goes, written to this file by `stage-tracer.ts`. */
+  traceStages: string | undefined;
   /** The run aborts itself after this long. */
   maxMinutes: number;
   /** Only re-render latest.md / latest.svg (and the README block) from this run's JSON. */
@@ -37,7 +39,8 @@ export interface BenchOptions {
 
 export const USAGE = `pnpm bench [--quick] [--scenario throughput,fanout,memory,reconnect | 1,2,3,4]
            [--paths ceiling,naive,herald] [--no-profile] [--no-heap-snapshot] [--ceiling-plain]
-           [--concurrency N] [--ack-delay-ms N] [--herald-no-fallback] [--out DIR] [--max-minutes N]
+           [--concurrency N] [--ack-delay-ms N] [--herald-no-fallback] [--trace-stages FILE]
+           [--out DIR] [--max-minutes N]
        pnpm bench --render bench/results/<timestamp>.json
 
   --quick         small scales (200 users, short steps): a smoke run in about a minute
@@ -51,6 +54,9 @@ export const USAGE = `pnpm bench [--quick] [--scenario throughput,fanout,memory,
                   of what acking costs Herald, not for the committed results
   --herald-no-fallback  Herald's scenario-1 events published with fallback: false (no ack check
                   job per event); a diagnostic, not for the committed results
+  --trace-stages  write to FILE, every second, how Herald's publish→PUBLISH time splits into
+                  publisher, queue pickup and dispatcher (and a timeline per fan-out); a
+                  diagnostic process that costs CPU, not for the committed results
   --out           results directory (default: bench/results, or bench/results/quick with --quick)
   --max-minutes   abort the run after this long (default 15)
   --render FILE   measure nothing: re-render latest.md and latest.svg beside a run's JSON
@@ -89,6 +95,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       concurrency: { type: 'string' },
       'ack-delay-ms': { type: 'string' },
       'herald-no-fallback': { type: 'boolean', default: false },
+      'trace-stages': { type: 'string' },
       out: { type: 'string' },
       'max-minutes': { type: 'string' },
       render: { type: 'string' },
@@ -122,6 +129,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     ceilingPlain: values['ceiling-plain'],
     ackDelayMs,
     heraldNoFallback: values['herald-no-fallback'],
+    traceStages: values['trace-stages'],
     outDir: values.out,
     concurrency,
     maxMinutes,

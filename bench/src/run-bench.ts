@@ -196,6 +196,15 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       stamp(`socket-node limits raised for the bench: ${JSON.stringify(stack.limits)}`);
     }
 
+    if (options.traceStages) {
+      const file = path.resolve(options.traceStages);
+      registry.start({
+        name: 'stage-tracer',
+        entry: 'bench/src/stage-tracer.ts',
+        env: { BENCH_TRACE_REDIS_URL: resolved.url, BENCH_TRACE_PREFIX: prefix, BENCH_TRACE_OUT: file },
+      });
+      stamp(`tracing Herald's stages into ${file} (a diagnostic: it costs CPU)`);
+    }
     stamp('starting processes');
     await race(
       registry,
