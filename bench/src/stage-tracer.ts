@@ -25,7 +25,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { QueueName } from '@herald/contracts';
+import { EventJobData, QueueName } from '@herald/contracts';
 import { Redis } from 'ioredis';
 
 // notepack.io is what @socket.io/redis-emitter encodes with; resolved through it, as the same version.
@@ -100,17 +100,12 @@ function onPublish(message: Buffer): void {
   finish(meta.id);
 }
 
-interface TracedItem {
-  eventId?: unknown;
-  publishedAt?: unknown;
-  target?: { userIds?: unknown };
-}
-
 function onActive(data: string, times: JobTimes): void {
-  const parsed = JSON.parse(data) as { events?: TracedItem[] };
-  for (const item of parsed.events ?? []) {
-    if (typeof item.eventId !== 'string' || typeof item.publishedAt !== 'number') continue;
-    const users = Array.isArray(item.target?.userIds) ? item.target.userIds.length : 0;
+  // Jobs read back from Redis are validated as the dispatcher does; one that is not a batch is not traced.
+  const parsed = EventJobData.safeParse(JSON.parse(data));
+  if (!parsed.success) return;
+  for (const item of parsed.data.events) {
+    const users = item.target.kind === 'users' ? item.target.userIds.length : 0;
     if (users >= FAN_OUT_USERS) {
       let fanOut = fanOuts.get(item.eventId);
       if (!fanOut) {
@@ -126,7 +121,7 @@ function onActive(data: string, times: JobTimes): void {
   }
 }
 
-const at = (sorted: number[], q: number) =>
+const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 const ms = (v: number) => v.toFixed(0);
 
@@ -135,7 +130,7 @@ function reportSecond(): void {
     const names = ['publisher', 'queue', 'dispatcher', 'total'];
     const parts = names.map((name, i) => {
       const sorted = rows.map((r) => r[i] as number).sort((a, b) => a - b);
-      return `${name} ${ms(at(sorted, 0.5))}/${ms(at(sorted, 0.9))}/${ms(at(sorted, 0.99))}`;
+      return `${name} ${ms(quantile(sorted, 0.5))}/${ms(quantile(sorted, 0.9))}/${ms(quantile(sorted, 0.99))}`;
     });
     const slowest = [...rows]
       .sort((a, b) => b[3] - a[3])
@@ -158,16 +153,17 @@ function reportSecond(): void {
     const publishes = fanOut.publishes.sort((a, b) => a - b);
     write(
       `fan-out ${eventId}: ${fanOut.slices.length} slices; PUBLISHes ${publishes.length}: first ${ms(publishes[0] ?? 0)}, ` +
-        `p50 ${ms(at(publishes, 0.5))}, p99 ${ms(at(publishes, 0.99))}, last ${ms(publishes.at(-1) ?? 0)} ms after the publish`,
+        `p50 ${ms(quantile(publishes, 0.5))}, p99 ${ms(quantile(publishes, 0.99))}, last ${ms(publishes.at(-1) ?? 0)} ms after the publish`,
     );
     write(`  slices added  (ms after the publish): ${list(fanOut.slices.map((s) => s.added))}`);
     write(`  slices active (ms after the publish): ${list(fanOut.slices.map((s) => s.active))}`);
   }
-  // Events whose PUBLISH never came (offline users) must not pile up.
-  if (pending.size > 100_000) pending.clear();
-  if (early.size > 100_000) early.clear();
+  // Events whose PUBLISH never came (offline users), PUBLISHes of the other paths and jobs
+  // whose `active` entry was trimmed from the stream must not pile up.
+  for (const map of [pending, early, addedAt]) if (map.size > 100_000) map.clear();
 }
 
+const addedAt = new Map<string, number>();
 const reader = new Redis(url, { maxRetriesPerRequest: null });
 const subscriber = new Redis(url, { maxRetriesPerRequest: null });
 const jobKey = (id: string) => `${prefix}:${QueueName.events}:${id}`;
@@ -177,10 +173,19 @@ subscriber.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Bu
 setInterval(reportSecond, 1_000);
 write(`tracing ${streamKey} and ${prefix}:socket.io#*`);
 
-const addedAt = new Map<string, number>();
+// The tracer's own failures go to its file: a bench child that dies fails the whole run.
+const report = (what: string) => (error: unknown) =>
+  write(`tracer: ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+for (const connection of [reader, subscriber]) connection.on('error', report('redis connection'));
+
 let lastId = '$';
 for (;;) {
-  const reply = await reader.xread('COUNT', 1_000, 'BLOCK', 1_000, 'STREAMS', streamKey, lastId);
+  const reply = await reader
+    .xread('COUNT', 1_000, 'BLOCK', 1_000, 'STREAMS', streamKey, lastId)
+    .catch((error: unknown) => {
+      report('XREAD')(error);
+      return new Promise<null>((resolve) => setTimeout(() => resolve(null), 1_000));
+    });
   for (const [id, fields] of reply?.[0]?.[1] ?? []) {
     lastId = id;
     const time = Number(id.slice(0, id.indexOf('-')));
@@ -193,9 +198,12 @@ for (;;) {
       const added = addedAt.get(jobId);
       addedAt.delete(jobId);
       if (added === undefined) continue;
-      void reader.hget(jobKey(jobId), 'data').then((data) => {
-        if (data) onActive(data, { added, active: time });
-      });
+      void reader
+        .hget(jobKey(jobId), 'data')
+        .then((data) => {
+          if (data) onActive(data, { added, active: time });
+        })
+        .catch(report(`reading job ${jobId}`));
     }
   }
 }
