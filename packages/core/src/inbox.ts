@@ -256,10 +256,12 @@ export interface EventRecord {
  * (event id, part) was claimed by another job.
  */
 function parseJobSeqs(text: string): Array<number[] | null> {
-  return text.split(';').map((part) => {
-    if (part === '-') return null;
-    return part === '' ? [] : part.split(',').map(Number);
-  });
+  return text.split(';').map((part) => (part === '-' ? null : parseSeqList(part)));
+}
+
+/** Parses one item's seqs, `,`-separated (empty for an item with no users). */
+function parseSeqList(text: string): number[] {
+  return text === '' ? [] : text.split(',').map(Number);
 }
 
 /**
@@ -299,7 +301,7 @@ export async function readEventRecords(
     }
     const [jobId, seqs] = values;
     if (typeof jobId !== 'string') return null;
-    return { jobId, seqs: seqs ? seqs.split(',').map(Number) : [] };
+    return { jobId, seqs: parseSeqList(seqs ?? '') };
   });
 }
 

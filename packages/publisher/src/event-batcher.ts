@@ -82,10 +82,9 @@ export function createEventBatcher(options: EventBatcherOptions): EventBatcher {
   let bytes = 0;
   /** Cancels the pending flush (a timer, or an immediate when the linger is 0); undefined when none is pending. */
   let cancelScheduled: (() => void) | undefined;
-  const { busy } = options;
-  const arrivals = busy && createRateMeter(100);
-  const lingerNow = () =>
-    busy && arrivals && arrivals.perSecond() >= busy.rate ? busy.lingerMs : options.lingerMs;
+  // The arrival rate is measured only when there is a busy mode to switch to.
+  const busy = options.busy && { ...options.busy, arrivals: createRateMeter(100) };
+  const lingerNow = () => (busy && busy.arrivals.perSecond() >= busy.rate ? busy.lingerMs : options.lingerMs);
   const inFlight = new Set<Promise<void>>();
 
   const unschedule = () => {
@@ -132,7 +131,7 @@ export function createEventBatcher(options: EventBatcherOptions): EventBatcher {
       return new Promise<void>((resolve, reject) => {
         items.push(...added);
         for (const item of added) bytes += item.bytes;
-        if (arrivals) arrivals.add(added.length);
+        busy?.arrivals.add(added.length);
         waiters.push({ items: added.length, resolve, reject });
         if (items.length >= options.maxEvents || bytes >= options.maxBytes) flush(true);
         else if (cancelScheduled === undefined && !due) {
