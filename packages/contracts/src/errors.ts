@@ -28,6 +28,12 @@ export const HeraldErrorCode = {
   notFound: 'not_found',
   /** A fallback that cannot be sent because the user has no known address. */
   noAddress: 'no_address',
+  /** Redis did not answer within `HERALD_REDIS_TIMEOUT_MS`: nothing was promised; retry (with the same `eventId`) later. */
+  unavailable: 'unavailable',
+  /** An `eventId` published before (within 24 h) with another event, target or payload. */
+  eventIdConflict: 'event_id_conflict',
+  /** An HTTP body that is not `application/json`. */
+  unsupportedMediaType: 'unsupported_media_type',
   /** Anything else: a bug or an outage, never the caller's fault. */
   internal: 'internal',
 } as const;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { HeraldError, HeraldErrorCode, formatPath } from '@herald/contracts';
+import { DEFAULT_REDIS_TIMEOUT_MS } from './redis-deadline.js';
 
 /**
  * Parses environment variables with a zod schema. On failure throws one
@@ -79,6 +80,8 @@ export const inboxEnv = {
 
 export const commonEnv = {
   REDIS_URL: envRedisUrl.default('redis://127.0.0.1:6379'),
+  /** How long a request waits for Redis before it is answered `unavailable` (503). */
+  HERALD_REDIS_TIMEOUT_MS: envInt(50, 60_000).default(DEFAULT_REDIS_TIMEOUT_MS),
   HERALD_REDIS_PREFIX: envPrefix.default('{herald}'),
   HERALD_LOG_LEVEL: envLogLevel.default('info'),
 };

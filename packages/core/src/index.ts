@@ -14,6 +14,8 @@ export { REDACTED_PATHS, createLogger, silentLogger } from './logger.js';
 export type { Logger, LoggerOptions } from './logger.js';
 export { Redis, closeRedis, createRedis } from './redis.js';
 export { createKeys } from './keys.js';
+export { DEFAULT_REDIS_TIMEOUT_MS, createRedisDeadline } from './redis-deadline.js';
+export type { RedisDeadline } from './redis-deadline.js';
 export type { RedisKeys } from './keys.js';
 export {
   EVENT_RECORD_TTL_S,
