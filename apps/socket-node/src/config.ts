@@ -71,6 +71,7 @@ export function socketNodeOptionsFromEnv(env: SocketNodeEnv, logger: Logger): So
     wsPath: env.WS_PATH,
     corsOrigins: env.CORS_ORIGIN,
     presenceTtlMs: env.HERALD_PRESENCE_TTL_MS,
+    redisTimeoutMs: env.HERALD_REDIS_TIMEOUT_MS,
     maxMessageBytes: env.HERALD_MAX_MESSAGE_BYTES,
     clientEventRate: env.HERALD_CLIENT_EVENT_RATE,
     clientEventBurst: env.HERALD_CLIENT_EVENT_BURST,

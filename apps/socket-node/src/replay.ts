@@ -2,18 +2,21 @@ import type { Redis } from 'ioredis';
 import {
   HeraldErrorCode,
   InboxEntry,
+  toHeraldError,
   describeIssues,
   protocolEventSchemas,
   toFieldIssues,
   type DeliveryMeta,
   type SyncAck,
 } from '@herald/contracts';
-import { readReplay, type Logger, type RedisKeys } from '@herald/core';
+import { readReplay, type Logger, type RedisDeadline, type RedisKeys } from '@herald/core';
 import { createAckRecorder } from './ack-recorder.js';
 import type { HeraldSocket } from './types.js';
 
 export interface ReplayOptions {
   redis: Redis;
+  /** Bounds the inbox read, so a sync is answered `unavailable` while Redis is away. */
+  deadline: RedisDeadline;
   keys: RedisKeys;
   logger: Logger;
 }
@@ -31,7 +34,7 @@ type Emit = (event: string, payload: unknown, meta: DeliveryMeta) => void;
  * connection costs no closures.
  */
 export function createReplay(options: ReplayOptions) {
-  const { redis, keys, logger: log } = options;
+  const { redis, deadline, keys, logger: log } = options;
   const acks = createAckRecorder(options);
 
   async function replay(
@@ -39,7 +42,10 @@ export function createReplay(options: ReplayOptions) {
     lastSeq: number,
   ): Promise<{ latest: number; replayed: number }> {
     const { userId } = socket.data;
-    const { latest, gap, entries } = await readReplay(redis, keys, userId, lastSeq);
+    const { latest, gap, entries } = await deadline(
+      () => readReplay(redis, keys, userId, lastSeq),
+      'reading the inbox',
+    );
     if (gap) socket.emit('herald:gap', gap);
     const emit = socket.emit.bind(socket) as unknown as Emit;
     let replayed = 0;
@@ -85,10 +91,12 @@ export function createReplay(options: ReplayOptions) {
     replay(this, parsed.data.lastSeq).then(
       ({ latest, replayed }) => answer?.({ accepted: true, seq: latest, replayed }),
       (error: unknown) => {
-        log.error({ err: error, userId: this.data.userId }, 'sync failed');
+        const unavailable = toHeraldError(error).code === HeraldErrorCode.unavailable;
+        log[unavailable ? 'warn' : 'error']({ err: error, userId: this.data.userId }, 'sync failed');
+        const code = unavailable ? HeraldErrorCode.unavailable : HeraldErrorCode.internal;
         const message = 'The server could not read the inbox: try again later.';
-        this.emit('error', { code: HeraldErrorCode.internal, message });
-        answer?.({ accepted: false, code: HeraldErrorCode.internal, message });
+        this.emit('error', { code, message });
+        answer?.({ accepted: false, code, message });
       },
     );
   }

@@ -7,10 +7,12 @@ import type { Redis } from 'ioredis';
 import {
   DEFAULT_PRESENCE_TTL_MS,
   PresenceRegistry,
+  DEFAULT_REDIS_TIMEOUT_MS,
   closeRedis,
   createKeys,
   createNodeId,
   createRedis,
+  createRedisDeadline,
   type Logger,
 } from '@herald/core';
 import { createAuthenticate, type AuthorizeRooms } from './authenticate.js';
@@ -22,6 +24,7 @@ import { HandshakeLimiter } from './handshake-limiter.js';
 import { corsOptions, createOriginCheck, describeBadOrigins } from './origin-check.js';
 import { createConnectionHandler } from './connection-handler.js';
 import { createHttpRoutes } from './http-routes.js';
+import { createRedisGate } from './redis-gate.js';
 import { createTokenLifetime } from './token-lifetime.js';
 import { trimConnection } from './trim-connection.js';
 import { createTokenVerifier, type JwtOptions } from './verification-keys.js';
@@ -98,6 +101,12 @@ export interface SocketNodeOptions {
   nodeId?: string;
   /** Presence entry lifetime without a heartbeat; heartbeats run every third of it. @default 20_000 */
   presenceTtlMs?: number;
+  /**
+   * How long a handshake, a client event's ack, a sync or `/readyz` waits for Redis before
+   * it is answered `unavailable`; while the connection is reconnecting they are answered
+   * at once. @default 2_000
+   */
+  redisTimeoutMs?: number;
   /** pino logger; the node logs through a child `{ component: 'socket-node' }`. */
   logger: Logger;
   /** Extra HTTP routes on the same port (publish API, demo page in the local stack). Resolves true when it handled the request. */
@@ -115,8 +124,6 @@ export interface SocketNode {
   close(): Promise<void>;
 }
 
-/** How long a readiness probe waits for PING before calling Redis unreachable. */
-const READY_PING_TIMEOUT_MS = 1_000;
 /** Shutdown steps that need Redis give up after this, so SIGTERM still ends within 10 s when Redis is gone. */
 const CLOSE_STEP_TIMEOUT_MS = 2_000;
 
@@ -149,6 +156,10 @@ function checkOptions(options: SocketNodeOptions): void {
     if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
       throw new RangeError(`SocketNodeOptions.${name} must be a number >= 0 (0 = no limit), got ${value}`);
     }
+  }
+  const { redisTimeoutMs } = options;
+  if (redisTimeoutMs !== undefined && !(Number.isInteger(redisTimeoutMs) && redisTimeoutMs >= 1)) {
+    throw new RangeError(`SocketNodeOptions.redisTimeoutMs must be an integer >= 1, got ${redisTimeoutMs}`);
   }
   const { trustProxy } = options;
   if (typeof trustProxy === 'number' && !(Number.isInteger(trustProxy) && trustProxy >= 0)) {
@@ -194,6 +205,9 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
   const onRedisError = (error: Error) => log.warn({ err: error }, 'redis connection error');
   redis.on('error', onRedisError);
   sub.on('error', onRedisError);
+  // Every door that needs Redis goes through it: commands would otherwise wait for a
+  // reconnect forever (maxRetriesPerRequest: null), and a device or probe with them.
+  const deadline = createRedisDeadline(redis, options.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS);
 
   const presence = new PresenceRegistry({
     redis,
@@ -207,7 +221,7 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
 
   const isReady = async (): Promise<boolean> => {
     if (closing || redis.status !== 'ready' || sub.status !== 'ready') return false;
-    return (await withTimeout(redis.ping(), READY_PING_TIMEOUT_MS, 'PING')) === 'PONG';
+    return (await deadline(() => redis.ping(), 'readiness probe')) === 'PONG';
   };
 
   const corsOrigins = options.corsOrigins ?? [];
@@ -257,13 +271,26 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
       isClosing,
     }),
   );
+  // After authentication, so a bad token is told so whatever the state of Redis.
+  io.use(createRedisGate({ redis, sub, deadline, logger: log }));
   // After authentication (it needs the token's userId), before presence (registered on `connection`).
   if (options.maxDevicesPerUser !== 0) {
-    io.use(createDeviceLimit({ presence, maxDevicesPerUser: options.maxDevicesPerUser, logger: log }));
+    io.use(
+      createDeviceLimit({ presence, deadline, maxDevicesPerUser: options.maxDevicesPerUser, logger: log }),
+    );
   }
   io.on(
     'connection',
-    createConnectionHandler({ redis, keys, nodeId, presence, logger: log, isClosing, clientEventLimit }),
+    createConnectionHandler({
+      redis,
+      deadline,
+      keys,
+      nodeId,
+      presence,
+      logger: log,
+      isClosing,
+      clientEventLimit,
+    }),
   );
   // Warns before each connection's token expires, takes herald:auth, disconnects at expiry.
   io.on('connection', tokenLifetime.onConnection);
