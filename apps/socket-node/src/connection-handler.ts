@@ -10,6 +10,8 @@ export interface ConnectionHandlerOptions {
   redis: Redis;
   /** Bounds every Redis call a device waits on (welcome, client events, sync). */
   deadline: RedisDeadline;
+  /** Bytes a replay emits before it waits for them to be sent (see replay.ts). */
+  replayChunkBytes: number;
   keys: RedisKeys;
   nodeId: string;
   presence: PresenceRegistry;

@@ -11,12 +11,18 @@ import {
 } from '@herald/contracts';
 import { readReplay, type Logger, type RedisDeadline, type RedisKeys } from '@herald/core';
 import { createAckRecorder } from './ack-recorder.js';
+import { whenSent } from './buffered-bytes-cap.js';
 import type { HeraldSocket } from './types.js';
 
 export interface ReplayOptions {
   redis: Redis;
   /** Bounds the inbox read, so a sync is answered `unavailable` while Redis is away. */
   deadline: RedisDeadline;
+  /**
+   * Bytes of inbox entries a replay emits before it waits for them to leave the process:
+   * under the buffered-bytes cap, or a replay of a full inbox would cut the device.
+   */
+  replayChunkBytes: number;
   keys: RedisKeys;
   logger: Logger;
 }
@@ -49,7 +55,14 @@ export function createReplay(options: ReplayOptions) {
     if (gap) socket.emit('herald:gap', gap);
     const emit = socket.emit.bind(socket) as unknown as Emit;
     let replayed = 0;
+    let unsentBytes = 0;
     for (const raw of entries) {
+      if (unsentBytes >= options.replayChunkBytes) {
+        // Gone before the rest was sent: it replays from its own cursor when it comes back.
+        if (!(await whenSent(socket))) break;
+        unsentBytes = 0;
+      }
+      unsentBytes += raw.length;
       const parsed = InboxEntry.safeParse(JSON.parse(raw));
       if (!parsed.success) {
         // Written by our own script; a bad entry means someone else wrote to the key.

@@ -16,6 +16,11 @@ import {
   type Logger,
 } from '@herald/core';
 import { createAuthenticate, type AuthorizeRooms } from './authenticate.js';
+import {
+  DEFAULT_MAX_BUFFERED_BYTES,
+  MIN_MAX_BUFFERED_BYTES,
+  createBufferedBytesCap,
+} from './buffered-bytes-cap.js';
 import { createAllowRequest } from './allow-request.js';
 import { createClientEventLimit } from './client-event-limit.js';
 import { createDeviceLimit } from './device-limit.js';
@@ -73,6 +78,13 @@ export interface SocketNodeOptions {
    * POST gets 413 and ends the session. @default 65_536
    */
   maxMessageBytes?: number;
+  /**
+   * Bytes one connection may have waiting on this node (queued by Engine.IO or unsent in
+   * its TCP connection's write buffer) before it is cut, logged `slow_consumer`; the
+   * device replays what it missed from its cursor when it reconnects. At least 65_536;
+   * 0 = no cap. @default 1_048_576 (1 MiB)
+   */
+  maxBufferedBytes?: number;
   /** Client events one socket may send per second, sustained; 0 = no limit. @default 20 */
   clientEventRate?: number;
   /** Client events one socket may send at once after a quiet spell. @default 40 */
@@ -157,6 +169,16 @@ function checkOptions(options: SocketNodeOptions): void {
       throw new RangeError(`SocketNodeOptions.${name} must be a number >= 0 (0 = no limit), got ${value}`);
     }
   }
+  const { maxBufferedBytes } = options;
+  if (
+    maxBufferedBytes !== undefined &&
+    maxBufferedBytes !== 0 &&
+    !(Number.isInteger(maxBufferedBytes) && maxBufferedBytes >= MIN_MAX_BUFFERED_BYTES)
+  ) {
+    throw new RangeError(
+      `SocketNodeOptions.maxBufferedBytes must be 0 (no cap) or an integer >= ${MIN_MAX_BUFFERED_BYTES}, got ${maxBufferedBytes}`,
+    );
+  }
   const { redisTimeoutMs } = options;
   if (redisTimeoutMs !== undefined && !(Number.isInteger(redisTimeoutMs) && redisTimeoutMs >= 1)) {
     throw new RangeError(`SocketNodeOptions.redisTimeoutMs must be an integer >= 1, got ${redisTimeoutMs}`);
@@ -238,6 +260,10 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
       ? undefined
       : new HandshakeLimiter({ ratePerSecond: options.handshakeRate, burst: options.handshakeBurst });
   const trustedProxies = options.trustProxy === true ? 1 : options.trustProxy || 0;
+  const bufferedBytesCap =
+    options.maxBufferedBytes === 0
+      ? undefined
+      : createBufferedBytesCap({ maxBufferedBytes: options.maxBufferedBytes, logger: log });
 
   const httpServer = http.createServer(
     createHttpRoutes({ isReady, httpHandler: options.httpHandler, logger: log }),
@@ -284,6 +310,8 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
     createConnectionHandler({
       redis,
       deadline,
+      // A quarter of the cap leaves room for live events sent meanwhile.
+      replayChunkBytes: Math.floor((bufferedBytesCap?.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES) / 4),
       keys,
       nodeId,
       presence,
@@ -294,6 +322,7 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
   );
   // Warns before each connection's token expires, takes herald:auth, disconnects at expiry.
   io.on('connection', tokenLifetime.onConnection);
+  if (bufferedBytesCap) io.on('connection', bufferedBytesCap.onConnection);
   // Last `connection` listener: shrinks arrays the libraries grew for this connection.
   io.on('connection', trimConnection);
   presence.startHeartbeat((error) => log.warn({ err: error }, 'presence heartbeat failed'));
