@@ -73,6 +73,10 @@ const sizeOf = (packet: EnginePacket): number =>
  * buffer: O(1) per packet. A packet's size is that of its encoded text (a broadcast's
  * text is shared by every socket it goes to, so this counts each socket's share in full).
  *
+ * A polling client holds, by design, everything sent to it between two of its GETs: one
+ * that is sent more than the cap per round trip is cut although it reads. Devices that
+ * receive that much belong on websocket, where only what the kernel does not take waits.
+ *
  * The cut destroys the TCP connection at once (websocket: `terminate()`; polling: the
  * pending response's connection) rather than closing politely, since a close frame would
  * queue behind the data that is not moving and `ws` waits 30 s for it, then ends the
