@@ -1,11 +1,12 @@
 import type { Redis } from 'ioredis';
-import type { Logger } from '@herald/core';
+import type { Logger, RedisDeadline } from '@herald/core';
 import {
   HeraldErrorCode,
   clientEventSchemas,
   describeIssues,
   isProtocolEventName,
   toFieldIssues,
+  toHeraldError,
   type ClientEventAck,
   type ClientEventName,
 } from '@herald/contracts';
@@ -15,6 +16,12 @@ import type { HeraldSocket } from './types.js';
 
 export interface ClientEventsOptions {
   redis: Redis;
+  /**
+   * Bounds the append, so the ack says `unavailable` while Redis is away. An append that
+   * timed out may still land when Redis answers; client events are idempotent reports
+   * (mark read, typing), so a retry does no harm.
+   */
+  deadline: RedisDeadline;
   keys: RedisKeys;
   nodeId: string;
   logger: Logger;
@@ -109,16 +116,31 @@ export function createClientEventListener(options: ClientEventsOptions) {
         return;
       }
       // The userId comes from the verified token, never from what the client sent.
-      await appendClientEvent(options.redis, options.keys, {
-        type: event,
-        userId: socket.data.userId,
-        payload: parsed.data,
-        socketId: socket.id,
-        nodeId: options.nodeId,
-      });
+      await options.deadline(
+        () =>
+          appendClientEvent(options.redis, options.keys, {
+            type: event,
+            userId: socket.data.userId,
+            payload: parsed.data,
+            socketId: socket.id,
+            nodeId: options.nodeId,
+          }),
+        `appending ${event}`,
+      );
       ack?.({ accepted: true });
     } catch (error) {
-      log.error({ err: error, event: shorten(event), userId: socket.data.userId }, 'client event failed');
+      const context = { err: error, event: shorten(event), userId: socket.data.userId };
+      if (toHeraldError(error).code === HeraldErrorCode.unavailable) {
+        log.warn(context, 'client event refused: redis unavailable');
+        answerError(
+          socket,
+          ack,
+          HeraldErrorCode.unavailable,
+          'The server cannot store this event right now: try again in a few seconds.',
+        );
+        return;
+      }
+      log.error(context, 'client event failed');
       answerError(
         socket,
         ack,

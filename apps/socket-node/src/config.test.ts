@@ -44,6 +44,8 @@ describe('SocketNodeEnv', () => {
     const options = socketNodeOptionsFromEnv(parseEnv(SocketNodeEnv, { JWT_SECRET: secret }), silentLogger());
     expect(options).toMatchObject({
       maxMessageBytes: 65_536,
+      maxBufferedBytes: 1_048_576,
+      redisTimeoutMs: 2_000,
       clientEventRate: 20,
       clientEventBurst: 40,
       rateLimitDisconnectAfter: 100,
@@ -89,6 +91,10 @@ describe('SocketNodeEnv', () => {
       /HERALD_MAX_MESSAGE_BYTES: expected an integer >= 1024/,
     ],
     [{ JWT_SECRET: secret, HERALD_CLIENT_EVENT_BURST: '0' }, /HERALD_CLIENT_EVENT_BURST/],
+    [
+      { JWT_SECRET: secret, HERALD_MAX_BUFFERED_BYTES: '1000' },
+      /HERALD_MAX_BUFFERED_BYTES: expected 0 \(no cap\) or an integer >= 65536/,
+    ],
     [{ JWT_SECRET: secret, HERALD_MAX_DEVICES_PER_USER: '-1' }, /HERALD_MAX_DEVICES_PER_USER/],
     [
       { JWT_SECRET: secret, HERALD_TRUST_PROXY: 'yes' },

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { commonEnv, envInt, envList, envPort, type Logger } from '@herald/core';
+import { DEFAULT_MAX_BUFFERED_BYTES, MIN_MAX_BUFFERED_BYTES } from './buffered-bytes-cap.js';
 import { describeBadOrigins } from './origin-check.js';
 import type { SocketNodeOptions } from './socket-node.js';
 import { checkJwtEnv, jwtEnv, jwtOptionsFromEnv, whenJwtEnvParsed } from './verification-keys.js';
@@ -31,6 +32,12 @@ const SocketNodeVariables = z.object({
   HERALD_TOKEN_EXPIRY_WARNING_S: envInt(0, 86_400).default(60),
   HERALD_PRESENCE_TTL_MS: envInt(1_000, MAX_PRESENCE_TTL_MS).default(20_000),
   HERALD_MAX_MESSAGE_BYTES: envInt(1_024, 100 * 1_048_576).default(65_536),
+  /** Bytes waiting for one connection before it is cut as a slow consumer; 0 = no cap. */
+  HERALD_MAX_BUFFERED_BYTES: envInt(0, 1_073_741_824)
+    .refine((bytes) => bytes === 0 || bytes >= MIN_MAX_BUFFERED_BYTES, {
+      message: `expected 0 (no cap) or an integer >= ${MIN_MAX_BUFFERED_BYTES}`,
+    })
+    .default(DEFAULT_MAX_BUFFERED_BYTES),
   HERALD_CLIENT_EVENT_RATE: envInt(0, 1_000_000).default(20),
   HERALD_CLIENT_EVENT_BURST: envInt(1, 1_000_000).default(40),
   HERALD_RATE_LIMIT_DISCONNECT_AFTER: envInt(0, 1_000_000).default(100),
@@ -71,7 +78,9 @@ export function socketNodeOptionsFromEnv(env: SocketNodeEnv, logger: Logger): So
     wsPath: env.WS_PATH,
     corsOrigins: env.CORS_ORIGIN,
     presenceTtlMs: env.HERALD_PRESENCE_TTL_MS,
+    redisTimeoutMs: env.HERALD_REDIS_TIMEOUT_MS,
     maxMessageBytes: env.HERALD_MAX_MESSAGE_BYTES,
+    maxBufferedBytes: env.HERALD_MAX_BUFFERED_BYTES,
     clientEventRate: env.HERALD_CLIENT_EVENT_RATE,
     clientEventBurst: env.HERALD_CLIENT_EVENT_BURST,
     rateLimitDisconnectAfter: env.HERALD_RATE_LIMIT_DISCONNECT_AFTER,

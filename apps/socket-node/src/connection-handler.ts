@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Logger } from '@herald/core';
+import type { Logger, RedisDeadline } from '@herald/core';
 import { readLatestSeq, rememberEmail, type PresenceRegistry, type RedisKeys } from '@herald/core';
 import { createClientEventListener } from './client-events.js';
 import { createReplay } from './replay.js';
@@ -8,6 +8,10 @@ import type { HeraldSocket } from './types.js';
 
 export interface ConnectionHandlerOptions {
   redis: Redis;
+  /** Bounds every Redis call a device waits on (welcome, client events, sync). */
+  deadline: RedisDeadline;
+  /** Bytes a replay emits before it waits for them to be sent (see replay.ts). */
+  replayChunkBytes: number;
   keys: RedisKeys;
   nodeId: string;
   presence: PresenceRegistry;
@@ -16,6 +20,13 @@ export interface ConnectionHandlerOptions {
   isClosing: () => boolean;
   /** Per-socket rate limit on client events; absent = no limit. */
   clientEventLimit?: ClientEventLimit;
+}
+
+/** Waits for an operation already started at most as long as the deadline allows. */
+function boundedWait<T>(deadline: RedisDeadline, started: Promise<T>, what: string): Promise<T> {
+  // A rejection after the deadline gave up is not unhandled: the caller was told already.
+  started.catch(() => undefined);
+  return deadline(() => started, what);
 }
 
 /**
@@ -39,11 +50,17 @@ export function createConnectionHandler(options: ConnectionHandlerOptions) {
 
   async function welcome(socket: HeraldSocket): Promise<void> {
     const { userId, email, acks, lastSeq } = socket.data;
+    const { deadline } = options;
+    // Under the deadline, so `authenticated` comes even if Redis left after the handshake.
     const [added, remembered, latest] = await Promise.allSettled([
-      presence.add(userId, socket.id, acks === true),
-      email ? rememberEmail(options.redis, options.keys, userId, email) : Promise.resolve(),
+      // Started whatever the deadline says: the registry keeps the entry, and the add or the
+      // next heartbeat writes it once Redis is back.
+      boundedWait(deadline, presence.add(userId, socket.id, acks === true), 'registering presence'),
+      email
+        ? deadline(() => rememberEmail(options.redis, options.keys, userId, email), 'remembering the email')
+        : Promise.resolve(),
       // Read after the socket joined its room: anything sequenced later reaches it live.
-      readLatestSeq(options.redis, options.keys, userId),
+      deadline(() => readLatestSeq(options.redis, options.keys, userId), 'reading the latest seq'),
     ]);
     // The entry stays in the registry's local map, so the next heartbeat writes it again.
     if (added.status === 'rejected') log.error({ err: added.reason, userId }, 'registering presence failed');

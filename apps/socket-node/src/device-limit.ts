@@ -1,7 +1,8 @@
 import type { ExtendedError } from 'socket.io';
 import { HeraldErrorCode } from '@herald/contracts';
-import type { Logger, PresenceReader } from '@herald/core';
+import type { Logger, PresenceReader, RedisDeadline } from '@herald/core';
 import { refusal } from './authenticate.js';
+import { unavailableRefusal } from './redis-gate.js';
 import type { HeraldSocket } from './types.js';
 
 export const DEFAULT_MAX_DEVICES_PER_USER = 20;
@@ -9,6 +10,8 @@ export const DEFAULT_MAX_DEVICES_PER_USER = 20;
 export interface DeviceLimitOptions {
   /** Where connected devices are counted: presence, across every node. */
   presence: PresenceReader;
+  /** Bounds the count, so a handshake is answered while Redis is away. */
+  deadline: RedisDeadline;
   /** Devices one user may have connected at once, on all nodes together. @default 20 */
   maxDevicesPerUser?: number;
   logger: Logger;
@@ -29,8 +32,9 @@ export interface DeviceLimitOptions {
  * user racing on several nodes may each see room for one more, and a device is
  * counted from when its presence entry is written just after the handshake. A node
  * killed without a clean shutdown keeps its devices counted until their presence
- * entries expire (`presenceTtlMs`). If Redis cannot answer, the device is let in:
- * the limit guards against abuse, it should not turn a Redis blip into refusals.
+ * entries expire (`presenceTtlMs`). If Redis cannot answer within the deadline, the
+ * device is refused `unavailable`, like any handshake while Redis is away (redis-gate.ts):
+ * let in, it would be neither in presence nor sure to get events.
  */
 export function createDeviceLimit(options: DeviceLimitOptions) {
   const max = options.maxDevicesPerUser ?? DEFAULT_MAX_DEVICES_PER_USER;
@@ -39,19 +43,21 @@ export function createDeviceLimit(options: DeviceLimitOptions) {
 
   return function deviceLimit(socket: HeraldSocket, next: (error?: ExtendedError) => void): void {
     const { userId } = socket.data;
-    options.presence.devices(userId).then(
-      (devices) => {
-        if (devices < max) {
-          next();
-          return;
-        }
-        log.info({ userId, devices, max }, 'refusing a device over the per-user limit');
-        next(refusal(HeraldErrorCode.tooManyDevices, text));
-      },
-      (error: unknown) => {
-        log.warn({ err: error, userId }, 'could not count the devices of a user; letting this one in');
-        next();
-      },
-    );
+    options
+      .deadline(() => options.presence.devices(userId), 'counting devices')
+      .then(
+        (devices) => {
+          if (devices < max) {
+            next();
+            return;
+          }
+          log.info({ userId, devices, max }, 'refusing a device over the per-user limit');
+          next(refusal(HeraldErrorCode.tooManyDevices, text));
+        },
+        (error: unknown) => {
+          log.warn({ err: error, userId }, 'could not count the devices of a user; refusing this one');
+          next(unavailableRefusal());
+        },
+      );
   };
 }

@@ -2,18 +2,27 @@ import type { Redis } from 'ioredis';
 import {
   HeraldErrorCode,
   InboxEntry,
+  toHeraldError,
   describeIssues,
   protocolEventSchemas,
   toFieldIssues,
   type DeliveryMeta,
   type SyncAck,
 } from '@herald/contracts';
-import { readReplay, type Logger, type RedisKeys } from '@herald/core';
+import { readReplay, type Logger, type RedisDeadline, type RedisKeys } from '@herald/core';
 import { createAckRecorder } from './ack-recorder.js';
+import { whenSent } from './buffered-bytes-cap.js';
 import type { HeraldSocket } from './types.js';
 
 export interface ReplayOptions {
   redis: Redis;
+  /** Bounds the inbox read, so a sync is answered `unavailable` while Redis is away. */
+  deadline: RedisDeadline;
+  /**
+   * Bytes of inbox entries a replay emits before it waits for them to leave the process:
+   * under the buffered-bytes cap, or a replay of a full inbox would cut the device.
+   */
+  replayChunkBytes: number;
   keys: RedisKeys;
   logger: Logger;
 }
@@ -31,7 +40,7 @@ type Emit = (event: string, payload: unknown, meta: DeliveryMeta) => void;
  * connection costs no closures.
  */
 export function createReplay(options: ReplayOptions) {
-  const { redis, keys, logger: log } = options;
+  const { redis, deadline, keys, logger: log } = options;
   const acks = createAckRecorder(options);
 
   async function replay(
@@ -39,11 +48,21 @@ export function createReplay(options: ReplayOptions) {
     lastSeq: number,
   ): Promise<{ latest: number; replayed: number }> {
     const { userId } = socket.data;
-    const { latest, gap, entries } = await readReplay(redis, keys, userId, lastSeq);
+    const { latest, gap, entries } = await deadline(
+      () => readReplay(redis, keys, userId, lastSeq),
+      'reading the inbox',
+    );
     if (gap) socket.emit('herald:gap', gap);
     const emit = socket.emit.bind(socket) as unknown as Emit;
     let replayed = 0;
+    let unsentBytes = 0;
     for (const raw of entries) {
+      if (unsentBytes >= options.replayChunkBytes) {
+        // Gone before the rest was sent: it replays from its own cursor when it comes back.
+        if (!(await whenSent(socket))) break;
+        unsentBytes = 0;
+      }
+      unsentBytes += raw.length;
       const parsed = InboxEntry.safeParse(JSON.parse(raw));
       if (!parsed.success) {
         // Written by our own script; a bad entry means someone else wrote to the key.
@@ -85,10 +104,12 @@ export function createReplay(options: ReplayOptions) {
     replay(this, parsed.data.lastSeq).then(
       ({ latest, replayed }) => answer?.({ accepted: true, seq: latest, replayed }),
       (error: unknown) => {
-        log.error({ err: error, userId: this.data.userId }, 'sync failed');
+        const unavailable = toHeraldError(error).code === HeraldErrorCode.unavailable;
+        log[unavailable ? 'warn' : 'error']({ err: error, userId: this.data.userId }, 'sync failed');
+        const code = unavailable ? HeraldErrorCode.unavailable : HeraldErrorCode.internal;
         const message = 'The server could not read the inbox: try again later.';
-        this.emit('error', { code: HeraldErrorCode.internal, message });
-        answer?.({ accepted: false, code: HeraldErrorCode.internal, message });
+        this.emit('error', { code, message });
+        answer?.({ accepted: false, code, message });
       },
     );
   }

@@ -7,13 +7,20 @@ import type { Redis } from 'ioredis';
 import {
   DEFAULT_PRESENCE_TTL_MS,
   PresenceRegistry,
+  DEFAULT_REDIS_TIMEOUT_MS,
   closeRedis,
   createKeys,
   createNodeId,
   createRedis,
+  createRedisDeadline,
   type Logger,
 } from '@herald/core';
 import { createAuthenticate, type AuthorizeRooms } from './authenticate.js';
+import {
+  DEFAULT_MAX_BUFFERED_BYTES,
+  MIN_MAX_BUFFERED_BYTES,
+  createBufferedBytesCap,
+} from './buffered-bytes-cap.js';
 import { createAllowRequest } from './allow-request.js';
 import { createClientEventLimit } from './client-event-limit.js';
 import { createDeviceLimit } from './device-limit.js';
@@ -22,6 +29,7 @@ import { HandshakeLimiter } from './handshake-limiter.js';
 import { corsOptions, createOriginCheck, describeBadOrigins } from './origin-check.js';
 import { createConnectionHandler } from './connection-handler.js';
 import { createHttpRoutes } from './http-routes.js';
+import { createRedisGate } from './redis-gate.js';
 import { createTokenLifetime } from './token-lifetime.js';
 import { trimConnection } from './trim-connection.js';
 import { createTokenVerifier, type JwtOptions } from './verification-keys.js';
@@ -70,6 +78,13 @@ export interface SocketNodeOptions {
    * POST gets 413 and ends the session. @default 65_536
    */
   maxMessageBytes?: number;
+  /**
+   * Bytes one connection may have waiting on this node (queued by Engine.IO or unsent in
+   * its TCP connection's write buffer) before it is cut, logged `slow_consumer`; the
+   * device replays what it missed from its cursor when it reconnects. At least 65_536;
+   * 0 = no cap. @default 1_048_576 (1 MiB)
+   */
+  maxBufferedBytes?: number;
   /** Client events one socket may send per second, sustained; 0 = no limit. @default 20 */
   clientEventRate?: number;
   /** Client events one socket may send at once after a quiet spell. @default 40 */
@@ -98,6 +113,12 @@ export interface SocketNodeOptions {
   nodeId?: string;
   /** Presence entry lifetime without a heartbeat; heartbeats run every third of it. @default 20_000 */
   presenceTtlMs?: number;
+  /**
+   * How long a handshake, a client event's ack, a sync or `/readyz` waits for Redis before
+   * it is answered `unavailable`; while the connection is reconnecting they are answered
+   * at once. @default 2_000
+   */
+  redisTimeoutMs?: number;
   /** pino logger; the node logs through a child `{ component: 'socket-node' }`. */
   logger: Logger;
   /** Extra HTTP routes on the same port (publish API, demo page in the local stack). Resolves true when it handled the request. */
@@ -115,8 +136,6 @@ export interface SocketNode {
   close(): Promise<void>;
 }
 
-/** How long a readiness probe waits for PING before calling Redis unreachable. */
-const READY_PING_TIMEOUT_MS = 1_000;
 /** Shutdown steps that need Redis give up after this, so SIGTERM still ends within 10 s when Redis is gone. */
 const CLOSE_STEP_TIMEOUT_MS = 2_000;
 
@@ -149,6 +168,20 @@ function checkOptions(options: SocketNodeOptions): void {
     if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
       throw new RangeError(`SocketNodeOptions.${name} must be a number >= 0 (0 = no limit), got ${value}`);
     }
+  }
+  const { maxBufferedBytes } = options;
+  if (
+    maxBufferedBytes !== undefined &&
+    maxBufferedBytes !== 0 &&
+    !(Number.isInteger(maxBufferedBytes) && maxBufferedBytes >= MIN_MAX_BUFFERED_BYTES)
+  ) {
+    throw new RangeError(
+      `SocketNodeOptions.maxBufferedBytes must be 0 (no cap) or an integer >= ${MIN_MAX_BUFFERED_BYTES}, got ${maxBufferedBytes}`,
+    );
+  }
+  const { redisTimeoutMs } = options;
+  if (redisTimeoutMs !== undefined && !(Number.isInteger(redisTimeoutMs) && redisTimeoutMs >= 1)) {
+    throw new RangeError(`SocketNodeOptions.redisTimeoutMs must be an integer >= 1, got ${redisTimeoutMs}`);
   }
   const { trustProxy } = options;
   if (typeof trustProxy === 'number' && !(Number.isInteger(trustProxy) && trustProxy >= 0)) {
@@ -194,6 +227,9 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
   const onRedisError = (error: Error) => log.warn({ err: error }, 'redis connection error');
   redis.on('error', onRedisError);
   sub.on('error', onRedisError);
+  // Every door that needs Redis goes through it: commands would otherwise wait for a
+  // reconnect forever (maxRetriesPerRequest: null), and a device or probe with them.
+  const deadline = createRedisDeadline(redis, options.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS);
 
   const presence = new PresenceRegistry({
     redis,
@@ -207,7 +243,7 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
 
   const isReady = async (): Promise<boolean> => {
     if (closing || redis.status !== 'ready' || sub.status !== 'ready') return false;
-    return (await withTimeout(redis.ping(), READY_PING_TIMEOUT_MS, 'PING')) === 'PONG';
+    return (await deadline(() => redis.ping(), 'readiness probe')) === 'PONG';
   };
 
   const corsOrigins = options.corsOrigins ?? [];
@@ -224,6 +260,10 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
       ? undefined
       : new HandshakeLimiter({ ratePerSecond: options.handshakeRate, burst: options.handshakeBurst });
   const trustedProxies = options.trustProxy === true ? 1 : options.trustProxy || 0;
+  const bufferedBytesCap =
+    options.maxBufferedBytes === 0
+      ? undefined
+      : createBufferedBytesCap({ maxBufferedBytes: options.maxBufferedBytes, logger: log });
 
   const httpServer = http.createServer(
     createHttpRoutes({ isReady, httpHandler: options.httpHandler, logger: log }),
@@ -257,16 +297,32 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
       isClosing,
     }),
   );
+  // After authentication, so a bad token is told so whatever the state of Redis.
+  io.use(createRedisGate({ redis, sub, deadline, logger: log }));
   // After authentication (it needs the token's userId), before presence (registered on `connection`).
   if (options.maxDevicesPerUser !== 0) {
-    io.use(createDeviceLimit({ presence, maxDevicesPerUser: options.maxDevicesPerUser, logger: log }));
+    io.use(
+      createDeviceLimit({ presence, deadline, maxDevicesPerUser: options.maxDevicesPerUser, logger: log }),
+    );
   }
   io.on(
     'connection',
-    createConnectionHandler({ redis, keys, nodeId, presence, logger: log, isClosing, clientEventLimit }),
+    createConnectionHandler({
+      redis,
+      deadline,
+      // A quarter of the cap leaves room for live events sent meanwhile.
+      replayChunkBytes: Math.floor((bufferedBytesCap?.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES) / 4),
+      keys,
+      nodeId,
+      presence,
+      logger: log,
+      isClosing,
+      clientEventLimit,
+    }),
   );
   // Warns before each connection's token expires, takes herald:auth, disconnects at expiry.
   io.on('connection', tokenLifetime.onConnection);
+  if (bufferedBytesCap) io.on('connection', bufferedBytesCap.onConnection);
   // Last `connection` listener: shrinks arrays the libraries grew for this connection.
   io.on('connection', trimConnection);
   presence.startHeartbeat((error) => log.warn({ err: error }, 'presence heartbeat failed'));

@@ -25,6 +25,10 @@ export interface RawWebSocket {
   sendRaw(bytes: Buffer): void;
   /** Resolves with the first message (already received or future) that matches. */
   waitForMessage(match: (message: string) => boolean, timeoutMs?: number): Promise<string>;
+  /** Stops reading from the TCP connection, so the kernel's buffers fill and the server's writes back up. */
+  pause(): void;
+  /** Reads again: what the kernel held arrives. */
+  resume(): void;
   destroy(): void;
 }
 
@@ -184,6 +188,8 @@ function wrap(socket: Socket, head: Buffer): RawWebSocket {
         check();
       });
     },
+    pause: () => void socket.pause(),
+    resume: () => void socket.resume(),
     destroy: () => socket.destroy(),
   };
 }
