@@ -95,7 +95,7 @@ describe(`Redis keys built from ids (seed ${seed})`, () => {
     expect(expectInjective(entries)).toBeGreaterThan(10_000);
   });
 
-  it('no two builders, or two inputs of one builder, share a key, and none lands in a queue’s keys', () => {
+  it('no two builders, or two inputs of one builder, share a key; none lands in a queue’s keys; the fallback-sent pattern matches its keys only', () => {
     const random = prng(seed + 1);
     const entries: Array<[string, string]> = [
       [keys.clientEvents, 'clientEvents'],
@@ -110,7 +110,9 @@ describe(`Redis keys built from ids (seed ${seed})`, () => {
     }
     expectInjective(entries);
     // BullMQ owns `{p}:events:*` and `{p}:fallback:*` (the two queues).
+    const sentPrefix = keys.fallbackSentPattern.slice(0, -1);
     for (const [key, input] of entries) {
+      expect(key.startsWith(sentPrefix), input).toBe(input.startsWith('fallbackSent '));
       expect(key.startsWith(`${prefix}:events:`) || key.startsWith(`${prefix}:fallback:`), input).toBe(false);
     }
   });

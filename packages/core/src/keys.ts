@@ -34,6 +34,8 @@ export interface RedisKeys {
   clientEventsDead: string;
   /** `{len}:{eventId}:{userId}`, `len` the event id's length, so the pair reads back one way only. */
   fallbackSent(eventId: string, userId: string): string;
+  /** A glob (PSUBSCRIBE, SCAN) matching every `fallbackSent` key, whatever the ids' lengths. */
+  fallbackSentPattern: string;
   undeliverable: string;
   /** The user's sequence counter and acked seq. */
   user(userId: string): string;
@@ -55,6 +57,7 @@ export function createKeys(prefix: string): RedisKeys {
     clientEvents: `${prefix}:client-events`,
     clientEventsDead: `${prefix}:client-events:dead`,
     fallbackSent: (eventId, userId) => `${prefix}:fallback-sent:${eventId.length}:${eventId}:${userId}`,
+    fallbackSentPattern: `${prefix}:fallback-sent:*`,
     undeliverable: `${prefix}:stats:undeliverable`,
     user: (userId) => `${prefix}:user:${userId}`,
     inbox: (userId) => `${prefix}:inbox:${userId}`,
