@@ -55,6 +55,9 @@ describe('ids outside the grammar, at the handshake and in client events', () =>
       [['team-1', 'bad\nname'], `rooms[1]: contains U+000A at index 3; ids are ${RULE}`],
       [['{herald}'], `rooms[0]: contains '{' (U+007B) at index 0; ids are ${RULE}`],
       [['all*'], `rooms[0]: contains '*' (U+002A) at index 3; ids are ${RULE}`],
+      [['team-1', 'team}'], `rooms[1]: contains '}' (U+007D) at index 4; ids are ${RULE}`],
+      [['café'], `rooms[0]: contains U+00E9 at index 3; ids are ${RULE}`],
+      [['two words'], `rooms[0]: contains U+0020 at index 3; ids are ${RULE}`],
     ];
     for (const [rooms, message] of cases) {
       const token = mintToken(uniqueUser(), { extra: { rooms } });
