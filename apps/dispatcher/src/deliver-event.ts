@@ -5,6 +5,7 @@ import {
   EventJobItem,
   describeIssues,
   toFieldIssues,
+  userRoom,
   type DeliveryMeta,
 } from '@herald/contracts';
 import {
@@ -183,7 +184,7 @@ export async function deliverEvent(
           const found = devices.get(userId);
           if (found) {
             const meta: DeliveryMeta = { id: item.eventId, seq, ts: item.publishedAt };
-            emitter.to(`user:${userId}`).emit(item.event, item.payload, meta);
+            emitter.to(userRoom(userId)).emit(item.event, item.payload, meta);
             emitted += 1;
           }
           if (item.fallback)

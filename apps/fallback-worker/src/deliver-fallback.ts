@@ -1,6 +1,12 @@
 import { Emitter } from '@socket.io/redis-emitter';
 import { UnrecoverableError } from 'bullmq';
-import { FallbackJobData, describeIssues, toFieldIssues, type DeliveryMeta } from '@herald/contracts';
+import {
+  FallbackJobData,
+  describeIssues,
+  toFieldIssues,
+  userRoom,
+  type DeliveryMeta,
+} from '@herald/contracts';
 import {
   lookupEmail,
   readAckedSeqs,
@@ -238,7 +244,7 @@ async function settleCheck(job: SingleCheck, deps: DeliverFallbackDeps): Promise
         ts: job.publishedAt,
         ...(seq === undefined ? {} : { seq }),
       };
-      emitter.to(`user:${userId}`).emit(job.event, job.payload, meta);
+      emitter.to(userRoom(userId)).emit(job.event, job.payload, meta);
     }
     await tracker.settled();
     await Promise.all(live.map((userId) => mark(userId, MARK_LIVE)));

@@ -36,7 +36,9 @@ export function createMailer(options: MailerOptions): Mailer {
         text: email.text,
         ...(email.html === undefined ? {} : { html: email.html }),
         messageId: email.messageId,
-        headers: email.headers,
+        headers: Object.fromEntries(
+          Object.entries(email.headers).map(([name, value]) => [name, verbatimIfSafe(value)]),
+        ),
       });
       if (!options.smtpUrl) {
         // The JSON transport renders the message into `info.message` instead of sending it.
@@ -51,6 +53,16 @@ export function createMailer(options: MailerOptions): Mailer {
       transport.close();
     },
   };
+}
+
+/**
+ * A header value of printable ASCII without spaces (every Herald id) is a valid header
+ * body as it is, so it goes out verbatim: nodemailer would otherwise wrap one holding
+ * `"`, `<`, `(`, `;` and the like in RFC 2047 encoded-words, and an `X-Herald-Event-Id`
+ * would no longer read as the event id. Anything else is left to nodemailer to encode.
+ */
+function verbatimIfSafe(value: string): string | { prepared: boolean; value: string } {
+  return /^[\x21-\x7E]{1,900}$/.test(value) ? { prepared: true, value } : value;
 }
 
 /** Keeps only characters that are safe on the left of a Message-ID's '@'; the rest are %-escaped. */

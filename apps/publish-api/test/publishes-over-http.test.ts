@@ -88,7 +88,8 @@ describe('the publish API', () => {
   });
 
   it('GET /v1/presence/:userId answers { userId, online, devices } from the presence entries', async () => {
-    const userId = uniqueUser('présence');
+    // URL separators in the id: the path carries it percent-encoded.
+    const userId = uniqueUser('pres/en?ce#%');
     const registry = new PresenceRegistry({ redis: h.redis, keys: createKeys(h.prefix), nodeId: 'node-1' });
 
     const offline = await h.request(`/v1/presence/${encodeURIComponent(userId)}`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isHeraldError } from '@herald/contracts';
-import { extractToken, refusal, userRoom } from './authenticate.js';
+import { extractToken, refusal } from './authenticate.js';
 
 describe('extractToken', () => {
   it('prefers auth.token, then the Authorization header', () => {
@@ -38,11 +38,5 @@ describe('refusal', () => {
     const error = refusal('missing_token');
     expect(error.message).toBe('missing_token');
     expect(error.data).toEqual({ code: 'missing_token', message: expect.stringMatching(/auth\.token/) });
-  });
-});
-
-describe('userRoom', () => {
-  it('is the room the dispatcher emits into', () => {
-    expect(userRoom('42')).toBe('user:42');
   });
 });

@@ -3,11 +3,14 @@ import type { Identity, Logger } from '@herald/core';
 import {
   HeraldError,
   HeraldErrorCode,
+  ID_RULE,
   ReplayCursor,
-  RoomName,
+  USER_ROOM_PREFIX,
   describeIssues,
+  isId,
   toFieldIssues,
   toHeraldError,
+  userRoom,
 } from '@herald/contracts';
 import type { HeraldSocket } from './types.js';
 
@@ -24,14 +27,6 @@ const REFUSAL_TEXT: Partial<Record<HeraldErrorCode, string>> = {
     'The access token is malformed, wrongly signed, unsigned or names no user: sign in again to get a new one.',
   [HeraldErrorCode.tokenExpired]: 'The access token has expired: refresh it and reconnect.',
 };
-
-/** Rooms a `rooms` claim may not name: a token must never put a device into another user's room. */
-const USER_ROOM_PREFIX = 'user:';
-
-/** The room every device of `userId` joins; the dispatcher emits user-targeted events into it. */
-export function userRoom(userId: string): string {
-  return `${USER_ROOM_PREFIX}${userId}`;
-}
 
 /**
  * The access token of a handshake: `auth.token`, else an `Authorization: Bearer`
@@ -129,8 +124,8 @@ export function createAuthenticate(options: AuthenticateOptions) {
   function addRooms(rooms: Set<string>, candidates: readonly unknown[], userId: string, from: string): void {
     const own = userRoom(userId);
     for (const room of candidates) {
-      if (typeof room !== 'string' || !RoomName.safeParse(room).success) {
-        log.warn({ userId, from }, 'ignoring a room that is not a 1-200 character string');
+      if (!isId(room)) {
+        log.warn({ userId, from }, `ignoring a room name outside the grammar (${ID_RULE})`);
       } else if (room.startsWith(USER_ROOM_PREFIX) && room !== own) {
         log.warn({ userId, room, from }, "ignoring another user's room");
       } else {

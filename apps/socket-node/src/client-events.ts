@@ -35,10 +35,14 @@ function isClientEventName(event: unknown): event is ClientEventName {
   return typeof event === 'string' && Object.hasOwn(clientEventSchemas, event);
 }
 
-/** Keeps a client-chosen string short enough to echo back and log. */
-function shorten(value: unknown): string {
+/**
+ * Keeps a client-chosen string short enough to echo back and log. Issue descriptions get
+ * more room: they are mostly our own text (an id issue states the whole grammar), and
+ * only a key name the client made up can make them long.
+ */
+function shorten(value: unknown, max = 80): string {
   const text = String(value);
-  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 /** Tells one socket that what it sent was refused: an `error` event, and the ack when it asked for one. */
@@ -111,7 +115,7 @@ export function createClientEventListener(options: ClientEventsOptions) {
           socket,
           ack,
           HeraldErrorCode.invalidPayload,
-          `Invalid ${event} payload: ${shorten(describeIssues(toFieldIssues(parsed.error, 'payload')))}`,
+          `Invalid ${event} payload: ${shorten(describeIssues(toFieldIssues(parsed.error, 'payload')), 300)}`,
         );
         return;
       }

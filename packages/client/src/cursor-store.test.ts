@@ -26,6 +26,11 @@ describe('cursor storage', () => {
     ['a negative seq', '{"userId":"u","lastSeq":-1}', /not \{ userId/],
     ['a fractional seq', '{"userId":"u","lastSeq":1.5}', /not \{ userId/],
     ['an empty userId', '{"userId":"","lastSeq":1}', /not \{ userId/],
+    [
+      'a userId outside the id grammar',
+      '{"userId":"a{b}","lastSeq":1}',
+      /not \{ userId: 1-128 printable ASCII/,
+    ],
     ['null', 'null', /not \{ userId/],
   ])('refuses %s, naming the key', (_name, raw, message) => {
     expect(() => readCursor(memoryStorage({ k: raw }), 'k')).toThrow(message);

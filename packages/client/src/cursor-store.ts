@@ -1,3 +1,4 @@
+import { ID_RULE, isId } from '@herald/contracts';
 import type { Cursor } from './sequencer.js';
 
 /** The part of the Web Storage API the client uses (`localStorage` and `sessionStorage` fit). */
@@ -30,15 +31,16 @@ export function readCursor(storage: CursorStorage, key: string): Cursor | undefi
     value !== null &&
     'userId' in value &&
     'lastSeq' in value &&
-    typeof value.userId === 'string' &&
-    value.userId.length > 0 &&
+    // The server refuses a handshake whose cursor names a user outside the id grammar:
+    // such a stored cursor would keep this device from connecting at all.
+    isId(value.userId) &&
     Number.isSafeInteger(value.lastSeq) &&
     (value.lastSeq as number) >= 0
   ) {
     return { userId: value.userId, lastSeq: value.lastSeq as number };
   }
   throw new TypeError(
-    `The cursor stored under "${key}" is not { userId: non-empty string, lastSeq: integer >= 0 }; starting without one.`,
+    `The cursor stored under "${key}" is not { userId: ${ID_RULE}, lastSeq: integer >= 0 }; starting without one.`,
   );
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Catalog } from './catalog.js';
 import { HeraldError, HeraldErrorCode, type FieldIssue } from './errors.js';
+import { EventId, RoomName, UserId } from './ids.js';
 import { describeIssues, toFieldIssues } from './issues.js';
 
 /** The most user ids one publish may name; the dispatcher works through them in chunks. */
@@ -13,30 +14,23 @@ export const MAX_USERS_PER_PUBLISH = 100_000;
  */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024;
 
-/** User ids come from tokens and producers; keep them printable and bounded. */
-export const UserId = z
-  .string()
-  .min(1, 'must not be empty')
-  .max(128, 'must be at most 128 characters')
-  // \p{Cc} = control characters; ids end up in Redis keys and log lines.
-  .regex(/^[^\s\p{Cc}]+$/u, 'must not contain whitespace or control characters');
+/** The shapes `to` may take, as the error for any other shape lists them. */
+export const TARGET_SHAPES = '{ user: id }, { users: [id, …] }, { room: name } or { broadcast: true }';
 
-/** Event ids are chosen by producers for idempotency; they end up in Redis keys and headers. */
-export const EventId = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[A-Za-z0-9_.:@-]+$/, 'may only contain letters, digits and _ . : @ -');
-
-export const RoomName = z.string().min(1).max(200);
-
-/** Who receives an event, as producers write it (HTTP body and publisher). */
-export const PublishTarget = z.union([
-  z.object({ user: UserId }).strict(),
-  z.object({ users: z.array(UserId).min(1).max(MAX_USERS_PER_PUBLISH) }).strict(),
-  z.object({ room: RoomName }).strict(),
-  z.object({ broadcast: z.literal(true) }).strict(),
-]);
+/**
+ * Who receives an event, as producers write it (HTTP body and publisher). A `to` of a
+ * known shape with a bad id reports that id (`to.users[3]`); any other value gets one
+ * issue listing the shapes, instead of zod's "Invalid input" for a union none matched.
+ */
+export const PublishTarget = z.union(
+  [
+    z.object({ user: UserId }).strict(),
+    z.object({ users: z.array(UserId).min(1).max(MAX_USERS_PER_PUBLISH) }).strict(),
+    z.object({ room: RoomName }).strict(),
+    z.object({ broadcast: z.literal(true) }).strict(),
+  ],
+  { error: (issue) => (issue.code === 'invalid_union' ? `must be one of ${TARGET_SHAPES}` : undefined) },
+);
 export type PublishTarget = z.infer<typeof PublishTarget>;
 
 /** `false` turns the event type's default fallback off; an object turns email on (and may name the address). */

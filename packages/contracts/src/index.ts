@@ -45,7 +45,6 @@ export type {
 } from './protocol.js';
 export {
   DEFAULT_MAX_PAYLOAD_BYTES,
-  EventId,
   FallbackOption,
   FallbackPolicy,
   JobTarget,
@@ -54,10 +53,21 @@ export {
   PublishOptions,
   PublishRequest,
   PublishTarget,
-  RoomName,
-  UserId,
+  TARGET_SHAPES,
   prepareEvent,
 } from './envelope.js';
+export {
+  EventId,
+  ID_RULE,
+  MAX_ID_LENGTH,
+  NotificationId,
+  RoomName,
+  USER_ROOM_PREFIX,
+  UserId,
+  idProblem,
+  isId,
+  userRoom,
+} from './ids.js';
 export type { PrepareEventInput, PrepareEventSettings } from './envelope.js';
 export {
   EVENTS_PER_JOB,

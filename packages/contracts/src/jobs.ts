@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { EventId, FallbackPolicy, JobTarget, UserId } from './envelope.js';
+import { FallbackPolicy, JobTarget } from './envelope.js';
+import { EventId, UserId } from './ids.js';
 
 /** Queue names, under the configured prefix. */
 export const QueueName = { events: 'events', fallback: 'fallback' } as const;

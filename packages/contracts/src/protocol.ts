@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NotificationId, UserId } from './ids.js';
 
 /**
  * Herald's delivery metadata, the second argument of every published event.
@@ -33,7 +34,7 @@ export type ErrorPayload = z.infer<typeof ErrorPayload>;
 
 /** Client → server events, validated by the socket node before anything else sees them. */
 export const clientEventSchemas = {
-  'notification:mark_read': z.object({ notificationId: z.string().min(1).max(200) }).strict(),
+  'notification:mark_read': z.object({ notificationId: NotificationId }).strict(),
 } as const;
 export type ClientEventName = keyof typeof clientEventSchemas;
 export type ClientEventPayload<E extends ClientEventName> = z.infer<(typeof clientEventSchemas)[E]>;
@@ -102,7 +103,7 @@ export type ClientEventRecord = z.infer<typeof ClientEventRecord>;
  */
 export const ReplayCursor = z.object({
   lastSeq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
-  lastSeqUserId: z.string().min(1).max(200).optional(),
+  lastSeqUserId: UserId.optional(),
   acks: z.boolean().optional(),
 });
 export type ReplayCursor = z.infer<typeof ReplayCursor>;

@@ -49,6 +49,17 @@ describe('verifyAccessToken', () => {
     );
   });
 
+  it('takes the first user id claim present and refuses it when malformed, never falling through to the next', () => {
+    const sign = (claims: object) => jwt.sign(claims, secret, { expiresIn: 60 });
+    expect(outcome(sign({ sub: 42 }), { secret })).toMatch(/invalid_token: .*sub: must be a string of/);
+    expect(outcome(sign({ sub: 'a{b', userId: 'fine' }), { secret })).toMatch(/sub: contains '\{'/);
+    expect(outcome(sign({ userId: 'a b', id: 'fine' }), { secret })).toMatch(/userId: contains U\+0020/);
+    expect(outcome(sign({ sub: 'u', id: 'not used {' }), { secret })).toBe('accepted:u');
+    expect(outcome(sign({ sub: 'u', rooms: 'x' }), { secret })).toMatch(
+      /invalid claims: rooms: must be an array of room names, e\.g\. \["team-1"\]; got a string/,
+    );
+  });
+
   it('says why a token is refused', () => {
     const sign = (claims: object, options: jwt.SignOptions = {}) =>
       jwt.sign(claims, secret, { expiresIn: 60, ...options });

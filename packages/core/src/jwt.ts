@@ -1,6 +1,14 @@
 import jwt from 'jsonwebtoken';
 import { z } from 'zod';
-import { HeraldError, HeraldErrorCode, UserId } from '@herald/contracts';
+import {
+  HeraldError,
+  HeraldErrorCode,
+  RoomName,
+  UserId,
+  describeIssues,
+  toFieldIssues,
+  type FieldIssue,
+} from '@herald/contracts';
 import { createKeyRing, type JwtAlgorithm, type KeyRing } from './jwt-keys.js';
 
 /** Who a verified token says the connection belongs to. */
@@ -37,23 +45,49 @@ export interface VerifyTokenOptions {
   maxTokenBytes?: number;
 }
 
+/** The most rooms one token's `rooms` claim may name. */
+const MAX_TOKEN_ROOMS = 100;
+
 const Claims = z.looseObject({
   sub: z.unknown().optional(),
   userId: z.unknown().optional(),
   id: z.unknown().optional(),
   email: z.string().optional(),
   role: z.string().optional(),
-  rooms: z.array(z.string().min(1).max(200)).max(100).optional(),
+  rooms: z
+    .array(RoomName, {
+      error: (issue) =>
+        issue.code === 'invalid_type'
+          ? `must be an array of room names, e.g. ["team-1"]; got ${kindOf(issue.input)}`
+          : undefined,
+    })
+    .max(MAX_TOKEN_ROOMS, `must name at most ${MAX_TOKEN_ROOMS} rooms`)
+    .optional(),
   exp: z.number().optional(),
 });
 
-/** The user id of a token: `sub`, else `userId`, else `id` (numbers are accepted and turned into strings). */
-function pickUserId(claims: z.infer<typeof Claims>): string | null {
-  for (const candidate of [claims.sub, claims.userId, claims.id]) {
-    const value = typeof candidate === 'number' ? String(candidate) : candidate;
-    if (typeof value === 'string' && UserId.safeParse(value).success) return value;
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/**
+ * The user id of a token: `sub`, else `userId`, else `id`: the first one present, which
+ * must then follow the id grammar. `sub` must be a string (RFC 7519 §4.1.2); a number in
+ * `userId` or `id` is turned into a string, as the original module signed `{ userId }`
+ * with database ids. A present but malformed claim refuses the token instead of falling
+ * through to the next one, so one token can never be read as two different users.
+ */
+function pickUserId(claims: z.infer<typeof Claims>): { userId: string } | { issue: FieldIssue } {
+  const name = (['sub', 'userId', 'id'] as const).find((claim) => claims[claim] !== undefined);
+  if (name === undefined) {
+    return { issue: { path: 'sub', message: 'the token names no user id (sub, userId or id)' } };
   }
-  return null;
+  const raw = claims[name];
+  const value = name !== 'sub' && typeof raw === 'number' && Number.isSafeInteger(raw) ? String(raw) : raw;
+  const parsed = UserId.safeParse(value);
+  if (parsed.success) return { userId: parsed.data };
+  return { issue: { path: name, message: parsed.error.issues[0]?.message ?? 'is not a valid user id' } };
 }
 
 function invalid(message: string, cause?: unknown): HeraldError {
@@ -160,16 +194,24 @@ export function verifyAccessToken(token: string | undefined | null, options: Ver
     throw invalid('The access token has no exp claim: Herald accepts only tokens that expire.');
   }
   const claims = Claims.safeParse(payload);
-  const userId = claims.success ? pickUserId(claims.data) : null;
-  if (!claims.success || !userId) {
+  if (!claims.success) {
+    const issues = toFieldIssues(claims.error);
     throw new HeraldError(
       HeraldErrorCode.invalidToken,
-      'The access token names no valid user id (sub, userId or id).',
-      { issues: [{ path: 'sub', message: 'the token names no valid user id (sub, userId or id)' }] },
+      `The access token has invalid claims: ${describeIssues(issues)}.`,
+      { issues },
+    );
+  }
+  const picked = pickUserId(claims.data);
+  if ('issue' in picked) {
+    throw new HeraldError(
+      HeraldErrorCode.invalidToken,
+      `The access token names no valid user id: ${describeIssues([picked.issue])}.`,
+      { issues: [picked.issue] },
     );
   }
   return {
-    userId,
+    userId: picked.userId,
     email: claims.data.email ?? null,
     role: claims.data.role ?? null,
     rooms: claims.data.rooms ?? [],

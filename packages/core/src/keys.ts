@@ -1,7 +1,15 @@
 /**
  * Every Redis key and channel Herald uses, in one place so the layout can be read
  * at a glance. `prefix` carries a hash tag (`{herald}`), so on Redis Cluster all of
- * them share one slot; BullMQ queues use the same prefix.
+ * them share one slot; BullMQ queues use the same prefix. Ids follow the contracts'
+ * grammar (`ID_RULE`: printable ASCII without spaces, braces or `*`), so no id can add
+ * a hash tag of its own.
+ *
+ * Ids may contain `:`, so a key built from two ids length-prefixes the first
+ * (`{len}:{eventId}:{userId}`): `colA:b` + `c` and `colA` + `b:c` would otherwise both
+ * read `colA:b:c`. A key of one id ends with it, and an event record's part is a number
+ * (no `:`), so those need no prefix. `keys.test.ts` checks that distinct inputs never
+ * share a key.
  *
  * | key | type | what |
  * | --- | --- | --- |
@@ -11,7 +19,7 @@
  * | `{p}:email:{userId}` | string | last `email` claim seen on connect, for fallback |
  * | `{p}:client-events` | stream | validated client events (`notification:mark_read`) for domain services |
  * | `{p}:client-events:dead` | stream | client events a consumer failed on too often |
- * | `{p}:fallback-sent:{eventId}:{userId}` | string | marks a settled fallback (email sent: its time; `live`; `undeliverable`), so retries never act twice |
+ * | `{p}:fallback-sent:{len}:{eventId}:{userId}` | string | marks a settled fallback (email sent: its time; `live`; `undeliverable`), so retries never act twice |
  * | `{p}:stats:undeliverable` | counter | fallbacks that had no address |
  * | `{p}:event:{eventId}:{part}` | string | `{jobId}|{index}`: the events job that delivers (eventId, part), and the pair's place in it. 24 h, so a republish is skipped (publishers before per-job seqs wrote a hash: `job`, `seqs`) |
  * | `{p}:job-seqs:{jobId}` | string | the seqs of an events job's users: per item, in order, `;`-separated, its users' seqs `,`-separated, or `-` for a pair another job delivers. 24 h |
@@ -24,7 +32,10 @@ export interface RedisKeys {
   email(userId: string): string;
   clientEvents: string;
   clientEventsDead: string;
+  /** `{len}:{eventId}:{userId}`, `len` the event id's length, so the pair reads back one way only. */
   fallbackSent(eventId: string, userId: string): string;
+  /** A glob (PSUBSCRIBE, SCAN) matching every `fallbackSent` key, whatever the ids' lengths. */
+  fallbackSentPattern: string;
   undeliverable: string;
   /** The user's sequence counter and acked seq. */
   user(userId: string): string;
@@ -45,7 +56,8 @@ export function createKeys(prefix: string): RedisKeys {
     email: (userId) => `${prefix}:email:${userId}`,
     clientEvents: `${prefix}:client-events`,
     clientEventsDead: `${prefix}:client-events:dead`,
-    fallbackSent: (eventId, userId) => `${prefix}:fallback-sent:${eventId}:${userId}`,
+    fallbackSent: (eventId, userId) => `${prefix}:fallback-sent:${eventId.length}:${eventId}:${userId}`,
+    fallbackSentPattern: `${prefix}:fallback-sent:*`,
     undeliverable: `${prefix}:stats:undeliverable`,
     user: (userId) => `${prefix}:user:${userId}`,
     inbox: (userId) => `${prefix}:inbox:${userId}`,

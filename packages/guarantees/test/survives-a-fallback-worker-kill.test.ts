@@ -84,7 +84,7 @@ describe('a fallback worker killed while it sends', () => {
       times.push(performance.now());
       markedAt.set(key, times);
     });
-    await notifications.psubscribe(`${channelPrefix}${keys.fallbackSent('*', '*')}`);
+    await notifications.psubscribe(`${channelPrefix}${keys.fallbackSentPattern}`);
 
     const sink = await startHoldingSmtpSink();
     defer(() => sink.close());
