@@ -38,25 +38,34 @@ export function unavailableRefusal(): ExtendedError {
  */
 export function createRedisGate(options: RedisGateOptions) {
   const log = options.logger;
+  // One PING answers every handshake that arrives while it is in flight: a reconnect storm
+  // of thousands of devices costs Redis a few PINGs, not one each.
+  let inFlight: Promise<unknown> | undefined;
+  const ping = () =>
+    (inFlight ??= options
+      .deadline(() => options.redis.ping(), 'handshake')
+      .finally(() => {
+        inFlight = undefined;
+      }));
 
   return function redisGate(socket: HeraldSocket, next: (error?: ExtendedError) => void): void {
+    // Refusals are debug lines: in an outage every device retries every few seconds, and
+    // the connections' own errors already say at warn that Redis is gone.
     if (options.sub.status !== 'ready') {
-      log.warn(
+      log.debug(
         { userId: socket.data.userId, subscriber: options.sub.status },
         'refusing a handshake: redis subscription down',
       );
       next(unavailableRefusal());
       return;
     }
-    options
-      .deadline(() => options.redis.ping(), 'handshake')
-      .then(
-        () => next(),
-        (error: unknown) => {
-          const herald = toHeraldError(error);
-          log.warn({ err: herald, userId: socket.data.userId }, 'refusing a handshake: redis unavailable');
-          next(unavailableRefusal());
-        },
-      );
+    ping().then(
+      () => next(),
+      (error: unknown) => {
+        const herald = toHeraldError(error);
+        log.debug({ err: herald, userId: socket.data.userId }, 'refusing a handshake: redis unavailable');
+        next(unavailableRefusal());
+      },
+    );
   };
 }
