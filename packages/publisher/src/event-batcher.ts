@@ -108,6 +108,11 @@ function settleWaiters(
  * parse) that is worth tens of events, and at high rates the round trip alone leaves
  * jobs of a few dozen events. There, a few more milliseconds of latency buy fewer,
  * fuller jobs, while a steady trickle below the rate keeps the short linger.
+ *
+ * During an outage nothing waits behind a send Redis does not answer: an event still
+ * pending (gathered behind that send, or held by the gate) can be withdrawn at its
+ * caller's deadline and is then never sent, so a refusal that says "not published" stays
+ * true. Only a send already written to the connection may run after its caller gave up.
  */
 export function createEventBatcher(options: EventBatcherOptions): EventBatcher {
   let waiters: Waiter[] = [];
