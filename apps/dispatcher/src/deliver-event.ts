@@ -12,7 +12,6 @@ import {
   batchPublishes,
   hasPlainDevice,
   readDeliveryState,
-  readEventRecords,
   type Logger,
   type Redis,
   type RedisKeys,
@@ -112,10 +111,10 @@ export function parseEventJob(data: unknown): ParsedEventJob {
  *    delivered within a few milliseconds into one delayed fallback job.
  *
  * An item whose (eventId, part) was claimed by another job was published again under the
- * same event id: this job skips it. A retry of this job (after a crash, say) emits again
+ * same event id (a retry, or an id reused for another event, which the publisher refused):
+ * this job skips it. A retry of this job (after a crash, say) emits again
  * with the same seqs; devices drop what they already have by seq, and the fallback-sent
- * marks keep a check queued twice to one email. A job queued by a publisher from before
- * per-job seqs has no such record: its items' own records are read instead.
+ * marks keep a check queued twice to one email.
  *
  * Fallback rule, decided by the check after `ackTimeoutMs`: nothing if some device acked
  * the event's seq; nothing either if a plain device (one that does not ack) that was
@@ -150,15 +149,7 @@ export async function deliverEvent(
   }
   const { jobSeqs, devices } = await readDeliveryState(deps.redis, deps.keys, jobId, [...userIds]);
   // Per unique item: its users' seqs, null where another job delivers it, undefined where nothing is recorded.
-  const seqsOf: Array<number[] | null | undefined> = jobSeqs
-    ? unique.map(({ index }) => jobSeqs[index])
-    : (
-        await readEventRecords(
-          deps.redis,
-          deps.keys,
-          unique.map(({ item }) => ({ eventId: item.eventId, part: item.part.index })),
-        )
-      ).map((record) => (record ? (record.jobId === jobId ? record.seqs : null) : undefined));
+  const seqsOf: Array<number[] | null | undefined> = unique.map(({ index }) => jobSeqs?.[index]);
 
   const publishes = batchPublishes(deps.redis);
   const emitter = new Emitter(publishes.client, { key: deps.keys.socketIoChannel });

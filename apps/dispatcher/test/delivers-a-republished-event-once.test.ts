@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { QueueName, type FallbackJobData } from '@herald/contracts';
-import { mintToken, sleep, uniqueUser, waitFor } from '@herald/testing';
+import { mintToken, refusal, sleep, uniqueUser, waitFor } from '@herald/testing';
 import { createKeys, readEventRecords, silentLogger, type Redis, type RedisKeys } from '@herald/core';
 import { deliverEvent } from '../src/deliver-event.js';
 import { createCheckBatcher, type CheckBatcherOptions } from '../src/check-batcher.js';
@@ -29,7 +29,7 @@ describe('publishing the same eventId twice within 24 h', () => {
     await target.emit('notification:new', notification('first'), { eventId: 'evt-dup-1' });
     await waitFor(() => d.payloads('notification:new').length === 1, { message: 'first delivery' });
     // Again, after the first job completed, and twice concurrently (one batch, one job).
-    await target.emit('notification:new', notification('again'), { eventId: 'evt-dup-1' });
+    await target.emit('notification:new', notification('first'), { eventId: 'evt-dup-1' });
     await Promise.all([
       target.emit('notification:new', notification('same tick'), { eventId: 'evt-dup-2' }),
       target.emit('notification:new', notification('same tick'), { eventId: 'evt-dup-2' }),
@@ -44,7 +44,6 @@ describe('publishing the same eventId twice within 24 h', () => {
       ['evt-dup-2', 2],
       ['evt-other', 3],
     ]);
-    expect(d.payloads('notification:new')[0]).toEqual(notification('first'));
     // One seq and one inbox entry per event id, not per publish.
     expect(await redis.hget(keys.user(user), 'seq')).toBe('3');
     expect(await redis.llen(keys.inbox(user))).toBe(3);
@@ -73,6 +72,35 @@ describe('publishing the same eventId twice within 24 h', () => {
       return [{ eventId: data.eventId, userIds: data.v === 1 ? [data.userId] : data.userIds }];
     });
     expect(checks.filter((c) => c.eventId === 'evt-off').flatMap((c) => c.userIds)).toEqual([offline]);
+  });
+
+  it('refuses the eventId reused for another user, and never delivers it to them (its job skips the pair)', async () => {
+    const { urls, publisher, redis, prefix, keys } = await startStack(defer, { nodes: 1 });
+    const [victim, other] = [uniqueUser('victim'), uniqueUser('other')];
+    const devices = await Promise.all(
+      [victim, other].map((u) => device(urls[0] as string, defer, { token: mintToken(u) })),
+    );
+    await publisher.toUser(victim).emit('notification:new', notification('hi'), { eventId: 'evt-reuse' });
+    const error = await refusal(() =>
+      publisher.toUser(other).emit('notification:new', notification('hi'), { eventId: 'evt-reuse' }),
+    );
+    expect(error.code).toBe('event_id_conflict');
+    expect(error.issues.map((i) => i.path)).toEqual(['to']);
+
+    // The refused publish's job went in with the pair claimed by the first job: it delivers nothing.
+    const events = new Queue(QueueName.events, { connection: redis, prefix });
+    defer(() => events.close());
+    await waitFor(async () => ((await events.getJobCounts('completed')).completed ?? 0) === 2, {
+      message: 'both events jobs completed',
+    });
+    const returned = (await events.getJobs(['completed'])).map(
+      (job) => job.returnvalue as { events: number; skipped: number },
+    );
+    expect(returned.map((r) => r.skipped).sort()).toEqual([0, 1]);
+    await sleep(QUIET_MS);
+    expect(devices.map((d) => d.payloads('notification:new').length)).toEqual([1, 0]);
+    expect(await redis.llen(keys.inbox(other))).toBe(0);
+    expect(await redis.hget(keys.user(other), 'seq')).toBeNull();
   });
 
   it('delivers every part of a split toUsers once, to the users of each part', async () => {
@@ -109,7 +137,7 @@ describe('publishing the same eventId twice within 24 h', () => {
     const [job] = await events.getJobs(['waiting']);
     if (!job?.id) throw new Error('the publish queued no job');
     const [record] = await readEventRecords(redis, keys, [{ eventId: 'evt-retry', part: 0 }]);
-    expect(record).toEqual({ jobId: job.id, seqs: [1] });
+    expect(record).toMatchObject({ jobId: job.id, seqs: [1] });
 
     const deps = deliveryDeps(redis, keys, (checked) => {
       const job = toFallbackJob(checked, { delayMs: 60_000, attempts: 1, backoffMs: 0 });
@@ -125,36 +153,5 @@ describe('publishing the same eventId twice within 24 h', () => {
     expect(published(d).map((r) => (r.args[1] as { seq: number }).seq)).toEqual([1, 1]);
     expect(await redis.hget(keys.user(user), 'seq')).toBe('1');
     expect(await redis.llen(keys.inbox(user))).toBe(1);
-  });
-  it("delivers a job queued by a publisher from before per-job seqs, by its items' own records", async () => {
-    const { urls, redis, prefix } = await startStack(defer, { nodes: 1, dispatcher: false });
-    const keys = createKeys(prefix);
-    const user = uniqueUser('old');
-    const d = await device(urls[0] as string, defer, { token: mintToken(user) });
-    // What such a publisher left in Redis: the user's seq, and a hash record per (eventId, part).
-    await redis.hset(keys.user(user), 'seq', 4);
-    await redis.hset(keys.eventRecord('evt-old', 0), 'job', 'old-job', 'seqs', '4');
-    const data = {
-      v: 2,
-      events: [
-        {
-          eventId: 'evt-old',
-          event: 'notification:new',
-          payload: notification('old'),
-          target: { kind: 'users', userIds: [user] },
-          fallback: null,
-          publishedAt: Date.now(),
-          part: { index: 0, count: 1 },
-        },
-      ],
-    };
-    const deps = deliveryDeps(redis, keys, () => Promise.reject(new Error('no fallback check expected')));
-    expect(await deliverEvent(data, deps, 'old-job')).toMatchObject({ events: 1, skipped: 0, emitted: 1 });
-    expect((await deliverEvent(data, deps, 'another-job')).skipped).toBe(1);
-    await waitFor(() => published(d).length === 1, { message: 'the old job delivered' });
-    await sleep(QUIET_MS);
-    expect(published(d).map((r) => r.args[1] as { id: string; seq: number })).toMatchObject([
-      { id: 'evt-old', seq: 4 },
-    ]);
   });
 });

@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  EventId,
   HeraldError,
   HeraldErrorCode,
+  toFieldIssues,
   type Catalog,
   type FieldIssue,
   type PublishRequest,
@@ -38,7 +40,50 @@ const STATUS_BY_CODE: Partial<Record<HeraldErrorCode, number>> = {
   [HeraldErrorCode.badRequest]: 400,
   [HeraldErrorCode.unauthorized]: 401,
   [HeraldErrorCode.notFound]: 404,
+  [HeraldErrorCode.eventIdConflict]: 409,
+  [HeraldErrorCode.unsupportedMediaType]: 415,
+  [HeraldErrorCode.unavailable]: 503,
 };
+
+/**
+ * Seconds a producer is told to wait after a 503 (`Retry-After`). Redis restarts and
+ * failovers take seconds; the client reconnects on its own meanwhile.
+ */
+export const RETRY_AFTER_S = 1;
+
+/**
+ * Where the `Idempotency-Key` header goes: the body's `eventId` when it has none. Checked
+ * with the same schema as `eventId`; a body `eventId` that differs is a 400 naming both,
+ * since either could be the one the producer meant.
+ */
+function applyIdempotencyKey(body: unknown, header: string | string[] | undefined): unknown {
+  if (header === undefined) return body;
+  const parsed = EventId.safeParse(Array.isArray(header) ? header.join(',') : header);
+  if (!parsed.success) {
+    const issues = toFieldIssues(parsed.error, 'Idempotency-Key');
+    throw new HeraldError(
+      HeraldErrorCode.badRequest,
+      `Invalid Idempotency-Key header (it is used as the eventId): ${issues.map((i) => i.message).join('; ')}`,
+      { issues },
+    );
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
+  const { eventId } = body as { eventId?: unknown };
+  if (eventId === undefined) return { ...body, eventId: parsed.data };
+  if (eventId !== parsed.data) {
+    throw new HeraldError(
+      HeraldErrorCode.badRequest,
+      `The Idempotency-Key header (${JSON.stringify(parsed.data)}) and the body's eventId (${JSON.stringify(eventId)}) differ: send one of them, or the same value in both`,
+      {
+        issues: [
+          { path: 'Idempotency-Key', message: 'differs from eventId' },
+          { path: 'eventId', message: 'differs from the Idempotency-Key header' },
+        ],
+      },
+    );
+  }
+  return body;
+}
 
 class MethodNotAllowed extends HeraldError {
   constructor(
@@ -82,8 +127,16 @@ function presencePath(pathname: string): string | undefined {
  * (the local stack mounts it next to Socket.IO). It never rejects: unexpected
  * errors are logged and answered with 500, so a bad request cannot crash the process.
  *
- * - `POST /v1/publish` (Bearer key) body `PublishRequest` → `202 { id }`
+ * - `POST /v1/publish` (Bearer key) body `PublishRequest` (`application/json`; the
+ *   `Idempotency-Key` header is the `eventId` when the body has none) → `202 { id }`;
+ *   `409 event_id_conflict` for an `eventId` published in the last 24 h with another
+ *   event, target or payload; `415` for another content type
  * - `GET /v1/presence/:userId` (Bearer key) → `200 { userId, online, devices }`
+ *
+ * Either answers `503 unavailable` with `Retry-After` when Redis does not answer within
+ * the publisher's `redisTimeoutMs` (at once while it is known to be down). A publish
+ * refused so may still have been published, if its MULTI was sent: retrying it with the
+ * same `eventId` (or `Idempotency-Key`) is safe, as the retry is deduped.
  */
 export function createPublishApiHandler(
   options: PublishApiOptions,
@@ -107,11 +160,14 @@ export function createPublishApiHandler(
 
   const authorize = (req: IncomingMessage) => {
     if (!isAuthorized(req.headers.authorization)) {
+      const header = req.headers.authorization;
       throw new HeraldError(
         HeraldErrorCode.unauthorized,
-        req.headers.authorization
-          ? 'The API key is wrong'
-          : 'Send the API key as "Authorization: Bearer <key>"',
+        !header
+          ? 'Send the API key as "Authorization: Bearer <key>"'
+          : /^Bearer[ \t]+\S/i.test(header)
+            ? 'The API key is wrong'
+            : 'The Authorization header lacks the "Bearer " scheme: send "Authorization: Bearer <key>"',
       );
     }
   };
@@ -124,7 +180,10 @@ export function createPublishApiHandler(
     if (pathname === '/v1/publish') {
       allow(req, 'POST');
       authorize(req);
-      const body = await readJsonBody(req, bodyLimitBytes);
+      const body = applyIdempotencyKey(
+        await readJsonBody(req, bodyLimitBytes),
+        req.headers['idempotency-key'],
+      );
       // `publish` checks the body's shape itself: it is the same path the TypeScript publisher takes.
       const id = await publisher.publish(body as PublishRequest);
       log.debug({ eventId: id }, 'accepted');
@@ -162,6 +221,10 @@ export function createPublishApiHandler(
       } else if (error instanceof HeraldError && STATUS_BY_CODE[error.code] !== undefined) {
         const status = STATUS_BY_CODE[error.code] as number;
         if (status === 401) res.setHeader('www-authenticate', 'Bearer');
+        if (status === 503) {
+          res.setHeader('retry-after', String(RETRY_AFTER_S));
+          log.warn({ path: pathname, err: error }, 'Redis unavailable; answered 503');
+        }
         // Producers' mistakes are worth a line (the producer only sees its response); scanners' 404s are not.
         if (status === 400)
           log.info({ path: pathname, code: error.code, issues: error.issues }, 'request refused');

@@ -33,6 +33,7 @@ const publisher = createPublisher({
   maxPayloadBytes: config.HERALD_MAX_PAYLOAD_BYTES,
   inboxMax: config.HERALD_INBOX_MAX,
   inboxTtlS: config.HERALD_INBOX_TTL_S,
+  redisTimeoutMs: config.HERALD_REDIS_TIMEOUT_MS,
   logger,
 });
 const api = await startPublishApi({

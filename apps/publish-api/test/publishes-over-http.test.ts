@@ -113,7 +113,7 @@ describe('the publish API', () => {
     expect(wrongMethod.headers.get('allow')).toBe('POST');
     expect((await h.request('/v1/presence/u1', { method: 'DELETE' })).status).toBe(405);
 
-    const outside = await h.request('/healthz');
+    const outside = await h.request('/nothing-here');
     expect(outside.status).toBe(404);
     expect(outside.headers.get('content-type')).toContain('application/json');
   });

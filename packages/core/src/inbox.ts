@@ -23,20 +23,29 @@ export const EVENT_RECORD_TTL_S = 24 * 60 * 60;
  *
  * KEYS: the job's seqs key, then per item: its record key, then per user: the user's
  * hash, the user's inbox. ARGV: inboxMax, inboxTtlS, recordTtlS, job id, then per item:
- * user count, entry tail (the entry's JSON without its opening brace and seq).
+ * user count, the event's fingerprint (`event.to.payload` hashes), entry tail (the
+ * entry's JSON without its opening brace and seq).
  *
  * Each item claims its (event id, part) record with one `SET NX`: the record names the
- * job and the item's place in it. An item whose record exists was published before
- * (same event id, same part): it gets no seq and no inbox entry, and the record keeps
- * naming the job that delivers it. The users' seqs of the whole job go into one string
- * (per item, in order, `;`-separated: the seqs `,`-separated, or `-` for a claimed pair),
- * which the dispatcher reads with one GET instead of one read per event.
+ * job, the item's place in it and the event's fingerprint. An item whose record exists
+ * was published before under the same event id: it gets no seq and no inbox entry, and
+ * the record keeps naming the job that delivers it. Its result is 0 when the fingerprint
+ * is the same (a retry: deduped), else the names of the parts that differ (`to,payload`):
+ * a reused event id, which the publisher refuses. The users' seqs of the whole job go
+ * into one string (per item, in order, `;`-separated: the seqs `,`-separated, or `-` for
+ * a claimed pair), which the dispatcher reads with one GET instead of one read per event.
  */
 const SEQUENCE_SCRIPT = `
 local max = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local recordTtl = tonumber(ARGV[3])
 local jobId = ARGV[4]
+local names = { 'event', 'to', 'payload' }
+local function split(text)
+  local out = {}
+  for piece in string.gmatch(text, '[^.]+') do out[#out + 1] = piece end
+  return out
+end
 local k = 2
 local a = 5
 local index = 0
@@ -44,13 +53,23 @@ local out = {}
 local parts = {}
 while a <= #ARGV do
   local n = tonumber(ARGV[a])
-  local tail = ARGV[a + 1]
-  a = a + 2
+  local fingerprint = ARGV[a + 1]
+  local tail = ARGV[a + 2]
+  a = a + 3
   local record = KEYS[k]
   k = k + 1
-  if not redis.call('SET', record, jobId .. '|' .. index, 'NX', 'EX', recordTtl) then
+  if not redis.call('SET', record, jobId .. '|' .. index .. '|' .. fingerprint, 'NX', 'EX', recordTtl) then
     k = k + 2 * n
-    out[#out + 1] = 0
+    local prior = string.match(redis.call('GET', record) or '', '[^|]*$')
+    if prior == fingerprint then
+      out[#out + 1] = 0
+    else
+      local mine, theirs, differ = split(fingerprint), split(prior), {}
+      for i, name in ipairs(names) do
+        if mine[i] ~= theirs[i] then differ[#differ + 1] = name end
+      end
+      out[#out + 1] = table.concat(differ, ',')
+    end
     parts[#parts + 1] = '-'
   else
     local seqs = {}
@@ -128,27 +147,6 @@ end
 return out
 `;
 
-/**
- * Reads (event id, part) records, KEYS, of either layout: a string `{job id}|{index}`
- * (the job's seqs are in its seqs key), or the hash `job`, `seqs` that publishers wrote
- * before per-job seqs (their jobs may still be queued during an upgrade). Returns per key
- * { job, seqs } for a hash, { "job|index" } for a string, {} where there is none.
- */
-const READ_RECORDS_SCRIPT = `
-local out = {}
-for i, key in ipairs(KEYS) do
-  local kind = redis.call('TYPE', key).ok
-  if kind == 'hash' then
-    out[i] = redis.call('HMGET', key, 'job', 'seqs')
-  elseif kind == 'string' then
-    out[i] = { redis.call('GET', key) }
-  else
-    out[i] = {}
-  end
-end
-return out
-`;
-
 type ScriptCommand = (...args: Array<string | number>) => Promise<unknown>;
 
 const SCRIPTS = {
@@ -156,7 +154,6 @@ const SCRIPTS = {
   heraldReplay: REPLAY_SCRIPT,
   heraldAck: ACK_SCRIPT,
   heraldDeliveryState: DELIVERY_STATE_SCRIPT,
-  heraldReadRecords: READ_RECORDS_SCRIPT,
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
 
@@ -195,6 +192,13 @@ export interface SequenceItem {
   /** `payload` as JSON when the caller has it already (the publisher measured it); saves serializing it again. */
   payloadJson?: string | undefined;
   publishedAt: number;
+  /**
+   * What the event id stands for, recorded with it: `.`-separated hashes of the event
+   * name, the whole target and the payload (the publisher's `eventFingerprint`). A later
+   * item with the same (event id, part) and another fingerprint is a conflict. Tests that
+   * sequence by hand may leave it out (empty): such items only ever match each other.
+   */
+  fingerprint?: string | undefined;
 }
 
 export interface InboxSettings {
@@ -222,9 +226,33 @@ export function entryTail(item: SequenceItem): string {
 }
 
 /**
+ * What became of one item of a sequenced job: `sequenced`; `duplicate`, its event id was
+ * published before with the same fingerprint (a retry, delivered once); or `conflict`, it
+ * was published before with another event, target or payload (`differ` names which).
+ */
+export type SequenceResult =
+  | { kind: 'sequenced' }
+  | { kind: 'duplicate' }
+  | { kind: 'conflict'; differ: Array<'event' | 'to' | 'payload'> };
+
+/** Reads the sequencing script's reply (one entry per item) as `SequenceResult`s. */
+export function parseSequenceReply(reply: unknown): SequenceResult[] {
+  if (!Array.isArray(reply)) throw new Error(`heraldSequence replied ${JSON.stringify(reply)}, not a list`);
+  return reply.map((entry: unknown): SequenceResult => {
+    if (entry === 1) return { kind: 'sequenced' };
+    if (entry === 0) return { kind: 'duplicate' };
+    const differ = String(entry)
+      .split(',')
+      .filter((name): name is 'event' | 'to' | 'payload' => ['event', 'to', 'payload'].includes(name));
+    return { kind: 'conflict', differ };
+  });
+}
+
+/**
  * Queues the sequencing of the items of events job `jobId` on `multi` (which must come
- * from a connection that ran `defineInboxCommands`), in their order in the job. Its
- * result, in the MULTI's results, is 1 per item sequenced and 0 per item already published.
+ * from a connection that ran `defineInboxCommands`), in their order in the job. It is the
+ * first command queued here: its result, in the MULTI's results, is the script's reply
+ * (read it with `parseSequenceReply`).
  */
 export function queueSequencing(
   multi: ChainableCommander,
@@ -238,7 +266,7 @@ export function queueSequencing(
   for (const item of items) {
     redisKeys.push(keys.eventRecord(item.eventId, item.part));
     for (const userId of item.userIds) redisKeys.push(keys.user(userId), keys.inbox(userId));
-    args.push(item.userIds.length, entryTail(item));
+    args.push(item.userIds.length, item.fingerprint ?? '', entryTail(item));
   }
   void command(multi, 'heraldSequence')(redisKeys.length, ...redisKeys, ...args);
 }
@@ -249,6 +277,8 @@ export interface EventRecord {
   jobId: string;
   /** The seq of each of the item's users, in the order of its user ids. */
   seqs: number[];
+  /** What the event id stands for (see `SequenceItem.fingerprint`). */
+  fingerprint: string;
 }
 
 /**
@@ -266,7 +296,7 @@ function parseSeqList(text: string): number[] {
 
 /**
  * Reads the record of each (event id, part); null where there is none (expired, or never
- * sequenced). Reads both layouts: per-job seqs, and the per-event hashes written before.
+ * sequenced).
  */
 export async function readEventRecords(
   redis: Redis,
@@ -274,15 +304,12 @@ export async function readEventRecords(
   refs: ReadonlyArray<{ eventId: string; part: number }>,
 ): Promise<Array<EventRecord | null>> {
   if (refs.length === 0) return [];
-  const recordKeys = refs.map((ref) => keys.eventRecord(ref.eventId, ref.part));
-  const reply = (await command(redis, 'heraldReadRecords')(recordKeys.length, ...recordKeys)) as Array<
-    Array<string | null>
-  >;
-  // String records point into their job's seqs: read those jobs' seqs in one MGET.
-  const pointers = reply.map((values) => {
-    if (values.length !== 1 || typeof values[0] !== 'string') return null;
-    const at = values[0].lastIndexOf('|');
-    return { jobId: values[0].slice(0, at), index: Number(values[0].slice(at + 1)) };
+  const values = await redis.mget(...refs.map((ref) => keys.eventRecord(ref.eventId, ref.part)));
+  // Records point into their job's seqs: read those jobs' seqs in one MGET.
+  const pointers = values.map((value) => {
+    if (typeof value !== 'string') return null;
+    const [jobId = '', index = '', fingerprint = ''] = value.split('|');
+    return { jobId, index: Number(index), fingerprint };
   });
   const jobIds = [...new Set(pointers.flatMap((p) => (p ? [p.jobId] : [])))];
   const jobSeqs = new Map<string, Array<number[] | null>>();
@@ -293,15 +320,9 @@ export async function readEventRecords(
       if (typeof text === 'string') jobSeqs.set(jobId, parseJobSeqs(text));
     });
   }
-  return reply.map((values, i) => {
-    const pointer = pointers[i];
-    if (pointer) {
-      const seqs = jobSeqs.get(pointer.jobId)?.[pointer.index];
-      return seqs ? { jobId: pointer.jobId, seqs } : null;
-    }
-    const [jobId, seqs] = values;
-    if (typeof jobId !== 'string') return null;
-    return { jobId, seqs: parseSeqList(seqs ?? '') };
+  return pointers.map((pointer) => {
+    const seqs = pointer && jobSeqs.get(pointer.jobId)?.[pointer.index];
+    return pointer && seqs ? { jobId: pointer.jobId, seqs, fingerprint: pointer.fingerprint } : null;
   });
 }
 
@@ -309,9 +330,8 @@ export async function readEventRecords(
 export interface DeliveryState {
   /**
    * Per item of the job, in order: its users' seqs, or null where its (event id, part) is
-   * delivered by another job (a republish). Null as a whole when the job has no seqs
-   * record: queued by a publisher from before per-job seqs (read its items' records with
-   * `readEventRecords`), or older than the records' 24 h.
+   * delivered by another job (a republish or a reused event id). Null as a whole when the
+   * job has no seqs record: older than the records' 24 h, or not queued by a publisher.
    */
   jobSeqs: Array<number[] | null> | null;
   /** The users that have a live presence entry, with their devices. */

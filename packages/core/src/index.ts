@@ -20,6 +20,7 @@ export type { RedisKeys } from './keys.js';
 export {
   EVENT_RECORD_TTL_S,
   defineInboxCommands,
+  parseSequenceReply,
   queueSequencing,
   readAckedSeqs,
   readDeliveryState,
@@ -29,7 +30,14 @@ export {
   recordAck,
   recordAcks,
 } from './inbox.js';
-export type { DeliveryState, EventRecord, InboxSettings, Replay, SequenceItem } from './inbox.js';
+export type {
+  DeliveryState,
+  EventRecord,
+  InboxSettings,
+  Replay,
+  SequenceItem,
+  SequenceResult,
+} from './inbox.js';
 export {
   DEFAULT_PRESENCE_TTL_MS,
   PresenceReader,

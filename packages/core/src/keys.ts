@@ -21,7 +21,7 @@
  * | `{p}:client-events:dead` | stream | client events a consumer failed on too often |
  * | `{p}:fallback-sent:{len}:{eventId}:{userId}` | string | marks a settled fallback (email sent: its time; `live`; `undeliverable`), so retries never act twice |
  * | `{p}:stats:undeliverable` | counter | fallbacks that had no address |
- * | `{p}:event:{eventId}:{part}` | string | `{jobId}|{index}`: the events job that delivers (eventId, part), and the pair's place in it. 24 h, so a republish is skipped (publishers before per-job seqs wrote a hash: `job`, `seqs`) |
+ * | `{p}:event:{eventId}:{part}` | string | `{jobId}|{index}|{fingerprint}`: the events job that delivers (eventId, part), the pair's place in it, and `event.to.payload` short hashes of what the id stands for. 24 h, so a republish is skipped and a reuse for another event refused |
  * | `{p}:job-seqs:{jobId}` | string | the seqs of an events job's users: per item, in order, `;`-separated, its users' seqs `,`-separated, or `-` for a pair another job delivers. 24 h |
  * | `{p}:socket.io` | pub/sub | channel key shared by the Socket.IO redis adapter and emitter |
  * | `{p}:events:*`, `{p}:fallback:*` | BullMQ | the two queues |

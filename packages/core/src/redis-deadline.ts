@@ -4,8 +4,24 @@ import type { Redis } from './redis.js';
 /** How long a request path waits for Redis by default (`HERALD_REDIS_TIMEOUT_MS`). */
 export const DEFAULT_REDIS_TIMEOUT_MS = 2_000;
 
-/** Runs one Redis-bound operation of a request under the connection's deadline. */
-export type RedisDeadline = <T>(operation: () => Promise<T>, what: string) => Promise<T>;
+/**
+ * Runs one Redis-bound operation of a request under the connection's deadline. Also a
+ * place to ask, before starting work that is not a single call, whether to start at all.
+ */
+export type RedisDeadline = (<T>(operation: () => Promise<T>, what: string) => Promise<T>) & {
+  /** The bound, in milliseconds. */
+  readonly timeoutMs: number;
+  /**
+   * The `unavailable` error to refuse `what` with at once, while the connection is down
+   * after having been up (it is reconnecting); `undefined` when the work may start.
+   */
+  refusal(what: string): HeraldError | undefined;
+  /**
+   * Whether the connection is down after having been up. Before the first `ready`
+   * (start-up) it is not: work may wait for the connection, within the deadline.
+   */
+  isDown(): boolean;
+};
 
 /**
  * Bounds how long a request waits for Redis. Connections are made with
@@ -38,11 +54,12 @@ export function createRedisDeadline(redis: Redis, timeoutMs = DEFAULT_REDIS_TIME
         cause,
       },
     );
+  const isDown = () => wasReady && redis.status !== 'ready';
+  const refusal = (what: string) => (isDown() ? unavailable(what, `connection ${redis.status}`) : undefined);
 
-  return async (operation, what) => {
-    if (wasReady && redis.status !== 'ready') {
-      throw unavailable(what, `connection ${redis.status}`);
-    }
+  const run = async <T>(operation: () => Promise<T>, what: string): Promise<T> => {
+    const refused = refusal(what);
+    if (refused) throw refused;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(unavailable(what, `no answer in ${timeoutMs} ms`)), timeoutMs);
@@ -53,4 +70,5 @@ export function createRedisDeadline(redis: Redis, timeoutMs = DEFAULT_REDIS_TIME
       clearTimeout(timer);
     }
   };
+  return Object.assign(run, { timeoutMs, refusal, isDown });
 }

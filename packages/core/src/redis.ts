@@ -14,6 +14,12 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
 /** Closes a connection politely, falling back to a hard disconnect if Redis is gone. */
 export async function closeRedis(redis: Redis): Promise<void> {
   if (redis.status === 'end') return;
+  // QUIT on a connection that is not ready waits in the offline queue for a reconnect that
+  // may never come (Redis down since start-up): there is nothing to flush politely then.
+  if (redis.status !== 'ready') {
+    redis.disconnect();
+    return;
+  }
   try {
     await redis.quit();
   } catch {

@@ -71,7 +71,7 @@ describe('the inbox', () => {
         { eventId: 'e2', part: 0 },
         { eventId: 'nope', part: 0 },
       ]),
-    ).toEqual([{ jobId: 'job-1', seqs: [2, 1] }, null]);
+    ).toEqual([{ jobId: 'job-1', seqs: [2, 1], fingerprint: '' }, null]);
     const entries = (await redis.lrange(keys.inbox(ana), 0, -1)).map((raw) =>
       InboxEntry.parse(JSON.parse(raw)),
     );
@@ -193,25 +193,12 @@ describe('the dispatcher reads', () => {
         { eventId: 'e3', part: 0 },
       ]),
     ).toEqual([
-      { jobId: 'job-1', seqs: [2] },
+      { jobId: 'job-1', seqs: [2], fingerprint: '' },
       null,
-      { jobId: 'job-1', seqs: [1, 1] },
-      { jobId: 'job-2', seqs: [2] },
+      { jobId: 'job-1', seqs: [1, 1], fingerprint: '' },
+      { jobId: 'job-2', seqs: [2], fingerprint: '' },
     ]);
     await node.clearLocal();
-  });
-
-  it('reads the per-event hash records that publishers wrote before per-job seqs', async () => {
-    const keys = createKeys(uniquePrefix());
-    await redis.hset(keys.eventRecord('old', 0), 'job', 'old-job', 'seqs', '7,3');
-    await redis.hset(keys.eventRecord('old-room', 1), 'job', 'old-job', 'seqs', '');
-    expect(
-      await readEventRecords(redis, keys, [
-        { eventId: 'old', part: 0 },
-        { eventId: 'old-room', part: 1 },
-        { eventId: 'old', part: 1 },
-      ]),
-    ).toEqual([{ jobId: 'old-job', seqs: [7, 3] }, { jobId: 'old-job', seqs: [] }, null]);
   });
 });
 

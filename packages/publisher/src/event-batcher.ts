@@ -1,6 +1,17 @@
 import { packEventJobs, type EventJob, type JobLimits, type SizedItem } from './event-jobs.js';
 import { createRateMeter } from './rate-meter.js';
 
+/** What became of one job of a send. */
+export type JobOutcome =
+  /**
+   * The job is in Redis. `refused` holds, by the item's index in the job, the error of each
+   * item Redis refused on its own (an `eventId` reused for another event): its publish
+   * fails, and the dispatcher skips it, while the job's other items are delivered.
+   */
+  | { added: true; refused?: ReadonlyMap<number, unknown> }
+  /** The job is not in Redis, for this reason. */
+  | { added: false; error: unknown };
+
 export interface EventBatcherOptions extends JobLimits {
   /** How long a batch waits for more events once it has one; 0 = until the end of the current tick. */
   lingerMs: number;
@@ -10,22 +21,43 @@ export interface EventBatcherOptions extends JobLimits {
    */
   busy?: { rate: number; lingerMs: number };
   /**
-   * Adds the jobs of one flush in one round trip, each job all or nothing. Resolves to
-   * one outcome per job, in order: `undefined` when it is in Redis, else its error.
+   * Asked before each send whether it may go now: `undefined` yes; an error, no, and the
+   * pending publishes are refused with it (they were not sent); a promise, not yet: the
+   * batch stays pending, its publishes can still be withdrawn, and it is tried again once
+   * the promise settles. Absent: always yes.
    */
-  addBulk(jobs: EventJob[]): Promise<readonly unknown[]>;
+  gate?(): undefined | Error | Promise<unknown>;
+  /**
+   * Adds the jobs of one flush in one round trip, each job all or nothing. Resolves to
+   * one outcome per job, in order.
+   */
+  addBulk(jobs: EventJob[]): Promise<readonly JobOutcome[]>;
+}
+
+/** One event handed to the batcher. */
+export interface PendingAdd {
+  /**
+   * Resolves once the jobs carrying the event's items are in Redis; rejects if adding
+   * failed, if Redis refused one of its items, or with the reason given to `withdraw`.
+   */
+  done: Promise<void>;
+  /**
+   * Takes the event's items out of the pending batch if they have not been sent yet and
+   * rejects `done` with `reason`: true. False once they were sent: Redis may run them.
+   */
+  withdraw(reason: unknown): boolean;
 }
 
 export interface EventBatcher {
-  /** Queues the items of one event; resolves once the jobs carrying them are in Redis, rejects if adding failed. */
-  add(items: SizedItem[]): Promise<void>;
+  /** Queues the items of one event. */
+  add(items: SizedItem[]): PendingAdd;
   /** Sends whatever is pending and waits for every add in flight to settle. */
   drain(): Promise<void>;
 }
 
 interface Waiter {
-  /** How many items of the batch (consecutive, after the previous waiter's) are this event's. */
-  items: number;
+  /** This event's items; a batch holds its waiters' items in order. */
+  items: SizedItem[];
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -35,22 +67,23 @@ interface Waiter {
  * in Redis, and rejects with the first error among them. Jobs hold the batch's items in
  * order, so a waiter's items are a run of consecutive ones.
  */
-function settleWaiters(waiters: readonly Waiter[], jobs: readonly EventJob[], outcomes: readonly unknown[]) {
-  const jobOfItem: number[] = [];
+function settleWaiters(
+  waiters: readonly Waiter[],
+  jobs: readonly EventJob[],
+  outcomes: readonly JobOutcome[],
+) {
+  const errorOfItem: unknown[] = [];
   jobs.forEach((job, j) => {
-    for (let i = 0; i < job.data.events.length; i++) jobOfItem.push(j);
+    const outcome = outcomes[j];
+    for (let i = 0; i < job.data.events.length; i++) {
+      if (outcome === undefined) errorOfItem.push(new Error('addBulk returned no outcome for a job'));
+      else errorOfItem.push(outcome.added ? outcome.refused?.get(i) : outcome.error);
+    }
   });
   let next = 0;
   for (const waiter of waiters) {
-    let failure: unknown;
-    for (let i = next; i < next + waiter.items; i++) {
-      const outcome = outcomes[jobOfItem[i] as number];
-      if (outcome !== undefined) {
-        failure = outcome;
-        break;
-      }
-    }
-    next += waiter.items;
+    const failure = errorOfItem.slice(next, next + waiter.items.length).find((e) => e !== undefined);
+    next += waiter.items.length;
     if (failure === undefined) waiter.resolve();
     else waiter.reject(failure);
   }
@@ -75,10 +108,15 @@ function settleWaiters(waiters: readonly Waiter[], jobs: readonly EventJob[], ou
  * parse) that is worth tens of events, and at high rates the round trip alone leaves
  * jobs of a few dozen events. There, a few more milliseconds of latency buy fewer,
  * fuller jobs, while a steady trickle below the rate keeps the short linger.
+ *
+ * During an outage nothing waits behind a send Redis does not answer: an event still
+ * pending (gathered behind that send, or held by the gate) can be withdrawn at its
+ * caller's deadline and is then never sent, so a refusal that says "not published" stays
+ * true. Only a send already written to the connection may run after its caller gave up.
  */
 export function createEventBatcher(options: EventBatcherOptions): EventBatcher {
-  let items: SizedItem[] = [];
   let waiters: Waiter[] = [];
+  let count = 0;
   let bytes = 0;
   /** Cancels the pending flush (a timer, or an immediate when the linger is 0); undefined when none is pending. */
   let cancelScheduled: (() => void) | undefined;
@@ -94,25 +132,58 @@ export function createEventBatcher(options: EventBatcherOptions): EventBatcher {
 
   let sending = 0;
   let due = false;
+  /** Set while the gate holds the batch back: one wait at a time. */
+  let gated = false;
+  /** `drain` calls waiting for a gated batch to be sent or withdrawn. */
+  const drainers = new Set<() => void>();
+  const wakeDrainers = () => {
+    for (const wake of drainers) wake();
+    drainers.clear();
+  };
+
+  /** Takes the pending batch out, to send it or to refuse it. */
+  const take = () => {
+    const taken = waiters;
+    waiters = [];
+    count = 0;
+    bytes = 0;
+    return taken;
+  };
 
   /** Sends the pending batch now (`force`), or when no send is in flight. */
   const flush = (force: boolean) => {
     unschedule();
-    if (waiters.length === 0) return;
+    if (waiters.length === 0 || gated) return;
     if (!force && sending > 0) {
       due = true;
       return;
     }
+    const gate = options.gate?.();
+    if (gate instanceof Promise) {
+      // Not sent yet, so each publish can still be withdrawn at its deadline.
+      gated = true;
+      void gate
+        .catch(() => undefined)
+        .finally(() => {
+          gated = false;
+          flush(false);
+          wakeDrainers();
+        });
+      return;
+    }
+    if (gate !== undefined) {
+      for (const waiter of take()) waiter.reject(gate);
+      return;
+    }
     due = false;
-    const batch = items;
-    const settle = waiters;
-    items = [];
-    waiters = [];
-    bytes = 0;
+    const settle = take();
     sending += 1;
     const sent = (async () => {
       try {
-        const jobs = packEventJobs(batch, options);
+        const jobs = packEventJobs(
+          settle.flatMap((waiter) => waiter.items),
+          options,
+        );
         settleWaiters(settle, jobs, await options.addBulk(jobs));
       } catch (error) {
         for (const waiter of settle) waiter.reject(error);
@@ -126,30 +197,58 @@ export function createEventBatcher(options: EventBatcherOptions): EventBatcher {
     void sent.finally(() => inFlight.delete(sent));
   };
 
+  const schedule = () => {
+    if (cancelScheduled !== undefined || due) return;
+    const later = () => flush(false);
+    const linger = lingerNow();
+    if (linger === 0) {
+      const immediate = setImmediate(later);
+      cancelScheduled = () => clearImmediate(immediate);
+    } else {
+      const timer = setTimeout(later, linger);
+      cancelScheduled = () => clearTimeout(timer);
+    }
+  };
+
   return {
     add(added) {
-      return new Promise<void>((resolve, reject) => {
-        items.push(...added);
-        for (const item of added) bytes += item.bytes;
-        busy?.arrivals.add(added.length);
-        waiters.push({ items: added.length, resolve, reject });
-        if (items.length >= options.maxEvents || bytes >= options.maxBytes) flush(true);
-        else if (cancelScheduled === undefined && !due) {
-          const later = () => flush(false);
-          const linger = lingerNow();
-          if (linger === 0) {
-            const immediate = setImmediate(later);
-            cancelScheduled = () => clearImmediate(immediate);
-          } else {
-            const timer = setTimeout(later, linger);
-            cancelScheduled = () => clearTimeout(timer);
-          }
-        }
+      let waiter: Waiter | undefined;
+      const done = new Promise<void>((resolve, reject) => {
+        waiter = { items: added, resolve, reject };
       });
+      const self = waiter as Waiter;
+      waiters.push(self);
+      count += added.length;
+      for (const item of added) bytes += item.bytes;
+      busy?.arrivals.add(added.length);
+      if (count >= options.maxEvents || bytes >= options.maxBytes) flush(true);
+      else schedule();
+      return {
+        done,
+        withdraw(reason) {
+          const at = waiters.indexOf(self);
+          if (at < 0) return false;
+          waiters.splice(at, 1);
+          count -= added.length;
+          for (const item of added) bytes -= item.bytes;
+          if (waiters.length === 0) {
+            unschedule();
+            due = false;
+            wakeDrainers();
+          }
+          self.reject(reason);
+          return true;
+        },
+      };
     },
     async drain() {
       flush(true);
-      while (inFlight.size > 0) await Promise.all([...inFlight]);
+      for (;;) {
+        if (inFlight.size > 0) await Promise.all([...inFlight]);
+        // A gated batch is sent when the gate opens, or withdrawn at its publishes' deadlines.
+        else if (gated && waiters.length > 0) await new Promise<void>((wake) => drainers.add(wake));
+        else return;
+      }
     },
   };
 }

@@ -7,6 +7,7 @@ import {
   type EventJobItem,
   type PreparedEvent,
 } from '@herald/contracts';
+import { eventFingerprint } from './event-fingerprint.js';
 
 /**
  * Options of every events job. The retention keeps Redis bounded while leaving
@@ -30,6 +31,8 @@ export interface EventJob {
   opts: JobsOptions;
   /** Each item's payload as JSON where it is known (for its inbox entries), by index in `data.events`. */
   payloadJsons?: ReadonlyArray<string | undefined>;
+  /** Each item's event fingerprint (`eventFingerprint`), by index in `data.events`: recorded with its event id. */
+  fingerprints: readonly string[];
 }
 
 /** An item with what it weighs in a job: its user ids and its payload bytes. */
@@ -39,6 +42,8 @@ export interface SizedItem {
   bytes: number;
   /** The payload as JSON, measured while validating. */
   payloadJson?: string;
+  /** The event's fingerprint (`eventFingerprint`), the same for every part of a `toUsers`. */
+  fingerprint: string;
 }
 
 /** How much one job may carry; a job is closed when the next item would exceed a bound. */
@@ -62,6 +67,7 @@ export function toEventItems(event: PreparedEvent): SizedItem[] {
       ? chunk(event.target.userIds, USERS_PER_JOB).map((userIds) => ({ kind: 'users' as const, userIds }))
       : [event.target];
   const bytes = event.payloadBytes ?? 0;
+  const fingerprint = eventFingerprint(event);
   return targets.map((target, index) => ({
     item: {
       eventId: event.eventId,
@@ -74,6 +80,7 @@ export function toEventItems(event: PreparedEvent): SizedItem[] {
     },
     users: target.kind === 'users' ? target.userIds.length : 0,
     bytes,
+    fingerprint,
     ...(event.payloadJson === undefined ? {} : { payloadJson: event.payloadJson }),
   }));
 }
@@ -89,15 +96,23 @@ export function packEventJobs(items: readonly SizedItem[], limits: JobLimits): E
   const jobs: EventJob[] = [];
   let current: EventJobItem[] = [];
   let jsons: Array<string | undefined> = [];
+  let fingerprints: string[] = [];
   let users = 0;
   let bytes = 0;
   const close = () => {
     if (current.length === 0) return;
     const first = current[0] as EventJobItem;
     const name = current.every((item) => item.event === first.event) ? first.event : 'batch';
-    jobs.push({ name, data: { v: 2, events: current }, opts: { ...BASE_JOB_OPTIONS }, payloadJsons: jsons });
+    jobs.push({
+      name,
+      data: { v: 2, events: current },
+      opts: { ...BASE_JOB_OPTIONS },
+      payloadJsons: jsons,
+      fingerprints,
+    });
     current = [];
     jsons = [];
+    fingerprints = [];
     users = 0;
     bytes = 0;
   };
@@ -111,6 +126,7 @@ export function packEventJobs(items: readonly SizedItem[], limits: JobLimits): E
     }
     current.push(sized.item);
     jsons.push(sized.payloadJson);
+    fingerprints.push(sized.fingerprint);
     users += sized.users;
     bytes += sized.bytes;
   }

@@ -20,11 +20,13 @@ import {
   type PublishRequest,
 } from '@herald/contracts';
 import {
+  DEFAULT_REDIS_TIMEOUT_MS,
   PresenceReader,
   closeRedis,
   consumeClientEvents as consumeStream,
   createKeys,
   createRedis,
+  createRedisDeadline,
   silentLogger,
   type ClientEventHandler,
   type ClientEventsConsumer,
@@ -32,7 +34,7 @@ import {
   type Logger,
   type Redis,
 } from '@herald/core';
-import { createEventBatcher } from './event-batcher.js';
+import { createEventBatcher, type EventBatcher } from './event-batcher.js';
 import { toEventItems } from './event-jobs.js';
 import { addSequencedJobs } from './sequenced-jobs.js';
 
@@ -100,6 +102,15 @@ export interface PublisherOptions<C extends Catalog = DefaultCatalog> {
   inboxMax?: number;
   /** Seconds an inbox lives after its last append (`HERALD_INBOX_TTL_S`). Same across publishers. @default 86_400 */
   inboxTtlS?: number;
+  /**
+   * How long a publish, a presence read or `checkRedis` waits for Redis before it rejects
+   * with `unavailable` (`HERALD_REDIS_TIMEOUT_MS`). While the connection is down after
+   * having been up, they reject at once instead. A publish refused before its MULTI was
+   * sent was not published; one refused after may still be (when Redis answers late):
+   * retrying it with the same `eventId` is safe either way, as the retry is deduped.
+   * @default 2_000
+   */
+  redisTimeoutMs?: number;
   /** @default a silent logger */
   logger?: Logger;
 }
@@ -122,7 +133,10 @@ export interface Target<C extends Catalog = DefaultCatalog> {
   /**
    * Validates `payload` against the event's schema and enqueues it. Throws a
    * `HeraldError` (`unknown_event` / `invalid_payload`) naming the event and the
-   * field when it does not fit; nothing is enqueued then.
+   * field when it does not fit; nothing is enqueued then. Rejects `unavailable` when
+   * Redis does not take it within `redisTimeoutMs` (retry with the same `eventId`), and
+   * `event_id_conflict` when its `eventId` was published in the last 24 h with another
+   * event, target or payload (the issues name which; nothing is delivered for it).
    */
   emit<E extends keyof C & string>(
     event: E,
@@ -140,9 +154,11 @@ export interface Publisher<C extends Catalog = DefaultCatalog> {
   broadcast(): Target<C>;
   /** The untyped path the HTTP API uses: same validation (prepareEvent from contracts). Resolves to the event id. */
   publish(request: PublishRequest): Promise<string>;
-  /** Whether `userId` has a connected device on any socket node, and how many. */
+  /** Whether `userId` has a connected device on any socket node, and how many. Rejects `unavailable` as a publish does. */
   presence(userId: string): Promise<{ online: boolean; devices: number }>;
   isUserConnected(userId: string): Promise<boolean>;
+  /** Resolves once Redis answers a PING, or rejects `unavailable` within `redisTimeoutMs` (for readiness probes). */
+  checkRedis(): Promise<void>;
   /**
    * Reads `notification:mark_read` and other client events from the stream socket
    * nodes append to, as a member of a consumer group (one group per domain service).
@@ -203,6 +219,49 @@ function checkUserId(userId: unknown): string {
   );
 }
 
+/** The refusal of a publish that was not sent to Redis: nothing of it will be delivered. */
+function notPublished(what: string, detail: string): HeraldError {
+  return new HeraldError(
+    HeraldErrorCode.unavailable,
+    `Redis is unavailable (${detail}): ${what} was not published; retry later (with the same eventId)`,
+  );
+}
+
+/**
+ * Hands an event's items to the batcher and waits at most `timeoutMs` for Redis to take
+ * them. At the deadline, items not yet sent are withdrawn (never sent: a clean refusal);
+ * items already sent may still run when Redis answers, which the error says, so the
+ * caller retries with the same event id and the retry is deduped.
+ */
+async function addWithin(
+  batcher: EventBatcher,
+  items: Parameters<EventBatcher['add']>[0],
+  eventId: string,
+  timeoutMs: number,
+): Promise<void> {
+  const pending = batcher.add(items);
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const notSent = notPublished(`event ${eventId}`, `no answer in ${timeoutMs} ms`);
+      // Withdrawn: `pending.done` rejects with notSent.
+      if (pending.withdraw(notSent)) return;
+      reject(
+        new HeraldError(
+          HeraldErrorCode.unavailable,
+          `Redis did not confirm event ${eventId} within ${timeoutMs} ms: it may still be published; ` +
+            `retry with the same eventId "${eventId}", which is deduped`,
+        ),
+      );
+    }, timeoutMs);
+  });
+  try {
+    await Promise.race([pending.done, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Creates a publisher: the way domain services send events to users' devices.
  *
@@ -252,6 +311,12 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
     inboxMax: checkOption('inboxMax', options.inboxMax ?? DEFAULT_INBOX_MAX, 1, 100_000),
     inboxTtlS: checkOption('inboxTtlS', options.inboxTtlS ?? DEFAULT_INBOX_TTL_S, 1, 30 * 86_400),
   };
+  const redisTimeoutMs = checkOption(
+    'redisTimeoutMs',
+    options.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS,
+    1,
+    10 * 60_000,
+  );
   const catalog: Catalog = options.catalog ?? defaultCatalog;
   const log = (options.logger ?? silentLogger()).child({ component: 'publisher' });
   const ownsConnection = !options.connection;
@@ -262,11 +327,22 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
   const queue = new Queue<EventJobData>(QueueName.events, { connection: redis, prefix });
   // An EventEmitter 'error' without a listener would crash the producer's process.
   queue.on('error', (error) => log.error({ err: error }, 'events queue error'));
+  const deadline = createRedisDeadline(redis, redisTimeoutMs);
+  /** Resolves at the connection's next `ready`: a batch published before the first one waits for it, unsent. */
+  let nextReady: Promise<unknown> | undefined;
   const batcher = createEventBatcher({
     maxEvents: maxBatchEvents,
     maxBytes: maxBatchBytes,
     lingerMs,
     ...(busyRate > 0 ? { busy: { rate: busyRate, lingerMs: busyLingerMs } } : {}),
+    gate: () => {
+      if (redis.status === 'ready') return undefined;
+      if (deadline.isDown()) return notPublished('the events', `connection ${redis.status}`);
+      nextReady ??= new Promise((resolve) => redis.once('ready', resolve)).finally(() => {
+        nextReady = undefined;
+      });
+      return nextReady;
+    },
     addBulk: (jobs) => addSequencedJobs(queue, keys, jobs, inbox),
   });
   const consumers = new Set<ClientEventsConsumer>();
@@ -285,7 +361,9 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
     // Validation throws before anything touches Redis: a bad event is never enqueued.
     const prepared = prepareEvent(catalog, input, { maxPayloadBytes });
     const items = toEventItems(prepared);
-    await batcher.add(items);
+    // Known down: refuse at once, unsent, rather than queue behind the reconnect.
+    if (deadline.isDown()) throw notPublished(`event ${prepared.eventId}`, `connection ${redis.status}`);
+    await addWithin(batcher, items, prepared.eventId, redisTimeoutMs);
     log.debug(
       { eventId: prepared.eventId, event: prepared.event, target: prepared.target.kind, parts: items.length },
       'published',
@@ -307,13 +385,20 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
 
     async presence(userId) {
       assertOpen();
-      const devices = await presenceReader.devices(checkUserId(userId));
+      const id = checkUserId(userId);
+      const devices = await deadline(() => presenceReader.devices(id), 'presence read');
       return { online: devices > 0, devices };
     },
 
     async isUserConnected(userId) {
       assertOpen();
-      return presenceReader.isOnline(checkUserId(userId));
+      const id = checkUserId(userId);
+      return deadline(() => presenceReader.isOnline(id), 'presence read');
+    },
+
+    async checkRedis() {
+      assertOpen();
+      await deadline(() => redis.ping(), 'PING');
     },
 
     consumeClientEvents(handler, consumeOptions = {}) {

@@ -1,16 +1,44 @@
 import { randomUUID } from 'node:crypto';
 import { Job, type Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
-import type { EventJobData } from '@herald/contracts';
+import { HeraldError, HeraldErrorCode, type EventJobData } from '@herald/contracts';
 import {
   defineInboxCommands,
+  parseSequenceReply,
   queueSequencing,
   type InboxSettings,
   type Redis,
   type RedisKeys,
   type SequenceItem,
+  type SequenceResult,
 } from '@herald/core';
+import type { JobOutcome } from './event-batcher.js';
 import type { EventJob } from './event-jobs.js';
+
+/** The `event_id_conflict` error of each item of `job` whose event id stands for another event. */
+function conflicts(job: EventJob, results: readonly SequenceResult[]): Map<number, HeraldError> {
+  const refused = new Map<number, HeraldError>();
+  results.forEach((result, i) => {
+    if (result.kind !== 'conflict') return;
+    const { eventId } = job.data.events[i] as EventJobData['events'][number];
+    const differ = result.differ.join(' and ');
+    refused.set(
+      i,
+      new HeraldError(
+        HeraldErrorCode.eventIdConflict,
+        `eventId "${eventId}" was published within the last 24 h with another ${differ}: this event was not ` +
+          'published. Use a new eventId for a new event; resending the same event, target and payload is deduped',
+        {
+          issues: result.differ.map((path) => ({
+            path,
+            message: `differs from the first publish of eventId "${eventId}"`,
+          })),
+        },
+      ),
+    );
+  });
+  return refused;
+}
 
 /**
  * Adds events jobs and sequences their events, one MULTI per job: each user-targeted
@@ -29,22 +57,34 @@ import type { EventJob } from './event-jobs.js';
  * Each job gets its own id (a UUID), recorded with each (event id, part) it sequences and
  * with the seqs of its users: a later job carrying the same pair (a republish) finds the
  * record already there and the dispatcher skips the pair in that job, while a retry of
- * the first job delivers it again with the same seqs.
+ * the first job delivers it again with the same seqs. The record also holds the event's
+ * fingerprint: a later pair with another event, target or payload is refused with
+ * `event_id_conflict` naming what differs (its job still goes in, and skips it).
  *
- * Resolves to one outcome per job, in order: `undefined` once it is in Redis, or the
- * error that kept it out.
+ * Nothing is written while the connection is not ready: ioredis would hold the MULTI and
+ * run it after a reconnect, long after its publish was refused. Such a job is refused
+ * `unavailable` instead, and was not sent.
+ *
+ * Resolves to one outcome per job, in order.
  */
 export async function addSequencedJobs(
   queue: Queue<EventJobData>,
   keys: RedisKeys,
   jobs: readonly EventJob[],
   settings: InboxSettings,
-): Promise<Array<unknown>> {
+): Promise<JobOutcome[]> {
   // BullMQ's view of the connection (a proxy over the ioredis instance that also holds
   // its scripts); ours are defined on the same instance, so one MULTI can run both.
   const client = await queue.getBackend().client;
   defineInboxCommands(client as unknown as Redis);
-  const sent: Array<Promise<unknown>> = [];
+  if (client.status !== 'ready') {
+    const error = new HeraldError(
+      HeraldErrorCode.unavailable,
+      `Redis is unavailable (connection ${client.status}): the events were not published; retry later (with the same eventId)`,
+    );
+    return jobs.map(() => ({ added: false, error }));
+  }
+  const sent: Array<Promise<JobOutcome>> = [];
   for (const job of jobs) {
     const jobId = randomUUID();
     const items: SequenceItem[] = job.data.events.map((item, i) => ({
@@ -55,6 +95,7 @@ export async function addSequencedJobs(
       payload: item.payload,
       payloadJson: job.payloadJsons?.[i],
       publishedAt: item.publishedAt,
+      fingerprint: job.fingerprints[i] as string,
     }));
     const multi = client.multi();
     let added: Promise<unknown>;
@@ -66,16 +107,18 @@ export async function addSequencedJobs(
       added = new Job(queue, job.name, job.data, { ...job.opts, jobId }, jobId).addJob(multi);
     } catch (error) {
       // Nothing of this MULTI was written; the jobs before it stand, the ones after still go.
-      sent.push(Promise.resolve(error ?? new Error('addJob failed')));
+      sent.push(Promise.resolve({ added: false, error: error ?? new Error('addJob failed') }));
       continue;
     }
     sent.push(
       Promise.all([multi.exec(), added]).then(
-        ([results]) => {
-          for (const [error] of (results ?? []) as Array<[Error | null, unknown]>) if (error) return error;
-          return undefined;
+        ([results]): JobOutcome => {
+          const replies = (results ?? []) as Array<[Error | null, unknown]>;
+          for (const [error] of replies) if (error) return { added: false, error };
+          // The sequencing script is the MULTI's first command.
+          return { added: true, refused: conflicts(job, parseSequenceReply(replies[0]?.[1])) };
         },
-        (error: unknown) => error ?? new Error('EXEC failed'),
+        (error: unknown): JobOutcome => ({ added: false, error: error ?? new Error('EXEC failed') }),
       ),
     );
   }
