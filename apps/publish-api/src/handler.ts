@@ -223,7 +223,9 @@ export function createPublishApiHandler(
         if (status === 401) res.setHeader('www-authenticate', 'Bearer');
         if (status === 503) {
           res.setHeader('retry-after', String(RETRY_AFTER_S));
-          log.warn({ path: pathname, err: error }, 'Redis unavailable; answered 503');
+          // Debug only: an outage answers every request 503, and the connection's own errors
+          // already say at warn that Redis is gone.
+          log.debug({ path: pathname, err: error }, 'Redis unavailable; answered 503');
         }
         // Producers' mistakes are worth a line (the producer only sees its response); scanners' 404s are not.
         if (status === 400)
