@@ -101,6 +101,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The stack issued the demo user's token, so it knows the address: fallback email
     // for that user works before its first connection (socket nodes learn it on connect).
     const seed = createRedis(redis.url);
+    seed.on('error', (error: Error) => log.warn({ err: error }, 'redis connection error'));
     await rememberEmail(
       seed,
       createKeys(prefix),
