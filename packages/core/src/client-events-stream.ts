@@ -216,7 +216,11 @@ export function consumeClientEvents(
     }
   };
 
-  const done = loop().catch((error: unknown) => log.error({ err: error }, 'client events consumer stopped'));
+  const done = loop().catch((error: unknown) => {
+    // stop() disconnects, which rejects a command in flight ("Connection is closed."): expected then.
+    if (running) log.error({ err: error }, 'client events consumer stopped');
+    else log.debug({ err: error }, 'client events consumer stopped while a command was in flight');
+  });
 
   return {
     async stop() {
