@@ -51,7 +51,7 @@ function startGroup(command: string, args: string[], cwd: string): Run {
     HERALD_REDIS_PREFIX: uniquePrefix('ctrl-c'),
     HERALD_DEMO_INTERVAL_MS: '200',
   };
-  // Unset, so the stack starts its private redis-server: the process that got the SIGINT.
+  // Unset, so the stack starts a private redis-server: the one Ctrl+C used to kill too early.
   delete env.REDIS_URL;
   const child = spawn(command, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid !== undefined) groups.push(child.pid);
