@@ -105,6 +105,8 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     connection: queueRedis,
     prefix: options.prefix,
   });
+  // Without a listener BullMQ prints each of its connection's errors with the stack.
+  fallbackQueue.on('error', (error) => log.error({ err: error }, 'fallback queue error'));
   const checks = createCheckBatcher({
     lingerMs: checkLingerMs,
     maxWaiters: Math.max(1, Math.floor(concurrency / 2)),

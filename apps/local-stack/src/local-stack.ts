@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HeraldError, HeraldErrorCode } from '@herald/contracts';
 import {
   MIN_SECRET_BYTES,
   closeRedis,
@@ -60,11 +61,33 @@ export interface LocalStack {
   port: number;
   redis: { url: string; source: RedisSource };
   credentials: DevCredentials;
-  /** Stops everything in the reverse order of starting, the Redis it started last. */
+  /**
+   * Stops everything in the reverse order of starting, the Redis it started last. Rejects
+   * when pieces did not close within 2.5 s together (an unreachable Redis), having stopped
+   * the rest without them.
+   */
   close(): Promise<void>;
 }
 
 type Closer = { name: string; close: () => Promise<void> };
+
+/**
+ * How long a stop waits for the pieces to close before it goes on without them. Only an
+ * unreachable Redis makes them this slow: their commands wait for a reconnect that never
+ * comes, and the process would otherwise hang until its shutdown timeout.
+ */
+const CLOSE_BUDGET_MS = 2_500;
+
+/** Resolves true when `promise` settles within `ms`, false otherwise. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms))));
+  try {
+    return await Promise.race([promise.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * Runs all of Herald in one process for a first run on a laptop: a Redis found or
@@ -89,8 +112,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   // Filled as pieces start, so a failure half-way closes what did start.
   const closers: Closer[] = [];
   const closeAll = async () => {
+    const deadline = Date.now() + CLOSE_BUDGET_MS;
+    const late: string[] = [];
     for (const { name, close } of closers.splice(0).reverse()) {
-      await close().catch((error: unknown) => log.error({ err: error, component: name }, 'closing failed'));
+      const closing = close().catch((error: unknown) =>
+        log.error({ err: error, component: name }, 'closing failed'),
+      );
+      // The Redis this stack started is always waited for (its stop is bounded by itself),
+      // so it never outlives the stack; the pieces share what is left of the budget.
+      if (name === 'redis') await closing;
+      else if (!(await settlesWithin(closing, deadline - Date.now()))) late.push(name);
+    }
+    if (late.length > 0) {
+      throw new HeraldError(
+        HeraldErrorCode.unavailable,
+        `Stopped without waiting for ${late.join(', ')} to close: not done within ${CLOSE_BUDGET_MS} ms (is Redis reachable?)`,
+      );
     }
   };
 
@@ -101,6 +138,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The stack issued the demo user's token, so it knows the address: fallback email
     // for that user works before its first connection (socket nodes learn it on connect).
     const seed = createRedis(redis.url);
+    seed.on('error', (error: Error) => log.warn({ err: error }, 'redis connection error'));
     await rememberEmail(
       seed,
       createKeys(prefix),
@@ -172,7 +210,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       close: closeAll,
     };
   } catch (error) {
-    await closeAll();
+    // The start-up error is the one to report; a slow close is logged and left behind.
+    await closeAll().catch((closeError: unknown) =>
+      log.warn({ err: closeError }, 'closing after a failed start'),
+    );
     throw error;
   }
 }

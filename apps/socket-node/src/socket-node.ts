@@ -230,6 +230,7 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
   // Every door that needs Redis goes through it: commands would otherwise wait for a
   // reconnect forever (maxRetriesPerRequest: null), and a device or probe with them.
   const deadline = createRedisDeadline(redis, options.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS);
+  handleAdapterUnsubscribes(sub, log);
 
   const presence = new PresenceRegistry({
     redis,
@@ -419,4 +420,24 @@ function askToResyncAfterSubscriptionLoss(io: HeraldServer, sub: Redis, log: Log
       })
       .catch((error: unknown) => log.warn({ err: error }, 'could not confirm the redis subscription'));
   });
+}
+
+/**
+ * @socket.io/redis-adapter's `close()` (run by `io.close()`) sends UNSUBSCRIBE and
+ * PUNSUBSCRIBE on `sub` without handling their promises. While Redis is away they wait in
+ * the offline queue, and disconnecting `sub` afterwards rejects them with "Connection is
+ * closed.": unhandled rejections that crashed the process on stop. Their failure is harmless
+ * then (the connection is being dropped), so it is logged at debug level.
+ */
+function handleAdapterUnsubscribes(sub: Redis, log: Logger): void {
+  for (const command of ['unsubscribe', 'punsubscribe'] as const) {
+    const send = sub[command].bind(sub) as (...args: unknown[]) => Promise<unknown>;
+    (sub as unknown as Record<typeof command, (...args: unknown[]) => Promise<unknown>>)[command] = (
+      ...args
+    ) => {
+      const reply = send(...args);
+      reply.catch((error: unknown) => log.debug({ err: error, command }, 'unsubscribing failed'));
+      return reply;
+    };
+  }
 }

@@ -119,6 +119,9 @@ export function consumeClientEvents(
   const { keys } = options;
   const log = options.logger.child({ component: 'client-events-consumer', group, consumer });
   const redis = options.redis.duplicate();
+  // A duplicate has none of the original's listeners; without one, ioredis prints each
+  // connection error with its stack (e.g. for every reconnect while Redis is away).
+  redis.on('error', (error: Error) => log.warn({ err: error }, 'redis connection error'));
   let running = true;
 
   const ensureGroup = async () => {
@@ -213,7 +216,11 @@ export function consumeClientEvents(
     }
   };
 
-  const done = loop().catch((error: unknown) => log.error({ err: error }, 'client events consumer stopped'));
+  const done = loop().catch((error: unknown) => {
+    // stop() disconnects, which rejects a command in flight ("Connection is closed."): expected then.
+    if (running) log.error({ err: error }, 'client events consumer stopped');
+    else log.debug({ err: error }, 'client events consumer stopped while a command was in flight');
+  });
 
   return {
     async stop() {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 
 /** Asks the OS for a free TCP port on loopback. */
@@ -36,7 +36,9 @@ export async function waitForRedis(url: string, timeoutMs = 10_000): Promise<voi
 export interface RedisServerChild {
   url: string;
   port: number;
+  /** The redis-server process itself (its own process group), e.g. to SIGKILL it in a test. */
   process: ChildProcess;
+  /** Stops redis-server with SIGTERM (SIGKILL after 5 s) and resolves once it exited. */
   stop(): Promise<void>;
 }
 
@@ -52,8 +54,36 @@ export interface StartRedisServerOptions {
 }
 
 /**
+ * A shell that waits for its stdin to close, then sends SIGTERM to the process group given
+ * as `$1`. Its stdin is a pipe from this process, and the kernel closes that pipe however this
+ * process ends (SIGKILL and crashes included), which no exit handler can promise. POSIX sh
+ * has no other portable way to learn that its parent died (Linux's PR_SET_PDEATHSIG is not
+ * reachable from child_process, nor available on macOS).
+ */
+const WATCHDOG_SCRIPT = 'read _ ; kill -s TERM -- "-$1" 2>/dev/null';
+
+/** Stops each running redis-server of this process, when it exits. */
+const stopOnProcessExit = new Set<() => void>();
+let exitHandlerInstalled = false;
+
+function ensureExitHandler(): void {
+  if (exitHandlerInstalled) return;
+  exitHandlerInstalled = true;
+  // 'exit' listeners must be synchronous; they also run on process.exit() and after an
+  // uncaught exception, but not when the process is killed by a signal (the watchdog's case).
+  process.on('exit', () => {
+    for (const stop of stopOnProcessExit) stop();
+  });
+}
+
+/**
  * Starts a private `redis-server` on a free loopback port. It keeps nothing on
  * disk unless `args` says so and uses `noeviction`, which BullMQ requires.
+ *
+ * redis-server runs in its own process group, so a terminal's Ctrl+C (SIGINT to the
+ * foreground group) reaches only the process that started it, which can then close its
+ * connections before calling `stop()`. It never outlives that process: an exit handler
+ * stops it, and a small watchdog shell stops it if the process dies without running one.
  */
 export async function startRedisServer(options: StartRedisServerOptions = {}): Promise<RedisServerChild> {
   const port = options.port ?? (await freePort());
@@ -72,15 +102,66 @@ export async function startRedisServer(options: StartRedisServerOptions = {}): P
       'noeviction',
       ...(options.args ?? []),
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    // detached: a new session and process group, out of reach of the terminal's signals.
+    { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
   );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
+  // Read so a chatty redis-server never blocks on a full pipe; kept for the error below.
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    if (stderr.length < 4_096) stderr += chunk;
+  });
+  const diedEarly = exited.then(() => {
+    const how = child.signalCode ?? `code ${String(child.exitCode)}`;
+    throw new Error(
+      `redis-server exited before answering PING (${how})${stderr ? `: ${stderr.trim()}` : ''}`,
+    );
+  });
+  diedEarly.catch(() => undefined);
+
+  const killGroup = (signal: NodeJS.Signals) => {
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // ESRCH: it exited between the check and the kill; nothing is left to stop.
+    }
+  };
+  if (child.pid !== undefined) {
+    const watchdog = spawn('sh', ['-c', WATCHDOG_SCRIPT, 'herald-redis-watchdog', String(child.pid)], {
+      // detached: Ctrl+C must not end it either.
+      stdio: ['pipe', 'ignore', 'ignore'],
+      detached: true,
+    });
+    // A missing sh leaves the exit handler as the only guard, as before there was a watchdog.
+    watchdog.on('error', () => undefined);
+    // Neither the watchdog nor its pipe keeps this process alive; redis-server itself does.
+    watchdog.unref();
+    // A 'pipe' stdio stream is a net.Socket, though typed as a plain Writable.
+    (watchdog.stdin as Socket | null)?.unref();
+    const stopOnExit = () => killGroup('SIGTERM');
+    stopOnProcessExit.add(stopOnExit);
+    ensureExitHandler();
+    void exited.then(() => {
+      stopOnProcessExit.delete(stopOnExit);
+      // Its job is done; SIGKILL before its stdin closes, so it never signals a reused pid.
+      watchdog.kill('SIGKILL');
+      watchdog.stdin?.destroy();
+    });
+  }
+
   // With `--requirepass`, the URL carries the password, so PING (and the caller) can get in.
   const passwordAt = options.args?.indexOf('--requirepass') ?? -1;
   const password = passwordAt >= 0 ? options.args?.[passwordAt + 1] : undefined;
   const auth = password === undefined ? '' : `:${encodeURIComponent(password)}@`;
   const url = `redis://${auth}127.0.0.1:${port}`;
-  await Promise.race([waitForRedis(url), spawnError]);
+  try {
+    await Promise.race([waitForRedis(url), spawnError, diedEarly]);
+  } catch (error) {
+    killGroup('SIGKILL');
+    throw error;
+  }
   return {
     url,
     port,
@@ -88,7 +169,10 @@ export async function startRedisServer(options: StartRedisServerOptions = {}): P
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
-      await once(child, 'exit');
+      // Without persistence it exits within milliseconds; a stuck one must not hold up a stop.
+      const timer = setTimeout(() => killGroup('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
     },
   };
 }
