@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_ACK_TIMEOUT_MS, UserId } from '@herald/contracts';
-import { envInt, envLogLevel, envPort, envPrefix, envRedisUrl, inboxEnv } from '@herald/core';
+import { commonEnv, envInt, envLogLevel, envPort, envPrefix, envRedisUrl, inboxEnv } from '@herald/core';
 import { SocketNodeEnv } from '@herald/socket-node';
 
 /**
@@ -23,6 +23,7 @@ export const localStackEnv = z.object({
   REDIS_URL: envRedisUrl.optional(),
   HERALD_REDIS_PREFIX: envPrefix.default('{herald}'),
   HERALD_LOG_LEVEL: envLogLevel.default('info'),
+  HERALD_REDIS_TIMEOUT_MS: commonEnv.HERALD_REDIS_TIMEOUT_MS,
   HERALD_ACK_TIMEOUT_MS: envInt(0, 24 * 3600 * 1000).default(DEFAULT_ACK_TIMEOUT_MS),
   ...inboxEnv,
   SMTP_URL: z

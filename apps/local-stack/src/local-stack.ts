@@ -37,6 +37,8 @@ export interface LocalStackOptions {
   prefix?: string;
   /** How long the fallback check waits for an ack (`HERALD_ACK_TIMEOUT_MS`). @default 30_000 */
   ackTimeoutMs?: number;
+  /** How long a publish, presence read or handshake waits for Redis (`HERALD_REDIS_TIMEOUT_MS`). @default 2_000 */
+  redisTimeoutMs?: number;
   /** Events kept per user for replay (`HERALD_INBOX_MAX`). @default 500 */
   inboxMax?: number;
   /** Seconds an inbox lives after its last append (`HERALD_INBOX_TTL_S`). @default 86_400 */
@@ -153,6 +155,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ...(options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes }),
       ...(options.inboxMax === undefined ? {} : { inboxMax: options.inboxMax }),
       ...(options.inboxTtlS === undefined ? {} : { inboxTtlS: options.inboxTtlS }),
+      ...(options.redisTimeoutMs === undefined ? {} : { redisTimeoutMs: options.redisTimeoutMs }),
     });
     closers.push({ name: 'publisher', close: () => publisher.close() });
 
@@ -190,6 +193,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       corsOrigins: options.corsOrigins,
       logger: log,
       httpHandler,
+      ...(options.redisTimeoutMs === undefined ? {} : { redisTimeoutMs: options.redisTimeoutMs }),
     });
     closers.push({ name: 'socket-node', close: () => node.close() });
 

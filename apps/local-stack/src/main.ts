@@ -18,6 +18,7 @@ const starting = startLocalStack({
   env: { ...process.env, REDIS_URL: env.REDIS_URL },
   prefix: env.HERALD_REDIS_PREFIX,
   ackTimeoutMs: env.HERALD_ACK_TIMEOUT_MS,
+  redisTimeoutMs: env.HERALD_REDIS_TIMEOUT_MS,
   inboxMax: env.HERALD_INBOX_MAX,
   inboxTtlS: env.HERALD_INBOX_TTL_S,
   maxPayloadBytes: env.HERALD_MAX_PAYLOAD_BYTES,
