@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { USERS_PER_JOB, type FallbackJobData } from '@herald/contracts';
 import { fallbackJobId } from '@herald/dispatcher';
 import { mintToken, sleep, uniqueUser, waitFor } from '@herald/testing';
 import { connectDevice } from '@herald/testing';
-import { notification, startFallbackStack, useCleanup } from './support.js';
+import { LEVEL, captureLogger, notification, startFallbackStack, useCleanup } from './support.js';
 
 /** After the first email, how long we keep watching for a second one. */
 const EXTRA_WAIT_MS = 1_500;
@@ -204,5 +205,45 @@ describe('email fallback for offline users', () => {
     await sleep(500);
     expect(stack.mailsTo(quietAddress)).toEqual([]);
     expect(await stack.fallbackQueue.getJob(fallbackJobId(quietId, 0))).toBeUndefined();
+  });
+
+  it('logs one line with counts, not one error line per user, for a job of 2,000 users without an address', async () => {
+    // The reported bug: one publish to 100,000 never-connected users without addresses
+    // wrote 100,232 error lines (33 MB), one per user.
+    const { logger, lines } = captureLogger('info');
+    const stack = await startFallbackStack(defer, { workerLogger: logger });
+    const checks = Array.from({ length: 4 }, (_, i) => {
+      const userIds = Array.from({ length: USERS_PER_JOB }, () => uniqueUser(`nowhere${i}`));
+      return {
+        eventId: `evt-${crypto.randomUUID()}`,
+        userIds,
+        seqs: userIds.map(() => 1),
+        event: 'notification:new',
+        payload: notification('Nowhere to go'),
+        fallback: { channel: 'email' as const },
+        publishedAt: Date.now(),
+      };
+    });
+    const job = await stack.fallbackQueue.add('notification:new', { v: 4, checks } satisfies FallbackJobData);
+
+    await waitFor(async () => (await job.getState()) === 'failed', {
+      timeoutMs: 20_000,
+      message: 'the fallback job failed for good',
+    });
+    await waitFor(() => lines.some((l) => l.msg.startsWith('fallback job failed')), {
+      message: 'the worker logged the failure',
+    });
+    expect(await stack.redis.get(stack.keys.undeliverable)).toBe('2000');
+    const undeliverable = lines.filter((l) => l.msg.startsWith('fallback undeliverable'));
+    expect(undeliverable).toHaveLength(1);
+    expect(undeliverable[0]).toMatchObject({ level: LEVEL.error, jobId: job.id, users: 2_000, events: 4 });
+    expect(undeliverable[0]?.userIds).toHaveLength(20);
+    // The job's lines above info: that summary and the failed job, each a few KB at most.
+    const loud = lines.filter((l) => l.level >= LEVEL.warn);
+    expect(loud.map((l) => l.msg)).toEqual([
+      expect.stringMatching(/^fallback undeliverable for 2000 users/),
+      'fallback job failed for good; it stays in the failed set',
+    ]);
+    expect(Math.max(...loud.map((l) => l.text.length))).toBeLessThan(8_000);
   });
 });
