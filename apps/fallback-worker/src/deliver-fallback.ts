@@ -11,6 +11,7 @@ import {
   type RedisKeys,
   type UserDevices,
 } from '@herald/core';
+import { addressHash } from './address-in-logs.js';
 import { renderEmail, type EmailContent, type EmailTemplate } from './email-templates.js';
 import { JobSummaryLog, NAMED_USERS, namesOf } from './job-summary-log.js';
 import { fallbackMessageId, type Mailer } from './mailer.js';
@@ -95,7 +96,8 @@ async function forEachBounded<T>(items: readonly T[], limit: number, task: (item
  * - with neither → counted as undeliverable and logged, once.
  *
  * Per-user trouble (no address, a failed send) is logged once per job with counts, not
- * once per user (`JobSummaryLog`).
+ * once per user (`JobSummaryLog`). Addresses appear only in debug lines: the info line of
+ * a sent email names the user and the address's `addressHash`.
  *
  * Every other outcome sets the mark, so a retry touches only the users still unsettled. All
  * users are processed before the job decides: if any send failed, it throws so BullMQ
@@ -310,11 +312,13 @@ async function settleCheck(
     } catch (error) {
       failures.push(error);
       summary.addSendFailure(job.eventId, userId, error);
+      deps.logger.debug({ ...base, userId, to, err: error }, 'fallback email failed');
       return;
     }
     await mark(userId, String(Date.now()));
     emailed += 1;
-    deps.logger.info({ ...base, userId, to }, 'fallback email sent');
+    deps.logger.info({ ...base, userId, toHash: addressHash(to) }, 'fallback email sent');
+    deps.logger.debug({ ...base, userId, to }, 'fallback email sent to this address');
   });
 
   if (failures.length === 1) throw failures[0];

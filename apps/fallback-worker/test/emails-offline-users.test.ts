@@ -3,7 +3,15 @@ import { USERS_PER_JOB, type FallbackJobData } from '@herald/contracts';
 import { fallbackJobId } from '@herald/dispatcher';
 import { mintToken, sleep, uniqueUser, waitFor } from '@herald/testing';
 import { connectDevice } from '@herald/testing';
-import { LEVEL, captureLogger, notification, startFallbackStack, useCleanup } from './support.js';
+import { addressHash } from '../src/index.js';
+import {
+  LEVEL,
+  captureLogger,
+  notification,
+  startFallbackStack,
+  useCleanup,
+  type LogLine,
+} from './support.js';
 
 /** After the first email, how long we keep watching for a second one. */
 const EXTRA_WAIT_MS = 1_500;
@@ -246,4 +254,57 @@ describe('email fallback for offline users', () => {
     ]);
     expect(Math.max(...loud.map((l) => l.text.length))).toBeLessThan(8_000);
   });
+
+  it('logs a sent email by user id and address hash at info, the address only at debug', async () => {
+    const { logger, lines } = captureLogger('debug');
+    const stack = await startFallbackStack(defer, { workerLogger: logger });
+    const user = uniqueUser('private');
+    const to = email('private');
+    await stack.publisher
+      .toUser(user)
+      .emit('notification:new', notification('Private'), { fallback: { email: to } });
+    await waitFor(() => stack.mailsTo(to).length === 1, { message: 'the fallback email arrived' });
+    await waitFor(() => lines.some((l) => l.msg === 'fallback email sent'), {
+      message: 'the worker logged the send',
+    });
+
+    expect(withAddress(lines, to).filter((l) => l.level >= LEVEL.info)).toEqual([]);
+    const sent = lines.find((l) => l.msg === 'fallback email sent') as LogLine;
+    expect(sent).toMatchObject({ level: LEVEL.info, userId: user, toHash: addressHash(to) });
+    // At debug the address is there, for whoever turned debug on to follow one email.
+    expect(withAddress(lines, to).some((l) => l.level === LEVEL.debug)).toBe(true);
+  });
+
+  it('keeps the address out of warn and error lines when the SMTP server refuses it by name', async () => {
+    const { logger, lines } = captureLogger('info');
+    const stack = await startFallbackStack(defer, { workerLogger: logger });
+    const user = uniqueUser('refused');
+    const to = email('refused');
+    stack.sink.refuseRecipient(to);
+    const id = await stack.publisher
+      .toUser(user)
+      .emit('notification:new', notification('Unknown mailbox'), { fallback: { email: to } });
+    const jobId = fallbackJobId(id, 0);
+
+    // The relay's 550 names the address; nodemailer repeats it in `rejected` and `rejectedErrors`.
+    await waitFor(async () => ((await stack.fallbackQueue.getJob(jobId))?.attemptsMade ?? 0) >= 2, {
+      timeoutMs: 15_000,
+      message: 'the refused email was tried twice',
+    });
+    expect(withAddress(lines, to)).toEqual([]);
+    const failures = lines.filter((l) => l.msg.startsWith('fallback email failed'));
+    expect(failures.length).toBeGreaterThanOrEqual(1);
+    expect(failures[0]).toMatchObject({ level: LEVEL.warn, users: 1, codes: { EENVELOPE: 1 } });
+    // The relay's answer is kept, with the address's hash where the address was.
+    expect(failures[0]?.text).toContain(addressHash(to));
+    const job = await stack.fallbackQueue.getJob(jobId);
+    expect(job?.failedReason).toContain('Recipient address rejected');
+    expect(job?.failedReason.toLowerCase()).not.toContain(to.toLowerCase());
+    expect(stack.sink.mails).toEqual([]);
+  });
 });
+
+/** The lines that hold `address`, in any case. */
+function withAddress(lines: readonly LogLine[], address: string): LogLine[] {
+  return lines.filter((l) => l.text.toLowerCase().includes(address.toLowerCase()));
+}
