@@ -149,7 +149,14 @@ async function settleJob(
       cause: retryable[0],
     });
   }
-  if (final.length > 0) throw new UnrecoverableError(final.join('; '));
+  // One reason per job, not one per check: the reason is logged and kept in Redis, and a
+  // job holds up to EVENTS_PER_JOB checks. The summary line has the counts and event ids.
+  if (final.length === 1) throw new UnrecoverableError(final[0]);
+  if (final.length > 1) {
+    throw new UnrecoverableError(
+      `${final.length} of ${job.checks.length} checks failed for good; first: ${final[0]}`,
+    );
+  }
   return sumOutcomes(outcomes);
 }
 

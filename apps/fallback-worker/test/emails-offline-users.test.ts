@@ -242,6 +242,9 @@ describe('email fallback for offline users', () => {
       message: 'the worker logged the failure',
     });
     expect(await stack.redis.get(stack.keys.undeliverable)).toBe('2000');
+    expect((await stack.fallbackQueue.getJob(job.id as string))?.failedReason).toMatch(
+      /^4 of 4 checks failed for good; first: no_address: /,
+    );
     const undeliverable = lines.filter((l) => l.msg.startsWith('fallback undeliverable'));
     expect(undeliverable).toHaveLength(1);
     expect(undeliverable[0]).toMatchObject({ level: LEVEL.error, jobId: job.id, users: 2_000, events: 4 });
