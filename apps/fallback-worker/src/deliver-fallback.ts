@@ -17,7 +17,9 @@ import {
   type RedisKeys,
   type UserDevices,
 } from '@herald/core';
+import { addressHash } from './address-in-logs.js';
 import { renderEmail, type EmailContent, type EmailTemplate } from './email-templates.js';
+import { JobSummaryLog, NAMED_USERS, namesOf } from './job-summary-log.js';
 import { fallbackMessageId, type Mailer } from './mailer.js';
 
 /** How long the "fallback sent" mark outlives the send: longer than any retry schedule. */
@@ -33,9 +35,6 @@ export const SENDS_PER_JOB = 8;
 const MARK_LIVE = 'live';
 const MARK_RECEIVED = 'plain';
 const MARK_UNDELIVERABLE = 'undeliverable';
-
-/** How many undeliverable user ids a failed job's reason names before it says "and N more". */
-const NAMED_IN_REASON = 20;
 
 export interface DeliverFallbackDeps {
   redis: Redis;
@@ -86,11 +85,6 @@ async function forEachBounded<T>(items: readonly T[], limit: number, task: (item
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
 
-function namesOf(userIds: readonly string[]): string {
-  const named = userIds.slice(0, NAMED_IN_REASON).join(', ');
-  return userIds.length > NAMED_IN_REASON ? `${named} and ${userIds.length - NAMED_IN_REASON} more` : named;
-}
-
 /**
  * Runs the fallback checks of one job: those of the events of the events jobs a
  * dispatcher delivered within its check linger (`v: 4`, one after another), the users
@@ -107,6 +101,10 @@ function namesOf(userIds: readonly string[]): string {
  *   user's last connection (at most `SENDS_PER_JOB` sends at once);
  * - with neither → counted as undeliverable and logged, once.
  *
+ * Per-user trouble (no address, a failed send) is logged once per job with counts, not
+ * once per user (`JobSummaryLog`). Addresses appear only in debug lines: the info line of
+ * a sent email names the user and the address's `addressHash`.
+ *
  * Every other outcome sets the mark, so a retry touches only the users still unsettled. All
  * users are processed before the job decides: if any send failed, it throws so BullMQ
  * retries it with backoff (the others' emails are neither lost nor repeated); if all
@@ -121,7 +119,22 @@ function namesOf(userIds: readonly string[]): string {
  */
 export async function deliverFallback(data: unknown, deps: DeliverFallbackDeps): Promise<FallbackOutcome> {
   const job = parseFallbackJob(data);
-  if (job.v !== 4) return settleCheck(job, deps);
+  const summary = new JobSummaryLog(deps.logger);
+  // Written however the run ends: the users marked undeliverable by this run are not
+  // reported by a retry (it finds them marked), so this is their only line.
+  try {
+    return await settleJob(job, deps, summary);
+  } finally {
+    summary.write();
+  }
+}
+
+async function settleJob(
+  job: FallbackJobData,
+  deps: DeliverFallbackDeps,
+  summary: JobSummaryLog,
+): Promise<FallbackOutcome> {
+  if (job.v !== 4) return settleCheck(job, deps, summary);
   // Every check runs, each settling its own users, before the job reports: one failing
   // check must not hold back the emails of the others. Retries redo only the unsettled.
   const outcomes: FallbackOutcome[] = [];
@@ -129,7 +142,7 @@ export async function deliverFallback(data: unknown, deps: DeliverFallbackDeps):
   const final: string[] = [];
   for (const check of job.checks) {
     try {
-      outcomes.push(await settleCheck({ v: 3, ...check }, deps));
+      outcomes.push(await settleCheck({ v: 3, ...check }, deps, summary));
     } catch (error) {
       if (error instanceof UnrecoverableError) final.push(error.message);
       else retryable.push(error);
@@ -142,7 +155,14 @@ export async function deliverFallback(data: unknown, deps: DeliverFallbackDeps):
       cause: retryable[0],
     });
   }
-  if (final.length > 0) throw new UnrecoverableError(final.join('; '));
+  // One reason per job, not one per check: the reason is logged and kept in Redis, and a
+  // job holds up to EVENTS_PER_JOB checks. The summary line has the counts and event ids.
+  if (final.length === 1) throw new UnrecoverableError(final[0]);
+  if (final.length > 1) {
+    throw new UnrecoverableError(
+      `${final.length} of ${job.checks.length} checks failed for good; first: ${final[0]}`,
+    );
+  }
   return sumOutcomes(outcomes);
 }
 
@@ -166,7 +186,11 @@ function sumOutcomes(outcomes: readonly FallbackOutcome[]): FallbackOutcome {
 /** One event's check: what a `v: 1`-`v: 3` job holds, and each check of a `v: 4` job. */
 type SingleCheck = Exclude<FallbackJobData, { v: 4 }>;
 
-async function settleCheck(job: SingleCheck, deps: DeliverFallbackDeps): Promise<FallbackOutcome> {
+async function settleCheck(
+  job: SingleCheck,
+  deps: DeliverFallbackDeps,
+  summary: JobSummaryLog,
+): Promise<FallbackOutcome> {
   const userIds = job.v === 1 ? [job.userId] : [...new Set(job.userIds)];
   const base = { eventId: job.eventId, event: job.event };
   const sentKey = (userId: string) => deps.keys.fallbackSent(job.eventId, userId);
@@ -249,7 +273,7 @@ async function settleCheck(job: SingleCheck, deps: DeliverFallbackDeps): Promise
     await tracker.settled();
     await Promise.all(live.map((userId) => mark(userId, MARK_LIVE)));
     deps.logger.info(
-      { ...base, userIds: live },
+      { ...base, users: live.length, userIds: live.slice(0, NAMED_USERS) },
       'user online on a device that does not ack; delivered live instead of by email',
     );
   }
@@ -272,12 +296,7 @@ async function settleCheck(job: SingleCheck, deps: DeliverFallbackDeps): Promise
       deps.redis.incrby(deps.keys.undeliverable, noAddress.length),
       ...noAddress.map((userId) => mark(userId, MARK_UNDELIVERABLE)),
     ]);
-    for (const userId of noAddress) {
-      deps.logger.error(
-        { ...base, userId },
-        'fallback undeliverable: no email address for this user (none in the event, none seen on connect)',
-      );
-    }
+    summary.addNoAddress(job.eventId, noAddress);
     undeliverable.push(...noAddress);
   }
 
@@ -305,12 +324,14 @@ async function settleCheck(job: SingleCheck, deps: DeliverFallbackDeps): Promise
       });
     } catch (error) {
       failures.push(error);
-      deps.logger.warn({ ...base, userId, err: error }, 'fallback email failed; the job will retry it');
+      summary.addSendFailure(job.eventId, userId, error);
+      deps.logger.debug({ ...base, userId, to, err: error }, 'fallback email failed');
       return;
     }
     await mark(userId, String(Date.now()));
     emailed += 1;
-    deps.logger.info({ ...base, userId, to }, 'fallback email sent');
+    deps.logger.info({ ...base, userId, toHash: addressHash(to) }, 'fallback email sent');
+    deps.logger.debug({ ...base, userId, to }, 'fallback email sent to this address');
   });
 
   if (failures.length === 1) throw failures[0];

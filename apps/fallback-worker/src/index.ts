@@ -10,4 +10,5 @@ export {
 } from './email-templates.js';
 export type { EmailContent, EmailTemplate } from './email-templates.js';
 export { createMailer, fallbackMessageId } from './mailer.js';
+export { addressHash } from './address-in-logs.js';
 export type { Mailer, MailerOptions, OutgoingEmail } from './mailer.js';

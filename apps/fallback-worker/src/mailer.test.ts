@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '@herald/core';
+import { addressHash } from './address-in-logs.js';
 import { createMailer, fallbackMessageId } from './mailer.js';
 
 describe('fallbackMessageId', () => {
@@ -16,7 +17,7 @@ describe('fallbackMessageId', () => {
 });
 
 describe('createMailer without an SMTP URL', () => {
-  it('writes the rendered message to the log', async () => {
+  it('writes the rendered message to the log, with the address hash in place of the address', async () => {
     const lines: string[] = [];
     const destination = new Writable({
       write(chunk: Buffer, _encoding, callback) {
@@ -36,7 +37,9 @@ describe('createMailer without an SMTP URL', () => {
     mailer.close();
     const line = JSON.parse(lines.find((l) => l.includes('logged instead of sent')) ?? '{}');
     expect(line.email.subject).toBe('Hello');
-    expect(line.email.to).toEqual([{ address: 'ana@example.com', name: '' }]);
+    expect(line.email.to).toBeUndefined();
+    expect(line.email.toHash).toBe(addressHash('ana@example.com'));
+    expect(lines.join('')).not.toContain('ana@example.com');
     expect(line.email.messageId).toBe('<e.u@herald>');
   });
 });

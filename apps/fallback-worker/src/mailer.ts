@@ -1,5 +1,9 @@
 import nodemailer from 'nodemailer';
+import type { Logger as NodemailerLogger } from 'nodemailer/lib/shared/index.js';
+import SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
+import SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { Logger } from '@herald/core';
+import { addressHash, withoutAddress } from './address-in-logs.js';
 import type { EmailContent } from './email-templates.js';
 
 export interface OutgoingEmail extends EmailContent {
@@ -9,7 +13,10 @@ export interface OutgoingEmail extends EmailContent {
 }
 
 export interface Mailer {
-  /** Resolves once the SMTP server accepted the message; rejects on any SMTP failure. */
+  /**
+   * Resolves once the SMTP server accepted the message; rejects on any SMTP failure, with
+   * an error that no longer holds the recipient's address (see `withoutAddress`).
+   */
   send(email: OutgoingEmail): Promise<void>;
   close(): void;
 }
@@ -21,30 +28,72 @@ export interface MailerOptions {
   logger: Logger;
 }
 
+/**
+ * nodemailer's own log lines, through pino at debug whatever level nodemailer gives them:
+ * they name recipients ("Sending message … to <ana@example.com>") and, with `?debug=true`
+ * in SMTP_URL, hold the whole SMTP transcript. Through pino they get its redaction too.
+ */
+function nodemailerLogger(log: Logger): NodemailerLogger {
+  const write = (entry: object, message: string, ...args: unknown[]) =>
+    log.debug({ nodemailer: entry }, message, ...args);
+  return {
+    level: () => undefined,
+    trace: write,
+    debug: write,
+    info: write,
+    warn: write,
+    error: write,
+    fatal: write,
+  };
+}
+
+/**
+ * The SMTP transport of `smtpUrl`, logging through `log`. Built here rather than by
+ * `createTransport(url)`, which takes no other option with a URL. The URL's `logger`
+ * parameter is dropped: nodemailer lets URL parameters override options given in code, and
+ * `?logger=true` would print to stdout past pino, at every level. The others apply as
+ * before (`debug=true` only adds lines to the logger, which is ours; `pool=true` pools).
+ */
+function smtpTransport(smtpUrl: string, log: Logger) {
+  const url = new URL(smtpUrl);
+  url.searchParams.delete('logger');
+  const options = { url: url.toString(), logger: nodemailerLogger(log) };
+  return url.searchParams.get('pool') === 'true'
+    ? nodemailer.createTransport(new SMTPPool({ ...options, pool: true }))
+    : nodemailer.createTransport(new SMTPTransport(options));
+}
+
 /** Sends email over SMTP with nodemailer, or logs it (nodemailer's JSON transport) when no SMTP URL is set. */
 export function createMailer(options: MailerOptions): Mailer {
-  const transport = options.smtpUrl
-    ? nodemailer.createTransport(options.smtpUrl)
-    : nodemailer.createTransport({ jsonTransport: true });
   const log = options.logger;
+  const transport = options.smtpUrl
+    ? smtpTransport(options.smtpUrl, log)
+    : nodemailer.createTransport({ jsonTransport: true });
   return {
     async send(email) {
-      const info = await transport.sendMail({
-        from: options.from,
-        to: email.to,
-        subject: email.subject,
-        text: email.text,
-        ...(email.html === undefined ? {} : { html: email.html }),
-        messageId: email.messageId,
-        headers: Object.fromEntries(
-          Object.entries(email.headers).map(([name, value]) => [name, verbatimIfSafe(value)]),
-        ),
-      });
+      let info: unknown;
+      try {
+        info = await transport.sendMail({
+          from: options.from,
+          to: email.to,
+          subject: email.subject,
+          text: email.text,
+          ...(email.html === undefined ? {} : { html: email.html }),
+          messageId: email.messageId,
+          headers: Object.fromEntries(
+            Object.entries(email.headers).map(([name, value]) => [name, verbatimIfSafe(value)]),
+          ),
+        });
+      } catch (error) {
+        throw withoutAddress(error, email.to);
+      }
       if (!options.smtpUrl) {
         // The JSON transport renders the message into `info.message` instead of sending it.
-        const rendered = (info as unknown as { message: string }).message;
+        // The recipient is left out at info, as in every other line (the caller logs it at debug).
+        const rendered = JSON.parse((info as { message: string }).message) as Record<string, unknown>;
+        delete rendered.to;
         log.info(
-          { email: JSON.parse(rendered) as unknown },
+          { email: { ...rendered, toHash: addressHash(email.to) } },
           'email (no SMTP_URL set: logged instead of sent)',
         );
       }

@@ -97,7 +97,8 @@ export async function startFallbackWorker(options: FallbackWorkerOptions): Promi
   const worker = new Worker<unknown, FallbackOutcome>(
     QueueName.fallback,
     async (job, token) => {
-      const outcome = await deliverFallback(job.data, deps);
+      // Every line of a job names it, so its summary lines can be matched to its failed reason.
+      const outcome = await deliverFallback(job.data, { ...deps, logger: log.child({ jobId: job.id }) });
       if (outcome.recheckAt !== undefined && token !== undefined) {
         // Some users could not be decided yet: the job runs again then, for them only
         // (the others are marked settled). Not an attempt: nothing failed.

@@ -1,8 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { USERS_PER_JOB, type FallbackJobData } from '@herald/contracts';
 import { fallbackJobId } from '@herald/dispatcher';
 import { mintToken, sleep, uniqueUser, waitFor } from '@herald/testing';
 import { connectDevice } from '@herald/testing';
-import { notification, startFallbackStack, useCleanup } from './support.js';
+import { addressHash } from '../src/index.js';
+import {
+  LEVEL,
+  captureLogger,
+  notification,
+  startFallbackStack,
+  useCleanup,
+  type LogLine,
+} from './support.js';
 
 /** After the first email, how long we keep watching for a second one. */
 const EXTRA_WAIT_MS = 1_500;
@@ -205,4 +214,100 @@ describe('email fallback for offline users', () => {
     expect(stack.mailsTo(quietAddress)).toEqual([]);
     expect(await stack.fallbackQueue.getJob(fallbackJobId(quietId, 0))).toBeUndefined();
   });
+
+  it('logs one line with counts, not one error line per user, for a job of 2,000 users without an address', async () => {
+    // The reported bug: one publish to 100,000 never-connected users without addresses
+    // wrote 100,232 error lines (33 MB), one per user.
+    const { logger, lines } = captureLogger('info');
+    const stack = await startFallbackStack(defer, { workerLogger: logger });
+    const checks = Array.from({ length: 4 }, (_, i) => {
+      const userIds = Array.from({ length: USERS_PER_JOB }, () => uniqueUser(`nowhere${i}`));
+      return {
+        eventId: `evt-${crypto.randomUUID()}`,
+        userIds,
+        seqs: userIds.map(() => 1),
+        event: 'notification:new',
+        payload: notification('Nowhere to go'),
+        fallback: { channel: 'email' as const },
+        publishedAt: Date.now(),
+      };
+    });
+    const job = await stack.fallbackQueue.add('notification:new', { v: 4, checks } satisfies FallbackJobData);
+
+    await waitFor(async () => (await job.getState()) === 'failed', {
+      timeoutMs: 20_000,
+      message: 'the fallback job failed for good',
+    });
+    await waitFor(() => lines.some((l) => l.msg.startsWith('fallback job failed')), {
+      message: 'the worker logged the failure',
+    });
+    expect(await stack.redis.get(stack.keys.undeliverable)).toBe('2000');
+    expect((await stack.fallbackQueue.getJob(job.id as string))?.failedReason).toMatch(
+      /^4 of 4 checks failed for good; first: no_address: /,
+    );
+    const undeliverable = lines.filter((l) => l.msg.startsWith('fallback undeliverable'));
+    expect(undeliverable).toHaveLength(1);
+    expect(undeliverable[0]).toMatchObject({ level: LEVEL.error, jobId: job.id, users: 2_000, events: 4 });
+    expect(undeliverable[0]?.userIds).toHaveLength(20);
+    // The job's lines above info: that summary and the failed job, each a few KB at most.
+    const loud = lines.filter((l) => l.level >= LEVEL.warn);
+    expect(loud.map((l) => l.msg)).toEqual([
+      expect.stringMatching(/^fallback undeliverable for 2000 users/),
+      'fallback job failed for good; it stays in the failed set',
+    ]);
+    expect(Math.max(...loud.map((l) => l.text.length))).toBeLessThan(8_000);
+  });
+
+  it('logs a sent email by user id and address hash at info, the address only at debug', async () => {
+    const { logger, lines } = captureLogger('debug');
+    const stack = await startFallbackStack(defer, { workerLogger: logger });
+    const user = uniqueUser('private');
+    const to = email('private');
+    await stack.publisher
+      .toUser(user)
+      .emit('notification:new', notification('Private'), { fallback: { email: to } });
+    await waitFor(() => stack.mailsTo(to).length === 1, { message: 'the fallback email arrived' });
+    await waitFor(() => lines.some((l) => l.msg === 'fallback email sent'), {
+      message: 'the worker logged the send',
+    });
+
+    expect(withAddress(lines, to).filter((l) => l.level >= LEVEL.info)).toEqual([]);
+    const sent = lines.find((l) => l.msg === 'fallback email sent') as LogLine;
+    expect(sent).toMatchObject({ level: LEVEL.info, userId: user, toHash: addressHash(to) });
+    // At debug the address is there, for whoever turned debug on to follow one email.
+    expect(withAddress(lines, to).some((l) => l.level === LEVEL.debug)).toBe(true);
+  });
+
+  it('keeps the address out of warn and error lines when the SMTP server refuses it by name', async () => {
+    const { logger, lines } = captureLogger('info');
+    const stack = await startFallbackStack(defer, { workerLogger: logger });
+    const user = uniqueUser('refused');
+    const to = email('refused');
+    stack.sink.refuseRecipient(to);
+    const id = await stack.publisher
+      .toUser(user)
+      .emit('notification:new', notification('Unknown mailbox'), { fallback: { email: to } });
+    const jobId = fallbackJobId(id, 0);
+
+    // The relay's 550 names the address; nodemailer repeats it in `rejected` and `rejectedErrors`.
+    await waitFor(async () => ((await stack.fallbackQueue.getJob(jobId))?.attemptsMade ?? 0) >= 2, {
+      timeoutMs: 15_000,
+      message: 'the refused email was tried twice',
+    });
+    expect(withAddress(lines, to)).toEqual([]);
+    const failures = lines.filter((l) => l.msg.startsWith('fallback email failed'));
+    expect(failures.length).toBeGreaterThanOrEqual(1);
+    expect(failures[0]).toMatchObject({ level: LEVEL.warn, users: 1, codes: { EENVELOPE: 1 } });
+    // The relay's answer is kept, with the address's hash where the address was.
+    expect(failures[0]?.text).toContain(addressHash(to));
+    const job = await stack.fallbackQueue.getJob(jobId);
+    expect(job?.failedReason).toContain('Recipient address rejected');
+    expect(job?.failedReason.toLowerCase()).not.toContain(to.toLowerCase());
+    expect(stack.sink.mails).toEqual([]);
+  });
 });
+
+/** The lines that hold `address`, in any case. */
+function withAddress(lines: readonly LogLine[], address: string): LogLine[] {
+  return lines.filter((l) => l.text.toLowerCase().includes(address.toLowerCase()));
+}

@@ -44,7 +44,8 @@ describe('fallback-worker logs', () => {
       const app = spawnApp('fallback-worker', {
         REDIS_URL: redis.url,
         HERALD_REDIS_PREFIX: prefix,
-        SMTP_URL: `smtp://mailer:${password}@127.0.0.1:${sink.port}`,
+        // debug=true: nodemailer's SMTP transcript (AUTH included) goes to the log too.
+        SMTP_URL: `smtp://mailer:${password}@127.0.0.1:${sink.port}?debug=true`,
         HERALD_LOG_LEVEL: 'debug',
       });
       defer(() => app.stop('SIGKILL'));
@@ -71,8 +72,58 @@ describe('fallback-worker logs', () => {
     expect(refused.some((l) => l.includes('EAUTH'))).toBe(true);
     expect(sink.mails).toHaveLength(1);
 
+    // The transcript was there to leak from.
+    expect(sent.some((l) => l.includes('"nodemailer"') && l.includes('AUTH'))).toBe(true);
     expect(leakedSecrets([...sent, ...refused], { smtpPassword, wrongSmtpPassword, redisPassword })).toEqual(
       {},
     );
   });
+
+  it('at info level hold no recipient address: sent, refused by the server, or with nodemailer asked to log', async () => {
+    const sink = await startSmtpSink();
+    defer(() => sink.close());
+    const prefix = uniquePrefix('addresses');
+    const connection = createRedis(redis.url);
+    defer(() => closeRedis(connection));
+    const queue = new Queue<FallbackJobData>(QueueName.fallback, { connection, prefix });
+    defer(() => queue.close());
+    const app = spawnApp('fallback-worker', {
+      REDIS_URL: redis.url,
+      HERALD_REDIS_PREFIX: prefix,
+      // Query parameters nodemailer reads: logger=true would print to stdout past pino.
+      SMTP_URL: `${sink.url}?logger=true&debug=true`,
+      HERALD_LOG_LEVEL: 'info',
+    });
+    defer(() => app.stop('SIGKILL'));
+    await app.waitForOutput(/fallback worker ready/, 30_000);
+
+    const addresses = { sent: randomAddress('sent'), refused: randomAddress('refused') };
+    sink.refuseRecipient(addresses.refused);
+    for (const to of Object.values(addresses)) {
+      const userId = uniqueUser('mail');
+      await queue.add('notification:new', {
+        v: 1,
+        eventId: `evt-${crypto.randomUUID()}`,
+        userId,
+        event: 'notification:new',
+        payload: { notification: { title: 'Address-free', message: 'hello' } },
+        fallback: { channel: 'email', email: to },
+        publishedAt: Date.now(),
+      });
+    }
+    await app.waitForOutput(/fallback email sent/);
+    await app.waitForOutput(/fallback job failed/);
+    expect(await app.stop('SIGTERM')).toBe(0);
+
+    expect(sink.mails).toHaveLength(1);
+    // All of stdout and stderr, not only pino's lines: nodemailer's own logger writes plain text.
+    const output = app.output().split('\n');
+    expect(output.filter((l) => l.includes('Recipient address rejected')).length).toBeGreaterThan(0);
+    expect(leakedSecrets(output, addresses)).toEqual({});
+  });
 });
+
+/** A fresh address, unique enough to search the log for. */
+function randomAddress(label: string): string {
+  return `${randomSecret(label)}@example.com`;
+}

@@ -4,6 +4,7 @@ import { inject } from 'vitest';
 import { QueueName, type FallbackJobData } from '@herald/contracts';
 import { closeRedis, createRedis } from '@herald/core';
 import { spawnApp, uniquePrefix, uniqueUser } from '@herald/testing';
+import { addressHash } from '../src/index.js';
 import { useCleanup } from './support.js';
 
 describe('fallback worker process', () => {
@@ -40,9 +41,11 @@ describe('fallback worker process', () => {
       .output()
       .split('\n')
       .find((l) => l.includes('logged instead of sent'));
-    const logged = JSON.parse(line!) as { email: { subject: string; to: Array<{ address: string }> } };
+    const logged = JSON.parse(line!) as { email: { subject: string; toHash: string } };
     expect(logged.email.subject).toBe('Logged, not sent');
-    expect(logged.email.to[0]?.address).toBe('dev@example.com');
+    // At info the recipient is its hash: addresses are personal data, written at debug only.
+    expect(logged.email.toHash).toBe(addressHash('dev@example.com'));
+    expect(app.output()).not.toContain('dev@example.com');
 
     expect(await app.stop('SIGTERM')).toBe(0);
   });

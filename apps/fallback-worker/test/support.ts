@@ -1,9 +1,19 @@
 export { useCleanup, type Defer } from '@herald/testing';
 import type { Defer } from '@herald/testing';
+import { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
 import { inject } from 'vitest';
 import { QueueName, type FallbackJobData } from '@herald/contracts';
-import { closeRedis, createKeys, createRedis, silentLogger, type Redis, type RedisKeys } from '@herald/core';
+import {
+  closeRedis,
+  createKeys,
+  createLogger,
+  createRedis,
+  silentLogger,
+  type Logger,
+  type Redis,
+  type RedisKeys,
+} from '@herald/core';
 import { startDispatcher } from '@herald/dispatcher';
 import { createPublisher, type Publisher } from '@herald/publisher';
 import { startSocketNode } from '@herald/socket-node';
@@ -33,6 +43,8 @@ export interface FallbackStackOptions {
   ackTimeoutMs?: number;
   /** The socket node's presence TTL (heartbeat every third of it). @default 20_000 */
   presenceTtlMs?: number;
+  /** The fallback worker's logger (the other processes stay silent). @default silent */
+  workerLogger?: Logger;
 }
 
 /**
@@ -71,7 +83,7 @@ export async function startFallbackStack(
   const worker = await startFallbackWorker({
     redisUrl,
     prefix,
-    logger,
+    logger: options.workerLogger ?? logger,
     smtpUrl: sink.url,
     mailFrom: 'Herald <herald@test.local>',
   });
@@ -97,3 +109,31 @@ export const notification = (title: string, message = 'Open the app to see it.')
   notification: { id: `n-${crypto.randomUUID().slice(0, 6)}`, title, message, type: 'info' },
   timestamp: new Date().toISOString(),
 });
+
+/** One line a captured logger wrote, parsed, with the line as written. */
+export interface LogLine {
+  level: number;
+  msg: string;
+  text: string;
+  [field: string]: unknown;
+}
+
+/**
+ * A logger built as the worker's `main` builds it (pino with Herald's redaction and
+ * scrubbing), writing into `lines` instead of stdout.
+ */
+export function captureLogger(level: 'debug' | 'info'): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const text of chunk.toString('utf8').split('\n')) {
+        if (text !== '') lines.push({ ...(JSON.parse(text) as LogLine), text });
+      }
+      callback();
+    },
+  });
+  return { logger: createLogger({ name: 'fallback-worker', level, destination }), lines };
+}
+
+/** pino's numeric levels. */
+export const LEVEL = { debug: 20, info: 30, warn: 40, error: 50 } as const;

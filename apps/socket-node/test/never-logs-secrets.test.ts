@@ -32,7 +32,7 @@ describe('socket node logs', () => {
     await redis.stop();
   });
 
-  it('at debug level hold no token, JWT secret or Redis password, through accepted and refused handshakes', async () => {
+  it('at debug level hold no token, JWT secret, Redis password or email address, through accepted and refused handshakes', async () => {
     const jwtSecret = randomSecret('jwtsecret');
     expect(redis.url).toContain(redisPassword);
     const app = spawnApp('socket-node', {
@@ -48,8 +48,10 @@ describe('socket node logs', () => {
     const url = `http://127.0.0.1:${port}`;
 
     const user = uniqueUser('secret');
-    const valid = mintToken(user, { secret: jwtSecret, email: 'ana@example.com' });
-    const viaHeader = mintToken(user, { secret: jwtSecret });
+    // The node remembers the email claim for the fallback worker; it has no reason to log it.
+    const address = `${randomSecret('ana')}@example.com`;
+    const valid = mintToken(user, { secret: jwtSecret, email: address });
+    const viaHeader = mintToken(user, { secret: jwtSecret, email: address });
     const wrongSecret = mintToken(user, { secret: randomSecret('othersecret') });
     const expired = mintToken(user, { secret: jwtSecret, expiresInS: -60 });
     const unsigned = mintUnsignedToken(user);
@@ -68,7 +70,7 @@ describe('socket node logs', () => {
       .emitWithAck('notification:mark_read', { notificationId: 'n1' });
     expect(ack).toEqual({ accepted: true });
     // In-band refreshes carry tokens too: one accepted, one of another user, one that is garbage.
-    const refresh = mintToken(user, { secret: jwtSecret, expiresInS: 7_200 });
+    const refresh = mintToken(user, { secret: jwtSecret, expiresInS: 7_200, email: address });
     const otherUser = mintToken(uniqueUser('other'), { secret: jwtSecret });
     const refreshGarbage = randomSecret('refreshgarbage');
     const refreshed: Array<{ accepted: boolean }> = [];
@@ -118,6 +120,7 @@ describe('socket node logs', () => {
         refresh: signature(refresh),
         otherUser: signature(otherUser),
         refreshGarbage,
+        address,
       }),
     ).toEqual({});
   });

@@ -29,6 +29,8 @@ const TOTAL_INPUTS = Object.values(PLAN).reduce((sum, p) => sum + p.workers * p.
 const INPUTS_PER_POLLING_SESSION = 50;
 const WS_PATH = '/socket.io/';
 const MIB = 1024;
+/** The node's message limit (Engine.IO's maxHttpBufferSize), set explicitly: polling bodies above it get special handling. */
+const MAX_MESSAGE_BYTES = 65_536;
 
 /** Tallies what was sent and how the server answered, by input kind. */
 class Tally {
@@ -66,6 +68,7 @@ describe('malformed input', () => {
       HERALD_CLIENT_EVENT_RATE: '0',
       HERALD_HANDSHAKE_RATE: '0',
       HERALD_MAX_DEVICES_PER_USER: '0',
+      HERALD_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES),
       HERALD_LOG_LEVEL: 'info',
     });
     const pid = app.child.pid as number;
@@ -172,20 +175,49 @@ describe('malformed input', () => {
         }
         tally.outcome(authenticated ? 'polling sessions (authenticated)' : 'polling sessions (anonymous)');
       };
-      const post = (body: string | Buffer, contentType: string) =>
+      const post = (body: string | Buffer, contentType: string, closeAfter = false) =>
         fetch(`${base}&sid=${sid}`, {
           method: 'POST',
           body: asBody(body),
-          headers: { 'content-type': contentType },
+          headers: { 'content-type': contentType, ...(closeAfter ? { connection: 'close' } : {}) },
         });
       for (let i = 0; i < inputs; i++) {
         if (sid === undefined) await open();
         const input = pollingInput(r, token);
-        const res = await post(input.body, input.contentType);
-        await res.arrayBuffer();
+        const bytes = Buffer.byteLength(input.body);
         tally.count(`polling: ${input.kind}`);
-        tally.outcome(`polling POST → ${res.status}`);
         used += 1;
+        // Why this flaked ("fetch failed … other side closed", 1 run in 2 of the full suite):
+        // for a body over the limit Engine.IO writes 413, with `Connection: keep-alive`, and
+        // destroys the connection without reading the rest (transports/polling.js). fetch's
+        // pool took that connection back as reusable, and the next request (this worker's
+        // handshake for a new session, or another worker's) could go out on it before the
+        // close was seen. So a body over the limit goes with `Connection: close`: its
+        // connection is never reused. Its own POST may see the close before the 413 (EPIPE,
+        // ECONNRESET) when the client is still sending: both are the server refusing it. A
+        // body within the limit is read and answered, so a failed request for one still
+        // fails the test, as does a 200 for one over the limit.
+        const oversized = bytes > MAX_MESSAGE_BYTES;
+        const res = await post(input.body, input.contentType, oversized)
+          .then(async (answer) => {
+            await answer.arrayBuffer();
+            return answer;
+          })
+          .catch((error: unknown) => {
+            if (oversized) return undefined;
+            throw new Error(`polling POST of "${input.kind}" (${bytes} bytes) got no answer`, {
+              cause: error,
+            });
+          });
+        if (res === undefined) {
+          tally.outcome('polling POST over the limit → connection closed');
+          sid = undefined;
+          continue;
+        }
+        // Over the limit: refused (413), or 400 when an earlier input already ended the session.
+        if (oversized) expect(res.status, `polling POST of ${bytes} bytes: ${input.kind}`).not.toBe(200);
+        else expect(res.status, `polling POST of ${bytes} bytes: ${input.kind}`).not.toBe(413);
+        tally.outcome(`polling POST${oversized ? ' over the limit' : ''} → ${res.status}`);
         if (res.status !== 200) sid = undefined;
         else if (used >= INPUTS_PER_POLLING_SESSION) {
           await (await post('1', 'text/plain;charset=UTF-8')).arrayBuffer();

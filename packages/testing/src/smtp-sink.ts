@@ -18,6 +18,12 @@ export interface SmtpSink {
   refuseNext(n: number): void;
   /** How many messages were refused so far. */
   refused: number;
+  /**
+   * Answers RCPT TO for `address` with a permanent failure (550) that names the address,
+   * as a relay does for a mailbox it does not know ("550 <ana@example.com>: Recipient
+   * address rejected").
+   */
+  refuseRecipient(address: string): void;
   close(): Promise<void>;
 }
 
@@ -29,11 +35,15 @@ export interface SmtpSinkOptions {
 /** A real SMTP server on a free loopback port that keeps what it receives. */
 export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
   let toRefuse = 0;
+  const unknownRecipients = new Set<string>();
   const sink: Omit<SmtpSink, 'url' | 'port' | 'close'> = {
     mails: [],
     refused: 0,
     refuseNext(n) {
       toRefuse = n;
+    },
+    refuseRecipient(address) {
+      unknownRecipients.add(address.toLowerCase());
     },
   };
   const { auth } = options;
@@ -49,6 +59,14 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       } else {
         callback(new Error('Invalid username or password'));
       }
+    },
+    onRcptTo(address, _session, callback) {
+      if (!unknownRecipients.has(address.address.toLowerCase())) {
+        callback();
+        return;
+      }
+      const error = new Error(`<${address.address}>: Recipient address rejected: User unknown`);
+      callback(Object.assign(error, { responseCode: 550 }));
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
