@@ -71,6 +71,9 @@ async function stopAndTime(stack: RunningStack): Promise<number | null> {
   const startedAt = Date.now();
   const code = await stack.app.stop('SIGTERM');
   report(`SIGTERM → exit ${code} in ${Date.now() - startedAt} ms`);
+  // The stack's last lines say which piece did not close, when one did not.
+  if (code !== 0)
+    report(`stack output, last lines:\n${stack.app.output().split('\n').slice(-15).join('\n')}`);
   return code;
 }
 
