@@ -30,14 +30,9 @@ export type EventJobItem = z.infer<typeof EventJobItem>;
  * others). Batching amortises the per-job round trips of the queue over many events.
  */
 export const EventJobData = z.object({
-  v: z.literal(2),
   events: z.array(EventJobItem).min(1).max(EVENTS_PER_JOB),
 });
 export type EventJobData = z.infer<typeof EventJobData>;
-
-/** Data of an events job written before batching (one event per job); the dispatcher still reads it. */
-export const EventJobDataV1 = EventJobItem.extend({ v: z.literal(1) });
-export type EventJobDataV1 = z.infer<typeof EventJobDataV1>;
 
 const FallbackJobDataV1 = z.object({
   v: z.literal(1),
