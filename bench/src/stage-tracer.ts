@@ -101,7 +101,7 @@ function onPublish(message: Buffer): void {
 }
 
 function onActive(data: string, times: JobTimes): void {
-  // Jobs read back from Redis are validated as the dispatcher does; one that is not a batch is not traced.
+  // Jobs read back from Redis are validated as the dispatcher does; an invalid one is not traced.
   const parsed = EventJobData.safeParse(JSON.parse(data));
   if (!parsed.success) return;
   for (const item of parsed.data.events) {

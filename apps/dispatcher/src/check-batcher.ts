@@ -38,7 +38,7 @@ interface Pending {
  * are in Redis (its `add` resolves), so a dispatcher that dies in between loses nothing:
  * the events job runs again and queues them again.
  *
- * The id of a batch of one (event, part) is that pair's `fallbackJobId`, as before, so a
+ * The id of a batch of one (event, part) is that pair's `fallbackJobId`, so a
  * retried events job whose check goes out alone adds nothing twice. A batch of several
  * has an id derived from all its pairs, so an add can only be ignored as a duplicate of
  * a job with exactly the same checks; a retried events job whose checks land in another

@@ -1,13 +1,6 @@
 import { Emitter, RESERVED_EVENTS } from '@socket.io/redis-emitter';
 import { UnrecoverableError } from 'bullmq';
-import {
-  EventJobDataV1,
-  EventJobItem,
-  describeIssues,
-  toFieldIssues,
-  userRoom,
-  type DeliveryMeta,
-} from '@herald/contracts';
+import { EventJobItem, describeIssues, toFieldIssues, userRoom, type DeliveryMeta } from '@herald/contracts';
 import {
   batchPublishes,
   hasPlainDevice,
@@ -60,30 +53,17 @@ function checkItem(data: unknown, path: string): EventJobItem | string {
 }
 
 /**
- * Validates the data of one events job read back from Redis: a batch (`v: 2`) whose
- * items are checked one by one, or a single event written before batching (`v: 1`).
- * A job whose envelope is wrong is a poison job: retrying cannot fix it, so it throws
- * an `UnrecoverableError` with the reason and goes to the failed set at once instead
- * of holding up the queue. Invalid items of a valid batch are returned as reasons.
+ * Validates the data of one events job read back from Redis: a batch whose items are
+ * checked one by one. A job whose envelope is wrong is a poison job: retrying cannot fix
+ * it, so it throws an `UnrecoverableError` with the reason and goes to the failed set at
+ * once instead of holding up the queue. Invalid items of a valid batch are returned as reasons.
  */
 export function parseEventJob(data: unknown): ParsedEventJob {
-  const version = typeof data === 'object' && data !== null ? (data as { v?: unknown }).v : undefined;
-  if (version === 1) {
-    const parsed = EventJobDataV1.safeParse(data);
-    if (!parsed.success) {
-      throw new UnrecoverableError(`invalid_job: ${describeIssues(toFieldIssues(parsed.error, 'data'))}`);
-    }
-    const { v: _v, ...item } = parsed.data;
-    const checked = checkItem(item, 'data');
-    if (typeof checked === 'string') throw new UnrecoverableError(`invalid_job: ${checked}`);
-    return { items: [checked], indices: [0], invalid: [] };
-  }
   const events =
     typeof data === 'object' && data !== null ? (data as { events?: unknown }).events : undefined;
-  if (version !== 2 || !Array.isArray(events) || events.length === 0) {
-    throw new UnrecoverableError(
-      `invalid_job: data: expected { v: 2, events: [ … ] } (or a v: 1 event); got v ${JSON.stringify(version) ?? 'undefined'}`,
-    );
+  if (!Array.isArray(events) || events.length === 0) {
+    const got = Array.isArray(events) ? 'an empty array' : events === undefined ? 'none' : typeof events;
+    throw new UnrecoverableError(`invalid_job: data: expected { events: [ … ] }; got events ${got}`);
   }
   const items: EventJobItem[] = [];
   const indices: number[] = [];

@@ -20,7 +20,6 @@ describe('fallbackJobId', () => {
 describe('toFallbackJob', () => {
   it('makes one delayed, retried job for all offline users of the slice, carrying the event as published', () => {
     const event = {
-      v: 1 as const,
       eventId: 'e1',
       event: 'notification:new',
       payload: { notification: { title: 'Hi' } },
@@ -36,15 +35,19 @@ describe('toFallbackJob', () => {
     const settings = { delayMs: 500, attempts: 3, backoffMs: 10 };
     const job = toFallbackJob([{ item: event, fallback: event.fallback, users }], settings);
     expect(job.data).toEqual({
-      v: 3,
-      eventId: 'e1',
-      userIds: ['b', 'c'],
-      seqs: [4, 9],
-      event: 'notification:new',
-      payload: event.payload,
-      fallback: { channel: 'email' },
-      publishedAt: 123,
+      checks: [
+        {
+          eventId: 'e1',
+          userIds: ['b', 'c'],
+          seqs: [4, 9],
+          event: 'notification:new',
+          payload: event.payload,
+          fallback: { channel: 'email' },
+          publishedAt: 123,
+        },
+      ],
     });
+    expect(FallbackJobData.safeParse(job.data).success).toBe(true);
     expect(job.opts).toMatchObject({
       jobId: fallbackJobId('e1', 3),
       delay: 500,
@@ -75,7 +78,6 @@ describe('toFallbackJob', () => {
     expect(batchJobId(checks)).not.toBe(batchJobId([...checks].reverse()));
     expect(batchJobId(checks)).not.toBe(batchJobId(checks.slice(0, 1)));
     expect(job.data).toMatchObject({
-      v: 4,
       checks: [
         { eventId: 'e1', userIds: ['a'], seqs: [1], plainAtEmit: { a: { 'n|s|p': 99 } } },
         { eventId: 'e2', userIds: ['a'], seqs: [2] },

@@ -13,8 +13,7 @@ function escapeIdPart(value: string): string {
  * exists, so a retried events job never schedules a second fallback job for the same
  * slice. The event id is escaped and followed by a character it cannot contain raw,
  * so two different pairs never share an id. The `fbp-` prefix keeps these ids apart
- * from those of the one-job-per-user (`v: 1`) scheme, `fb-{eventId}|{userId}`, which
- * may still sit in Redis during an upgrade (user "0" would otherwise collide with part 0).
+ * from the `fbg-` ids of jobs holding several pairs (`batchJobId`).
  */
 export function fallbackJobId(eventId: string, part: number): string {
   return `fbp-${escapeIdPart(eventId)}|${part}`;
@@ -61,7 +60,7 @@ export interface CheckedItem {
 
 /**
  * One delayed fallback job for the ack checks of a batch of events (those of one or more
- * events jobs, see `createCheckBatcher`): `v: 4`, or `v: 3` when there is one check.
+ * events jobs, see `createCheckBatcher`): one `checks` entry per (event, part).
  * A lone check's id is its (eventId, part)'s `fallbackJobId`, which only the events job
  * recorded for that pair delivers, so a retry of it adds nothing twice; a batch's id is
  * `batchJobId` of its pairs.
@@ -88,7 +87,7 @@ export function toFallbackJob(
   if (!first) throw new Error('toFallbackJob: no checks');
   return {
     name: second ? 'fallback-checks' : first.item.event,
-    data: second ? { v: 4, checks } : { v: 3, ...(checks[0] as (typeof checks)[number]) },
+    data: { checks },
     opts: {
       ...RETENTION,
       jobId: second ? batchJobId(checked) : fallbackJobId(first.item.eventId, first.item.part.index),

@@ -160,12 +160,11 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
 }
 
 /**
- * The event ids of a job's data where it has them, for log lines about jobs that may
- * be invalid: `eventId` of a single-event (v1) job, the first `eventIds` of a batch.
+ * The first event ids of a job's data where it has them, for log lines about jobs that
+ * may be invalid.
  */
-function eventIdsOf(data: unknown): { eventId?: string; eventIds?: string[] } {
+function eventIdsOf(data: unknown): { eventIds?: string[] } {
   if (typeof data !== 'object' || data === null) return {};
-  if ('eventId' in data && typeof data.eventId === 'string') return { eventId: data.eventId };
   if ('events' in data && Array.isArray(data.events)) {
     const ids = (data.events as unknown[])
       .slice(0, 10)

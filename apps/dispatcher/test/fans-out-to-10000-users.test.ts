@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
-import { QueueName, USERS_PER_JOB, type FallbackOption } from '@herald/contracts';
+import { QueueName, USERS_PER_JOB, type FallbackJobData, type FallbackOption } from '@herald/contracts';
 import { mintToken, spawnApp, uniqueUser, waitFor, type AppProcess, type Device } from '@herald/testing';
 import { device, startStack, useCleanup } from './support.js';
 
@@ -104,10 +104,9 @@ describe('fan-out', () => {
     const fallbackJobs = (await fallback.getJobCounts('delayed')).delayed ?? 0;
     expect(fallbackJobs).toBeGreaterThan(0);
     expect(fallbackJobs).toBeLessThanOrEqual(JOBS);
-    const scheduled = (await fallback.getJobs(['delayed'])).flatMap((j) => {
-      const data = j.data as { userIds?: string[]; checks?: Array<{ userIds: string[] }> };
-      return data.checks ? data.checks.flatMap((c) => c.userIds) : (data.userIds ?? []);
-    });
+    const scheduled = (await fallback.getJobs(['delayed'])).flatMap((j) =>
+      (j.data as FallbackJobData).checks.flatMap((c) => c.userIds),
+    );
     expect(new Set(scheduled).size).toBe(TOTAL_USERS);
     expect(scheduled).toHaveLength(TOTAL_USERS);
 

@@ -34,7 +34,7 @@ describe('poison jobs', () => {
     // Several attempts with backoff: only an unrecoverable failure ends in the failed set right away.
     const poison = await events.add(
       'notification:new',
-      { v: 1, eventId: 'bad-1', event: 'notification:new', target: { kind: 'users', userIds: [] } },
+      { events: [{ eventId: 'bad-1', event: 'notification:new', target: { kind: 'users', userIds: [] } }] },
       { attempts: 5, backoff: { type: 'fixed', delay: 60_000 } },
     );
     const id = await publisher
@@ -50,14 +50,14 @@ describe('poison jobs', () => {
     const failed = await events.getJob(poison.id as string);
     expect(failed?.attemptsMade).toBe(1);
     expect(failed?.failedReason).toMatch(/^invalid_job: /);
-    expect(failed?.failedReason).toContain('data.target.userIds');
-    expect(failed?.failedReason).toContain('data.publishedAt');
+    expect(failed?.failedReason).toContain('data.events.0.target.userIds');
+    expect(failed?.failedReason).toContain('data.events.0.publishedAt');
 
     const logged = await waitFor(() =>
       lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.jobId === poison.id),
     );
     expect(logged.msg).toContain('poison');
-    expect(logged.eventId).toBe('bad-1');
+    expect(logged.eventIds).toEqual(['bad-1']);
   });
 
   it('delivers the valid events of a batch with a bad item, then fails that job for good naming the item', async () => {
@@ -94,10 +94,10 @@ describe('poison jobs', () => {
     await multi.exec();
     const batch = await events.add(
       'batch',
-      { v: 2, events: [good('ok-1'), { ...good('bad-2'), event: 'disconnect' }, good('ok-3')] },
+      { events: [good('ok-1'), { ...good('bad-2'), event: 'disconnect' }, good('ok-3')] },
       { jobId, attempts: 5, backoff: { type: 'fixed', delay: 60_000 } },
     );
-    const notJob = await events.add('x', { v: 3, events: 'nope' }, { attempts: 5 });
+    const notJob = await events.add('x', { events: 'nope' }, { attempts: 5 });
 
     await waitFor(() => d.payloads('notification:new').length === 2, { message: 'valid items delivered' });
     expect(published(d).map((r) => (r.args[1] as { id: string }).id)).toEqual(['ok-1', 'ok-3']);

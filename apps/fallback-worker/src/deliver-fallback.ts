@@ -2,6 +2,7 @@ import { Emitter } from '@socket.io/redis-emitter';
 import { UnrecoverableError } from 'bullmq';
 import {
   FallbackJobData,
+  type FallbackCheck,
   describeIssues,
   toFieldIssues,
   userRoom,
@@ -86,11 +87,9 @@ async function forEachBounded<T>(items: readonly T[], limit: number, task: (item
 }
 
 /**
- * Runs the fallback checks of one job: those of the events of the events jobs a
- * dispatcher delivered within its check linger (`v: 4`, one after another), the users
- * of one event that had to ack it (`v: 3`, with each user's seq), the offline users of
- * one event (`v: 2`), or one user (`v: 1`).
- * For each user:
+ * Runs the fallback checks of one job, one after another: those of the events of the
+ * events jobs a dispatcher delivered within its check linger, each for the users of one
+ * event (or slice) that had to ack it, with each user's seq. For each user:
  *
  * - some device acked a seq at or above the event's → nothing (the ack stays, so no mark);
  * - the `fallback-sent` mark is set (read for the others in one MGET) → settled before;
@@ -134,7 +133,6 @@ async function settleJob(
   deps: DeliverFallbackDeps,
   summary: JobSummaryLog,
 ): Promise<FallbackOutcome> {
-  if (job.v !== 4) return settleCheck(job, deps, summary);
   // Every check runs, each settling its own users, before the job reports: one failing
   // check must not hold back the emails of the others. Retries redo only the unsettled.
   const outcomes: FallbackOutcome[] = [];
@@ -142,7 +140,7 @@ async function settleJob(
   const final: string[] = [];
   for (const check of job.checks) {
     try {
-      outcomes.push(await settleCheck({ v: 3, ...check }, deps, summary));
+      outcomes.push(await settleCheck(check, deps, summary));
     } catch (error) {
       if (error instanceof UnrecoverableError) final.push(error.message);
       else retryable.push(error);
@@ -183,28 +181,24 @@ function sumOutcomes(outcomes: readonly FallbackOutcome[]): FallbackOutcome {
   return sum;
 }
 
-/** One event's check: what a `v: 1`-`v: 3` job holds, and each check of a `v: 4` job. */
-type SingleCheck = Exclude<FallbackJobData, { v: 4 }>;
-
 async function settleCheck(
-  job: SingleCheck,
+  check: FallbackCheck,
   deps: DeliverFallbackDeps,
   summary: JobSummaryLog,
 ): Promise<FallbackOutcome> {
-  const userIds = job.v === 1 ? [job.userId] : [...new Set(job.userIds)];
-  const base = { eventId: job.eventId, event: job.event };
-  const sentKey = (userId: string) => deps.keys.fallbackSent(job.eventId, userId);
+  const userIds = [...new Set(check.userIds)];
+  const base = { eventId: check.eventId, event: check.event };
+  const sentKey = (userId: string) => deps.keys.fallbackSent(check.eventId, userId);
   const mark = (userId: string, value: string) =>
     deps.redis.set(sentKey(userId), value, 'EX', FALLBACK_SENT_TTL_S);
 
   // Acked first: some device of the user has everything up to the event's seq. An ack
   // never goes down, so it settles the user for any retry without a mark of its own (at
   // thousands of events a second, a week-long mark per acked pair would fill Redis).
-  const seqOf = seqsOf(job);
-  const withSeq = userIds.filter((userId) => seqOf.has(userId));
-  const ackedSeqs = await readAckedSeqs(deps.redis, deps.keys, withSeq);
+  const seqOf = new Map(check.userIds.map((userId, i) => [userId, check.seqs[i] as number]));
+  const ackedSeqs = await readAckedSeqs(deps.redis, deps.keys, userIds);
   const acked = new Set(
-    withSeq.filter((userId) => (ackedSeqs.get(userId) ?? 0) >= (seqOf.get(userId) as number)),
+    userIds.filter((userId) => (ackedSeqs.get(userId) ?? 0) >= (seqOf.get(userId) as number)),
   );
   if (acked.size > 0)
     deps.logger.debug({ ...base, users: acked.size }, 'acked before the check; no fallback');
@@ -228,7 +222,7 @@ async function settleCheck(
   // left-over, not refreshed since) gets it live now. A user whose devices all ack had
   // the ack timeout to do so.
   const devices = await deps.presence.devicesAmong(unacked);
-  const plainAtEmit = job.v === 3 ? (job.plainAtEmit ?? {}) : {};
+  const plainAtEmit = check.plainAtEmit ?? {};
   const received = new Set(
     unacked.filter((userId) => keptPlainDevice(plainAtEmit[userId], devices.get(userId))),
   );
@@ -241,7 +235,6 @@ async function settleCheck(
       if (received.has(userId)) return false;
       const found = devices.get(userId);
       if (found === undefined) return false;
-      if (!seqOf.has(userId)) return true; // jobs written before acks: any device, as then
       return livePlainDevices(plainAtEmit[userId], found) > 0;
     }),
   );
@@ -262,13 +255,8 @@ async function settleCheck(
     const tracker = trackPublishes(deps.redis);
     const emitter = new Emitter(tracker.client, { key: deps.keys.socketIoChannel });
     for (const userId of live) {
-      const seq = seqOf.get(userId);
-      const meta: DeliveryMeta = {
-        id: job.eventId,
-        ts: job.publishedAt,
-        ...(seq === undefined ? {} : { seq }),
-      };
-      emitter.to(userRoom(userId)).emit(job.event, job.payload, meta);
+      const meta: DeliveryMeta = { id: check.eventId, ts: check.publishedAt, seq: seqOf.get(userId) };
+      emitter.to(userRoom(userId)).emit(check.event, check.payload, meta);
     }
     await tracker.settled();
     await Promise.all(live.map((userId) => mark(userId, MARK_LIVE)));
@@ -282,7 +270,7 @@ async function settleCheck(
     (userId) => !online.has(userId) && !received.has(userId) && !waiting.has(userId),
   );
   const addresses = await Promise.all(
-    offline.map(async (userId) => job.fallback.email ?? (await lookupEmail(deps.redis, deps.keys, userId))),
+    offline.map(async (userId) => check.fallback.email ?? (await lookupEmail(deps.redis, deps.keys, userId))),
   );
   const sends: Array<{ userId: string; to: string }> = [];
   const noAddress: string[] = [];
@@ -296,14 +284,14 @@ async function settleCheck(
       deps.redis.incrby(deps.keys.undeliverable, noAddress.length),
       ...noAddress.map((userId) => mark(userId, MARK_UNDELIVERABLE)),
     ]);
-    summary.addNoAddress(job.eventId, noAddress);
+    summary.addNoAddress(check.eventId, noAddress);
     undeliverable.push(...noAddress);
   }
 
   let content: EmailContent | undefined;
   if (sends.length > 0) {
     try {
-      content = renderEmail(deps.templates, job.event, job.payload);
+      content = renderEmail(deps.templates, check.event, check.payload);
     } catch (error) {
       // A template bug will not fix itself on retry; fail for good and keep the job to look at.
       deps.logger.error({ ...base, err: error }, 'email template failed');
@@ -319,12 +307,12 @@ async function settleCheck(
       await deps.mailer.send({
         ...(content as EmailContent),
         to,
-        messageId: fallbackMessageId(job.eventId, userId),
-        headers: { 'X-Herald-Event': job.event, 'X-Herald-Event-Id': job.eventId },
+        messageId: fallbackMessageId(check.eventId, userId),
+        headers: { 'X-Herald-Event': check.event, 'X-Herald-Event-Id': check.eventId },
       });
     } catch (error) {
       failures.push(error);
-      summary.addSendFailure(job.eventId, userId, error);
+      summary.addSendFailure(check.eventId, userId, error);
       deps.logger.debug({ ...base, userId, to, err: error }, 'fallback email failed');
       return;
     }
@@ -346,7 +334,7 @@ async function settleCheck(
   }
   if (undeliverable.length > 0) {
     throw new UnrecoverableError(
-      `no_address: no email address for user ${namesOf(undeliverable)} (event ${job.eventId})`,
+      `no_address: no email address for user ${namesOf(undeliverable)} (event ${check.eventId})`,
     );
   }
   return {
@@ -398,11 +386,4 @@ function livePlainDevices(atEmit: Record<string, number> | undefined, now: UserD
     const then = atEmit?.[member];
     return then === undefined || expiry > then;
   }).length;
-}
-
-/** Each user's seq for the event: from `seqs` (`v: 3`), `seq` (`v: 1`); none in `v: 2`. */
-function seqsOf(job: SingleCheck): Map<string, number> {
-  if (job.v === 3) return new Map(job.userIds.map((userId, i) => [userId, job.seqs[i] as number]));
-  if (job.v === 1 && job.seq !== undefined) return new Map([[job.userId, job.seq]]);
-  return new Map();
 }

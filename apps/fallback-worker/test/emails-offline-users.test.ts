@@ -232,7 +232,7 @@ describe('email fallback for offline users', () => {
         publishedAt: Date.now(),
       };
     });
-    const job = await stack.fallbackQueue.add('notification:new', { v: 4, checks } satisfies FallbackJobData);
+    const job = await stack.fallbackQueue.add('notification:new', { checks } satisfies FallbackJobData);
 
     await waitFor(async () => (await job.getState()) === 'failed', {
       timeoutMs: 20_000,

@@ -52,13 +52,17 @@ describe('fallback-worker logs', () => {
       await app.waitForOutput(/fallback worker ready/, 30_000);
       const userId = uniqueUser('mail');
       await queue.add('notification:new', {
-        v: 1,
-        eventId: `evt-${crypto.randomUUID()}`,
-        userId,
-        event: 'notification:new',
-        payload: { notification: { title: 'Secret-free', message: 'hello' } },
-        fallback: { channel: 'email', email: `${userId}@example.com` },
-        publishedAt: Date.now(),
+        checks: [
+          {
+            eventId: `evt-${crypto.randomUUID()}`,
+            userIds: [userId],
+            seqs: [1],
+            event: 'notification:new',
+            payload: { notification: { title: 'Secret-free', message: 'hello' } },
+            fallback: { channel: 'email', email: `${userId}@example.com` },
+            publishedAt: Date.now(),
+          },
+        ],
       });
       await app.waitForOutput(settled);
       expect(await app.stop('SIGTERM')).toBe(0);
@@ -102,13 +106,17 @@ describe('fallback-worker logs', () => {
     for (const to of Object.values(addresses)) {
       const userId = uniqueUser('mail');
       await queue.add('notification:new', {
-        v: 1,
-        eventId: `evt-${crypto.randomUUID()}`,
-        userId,
-        event: 'notification:new',
-        payload: { notification: { title: 'Address-free', message: 'hello' } },
-        fallback: { channel: 'email', email: to },
-        publishedAt: Date.now(),
+        checks: [
+          {
+            eventId: `evt-${crypto.randomUUID()}`,
+            userIds: [userId],
+            seqs: [1],
+            event: 'notification:new',
+            payload: { notification: { title: 'Address-free', message: 'hello' } },
+            fallback: { channel: 'email', email: to },
+            publishedAt: Date.now(),
+          },
+        ],
       });
     }
     await app.waitForOutput(/fallback email sent/);

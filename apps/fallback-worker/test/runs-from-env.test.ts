@@ -26,15 +26,19 @@ describe('fallback worker process', () => {
     const queue = new Queue<FallbackJobData>(QueueName.fallback, { connection: redis, prefix });
     defer(() => queue.close());
     const data: FallbackJobData = {
-      v: 1,
-      eventId: `evt-${crypto.randomUUID()}`,
-      userId: uniqueUser('dev'),
-      event: 'notification:new',
-      payload: { notification: { title: 'Logged, not sent', message: 'dev mode' } },
-      fallback: { channel: 'email', email: 'dev@example.com' },
-      publishedAt: Date.now(),
+      checks: [
+        {
+          eventId: `evt-${crypto.randomUUID()}`,
+          userIds: [uniqueUser('dev')],
+          seqs: [1],
+          event: 'notification:new',
+          payload: { notification: { title: 'Logged, not sent', message: 'dev mode' } },
+          fallback: { channel: 'email', email: 'dev@example.com' },
+          publishedAt: Date.now(),
+        },
+      ],
     };
-    await queue.add(data.event, data);
+    await queue.add('notification:new', data);
 
     await app.waitForOutput(/logged instead of sent/);
     const line = app

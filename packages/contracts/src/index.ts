@@ -72,7 +72,6 @@ export type { PrepareEventInput, PrepareEventSettings } from './envelope.js';
 export {
   EVENTS_PER_JOB,
   EventJobData,
-  EventJobDataV1,
   EventJobItem,
   FallbackCheck,
   FallbackJobData,

@@ -30,89 +30,44 @@ export type EventJobItem = z.infer<typeof EventJobItem>;
  * others). Batching amortises the per-job round trips of the queue over many events.
  */
 export const EventJobData = z.object({
-  v: z.literal(2),
   events: z.array(EventJobItem).min(1).max(EVENTS_PER_JOB),
 });
 export type EventJobData = z.infer<typeof EventJobData>;
 
-/** Data of an events job written before batching (one event per job); the dispatcher still reads it. */
-export const EventJobDataV1 = EventJobItem.extend({ v: z.literal(1) });
-export type EventJobDataV1 = z.infer<typeof EventJobDataV1>;
-
-const FallbackJobDataV1 = z.object({
-  v: z.literal(1),
-  eventId: EventId,
-  userId: UserId,
-  event: z.string().min(1),
-  payload: z.unknown(),
-  fallback: FallbackPolicy,
-  publishedAt: z.number(),
-  seq: z.number().int().positive().optional(),
-});
-
-/** One event (or `toUsers` slice) and the users its fallback is for. */
-const fallbackUsersShape = {
-  eventId: EventId,
-  /** The users of one item of an events job (at most `USERS_PER_JOB`). */
-  userIds: z.array(UserId).min(1).max(USERS_PER_JOB),
-  event: z.string().min(1),
-  payload: z.unknown(),
-  fallback: FallbackPolicy,
-  publishedAt: z.number(),
-};
-
-const FallbackJobDataV2 = z.object({
-  v: z.literal(2),
-  ...fallbackUsersShape,
-  seq: z.number().int().positive().optional(),
-});
-
-const fallbackCheckShape = {
-  ...fallbackUsersShape,
-  /** Each user's seq for this event, in the order of `userIds`: the check sends only if the user's acked seq is below it. */
-  seqs: z.array(z.number().int().positive()).min(1).max(USERS_PER_JOB),
-  /**
-   * Users that had plain (non-acking) devices online when the event was emitted: user id →
-   * presence member → the entry's expiry then (ms). Such a device still online at the check,
-   * with an entry refreshed since, received the event.
-   */
-  plainAtEmit: z.record(z.string(), z.record(z.string(), z.number())).optional(),
-};
-const seqsMatchUsers = {
-  check: (data: { seqs: unknown[]; userIds: unknown[] }) => data.seqs.length === data.userIds.length,
-  message: 'seqs must have one entry per user id',
-};
-
 /** The ack check of one event (or `toUsers` slice) for its users. */
 export const FallbackCheck = z
-  .object(fallbackCheckShape)
-  .refine(seqsMatchUsers.check, { message: seqsMatchUsers.message, path: ['seqs'] });
+  .object({
+    eventId: EventId,
+    /** The users of one item of an events job (at most `USERS_PER_JOB`). */
+    userIds: z.array(UserId).min(1).max(USERS_PER_JOB),
+    event: z.string().min(1),
+    payload: z.unknown(),
+    fallback: FallbackPolicy,
+    publishedAt: z.number(),
+    /** Each user's seq for this event, in the order of `userIds`: the check sends only if the user's acked seq is below it. */
+    seqs: z.array(z.number().int().positive()).min(1).max(USERS_PER_JOB),
+    /**
+     * Users that had plain (non-acking) devices online when the event was emitted: user id →
+     * presence member → the entry's expiry then (ms). Such a device still online at the check,
+     * with an entry refreshed since, received the event.
+     */
+    plainAtEmit: z.record(z.string(), z.record(z.string(), z.number())).optional(),
+  })
+  .refine((data) => data.seqs.length === data.userIds.length, {
+    message: 'seqs must have one entry per user id',
+    path: ['seqs'],
+  });
 export type FallbackCheck = z.infer<typeof FallbackCheck>;
-
-const FallbackJobDataV3 = z
-  .object({ v: z.literal(3), ...fallbackCheckShape })
-  .refine(seqsMatchUsers.check, { message: seqsMatchUsers.message, path: ['seqs'] });
-
-const FallbackJobDataV4 = z.object({
-  v: z.literal(4),
-  /** The checks of the events with a fallback policy of one or more events jobs. */
-  checks: z.array(FallbackCheck).min(2).max(EVENTS_PER_JOB),
-});
 
 /**
  * Data of a delayed job on the fallback queue: the ack checks of the events with a fallback
- * policy of the events jobs one dispatcher delivered within its check linger, as `v: 4` (at
- * most `EVENTS_PER_JOB` checks; `v: 3` when there is one). One delayed job for many events
- * jobs, not per event or user: a delayed add is a BullMQ script that costs Redis several
- * times what delivering the event does. `v: 1` (one job per (event, user)) and `v: 2` (no seqs:
- * no ack check) are still read, as such jobs may sit in Redis during an upgrade.
+ * policy of the events jobs one dispatcher delivered within its check linger (one or more,
+ * at most `EVENTS_PER_JOB`). One delayed job for many events jobs, not per event or user: a
+ * delayed add is a BullMQ script that costs Redis several times what delivering the event does.
  */
-export const FallbackJobData = z.discriminatedUnion('v', [
-  FallbackJobDataV1,
-  FallbackJobDataV2,
-  FallbackJobDataV3,
-  FallbackJobDataV4,
-]);
+export const FallbackJobData = z.object({
+  checks: z.array(FallbackCheck).min(1).max(EVENTS_PER_JOB),
+});
 export type FallbackJobData = z.infer<typeof FallbackJobData>;
 
 /** Splits a list into slices of at most `size`. */

@@ -6,7 +6,12 @@
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Queue } from 'bullmq';
-import { DEFAULT_ACK_TIMEOUT_MS, type DeliveryMeta, type GapPayload } from '@herald/contracts';
+import {
+  DEFAULT_ACK_TIMEOUT_MS,
+  type DeliveryMeta,
+  type FallbackJobData,
+  type GapPayload,
+} from '@herald/contracts';
 import {
   createHeraldClient,
   type ClientErrorReport,
@@ -154,10 +159,7 @@ export async function checksIn(
   states: Array<'wait' | 'delayed' | 'prioritized' | 'active' | 'completed' | 'failed'>,
 ): Promise<number> {
   const jobs = await queue.getJobs(states);
-  return jobs.reduce((sum, job) => {
-    const data = job.data as { checks?: unknown[] };
-    return sum + (Array.isArray(data.checks) ? data.checks.length : 1);
-  }, 0);
+  return jobs.reduce((sum, job) => sum + (job.data as FallbackJobData).checks.length, 0);
 }
 
 /** Opens a BullMQ queue (events or fallback) to read its state; closed after the test. */

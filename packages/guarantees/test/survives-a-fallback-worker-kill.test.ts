@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { QueueName } from '@herald/contracts';
+import { QueueName, type FallbackJobData } from '@herald/contracts';
 import { closeRedis, createKeys, createRedis } from '@herald/core';
 import { createPublisher } from '@herald/publisher';
 import { startRedisServer, uniquePrefix, uniqueUser, waitFor } from '@herald/testing';
@@ -146,8 +146,8 @@ describe('a fallback worker killed while it sends', () => {
       return (
         active.length === CONCURRENCY &&
         active.every((job) =>
-          offline.every((userId) =>
-            atServer.has(`${(job.data as { eventId: string }).eventId}.${userId}@herald`),
+          (job.data as FallbackJobData).checks.every((check) =>
+            offline.every((userId) => atServer.has(`${check.eventId}.${userId}@herald`)),
           ),
         )
       );

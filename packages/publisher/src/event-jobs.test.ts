@@ -83,7 +83,7 @@ describe('packEventJobs', () => {
 
   it('gives every job the retry and retention options', () => {
     const [job] = packEventJobs(toEventItems(userEvent('u1', 'lb-1')), limits);
-    expect(job?.data).toMatchObject({ v: 2, events: [{ eventId: 'lb-1', part: { index: 0, count: 1 } }] });
+    expect(job?.data).toMatchObject({ events: [{ eventId: 'lb-1', part: { index: 0, count: 1 } }] });
     expect(job?.opts).toEqual({
       attempts: 5,
       backoff: { type: 'exponential', delay: 1_000 },

@@ -105,7 +105,7 @@ export function packEventJobs(items: readonly SizedItem[], limits: JobLimits): E
     const name = current.every((item) => item.event === first.event) ? first.event : 'batch';
     jobs.push({
       name,
-      data: { v: 2, events: current },
+      data: { events: current },
       opts: { ...BASE_JOB_OPTIONS },
       payloadJsons: jsons,
       fingerprints,
