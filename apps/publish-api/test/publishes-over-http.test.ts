@@ -63,11 +63,13 @@ describe('the publish API', () => {
         eventId: 'order-7',
         fallback: { email: 'c@example.com' },
       }),
+      // The same publish again (a retry): the same event, target, payload and fallback.
       await publish({
         event: 'notification:new',
         to: { user: 'c' },
         payload: { notification: { title: 't' } },
         eventId: 'order-7',
+        fallback: { email: 'c@example.com' },
       }),
     ];
 

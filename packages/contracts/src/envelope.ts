@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Catalog } from './catalog.js';
 import { HeraldError, HeraldErrorCode, type FieldIssue } from './errors.js';
-import { EventId, RoomName, UserId } from './ids.js';
+import { EventId, RoomName, USER_ROOM_PREFIX, UserId } from './ids.js';
 import { describeIssues, toFieldIssues } from './issues.js';
 
 /** The most user ids one publish may name; the dispatcher works through them in chunks. */
@@ -18,6 +18,16 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024;
 export const TARGET_SHAPES = '{ user: id }, { users: [id, …] }, { room: name } or { broadcast: true }';
 
 /**
+ * A room a producer may publish to: any room name but a user's own room (`user:{id}`).
+ * Emitted there, an event would reach that user's devices live with no seq, no inbox
+ * entry and no fallback; and an app that names rooms after user input (a team called
+ * "user:alice") would send the team's events to alice.
+ */
+const PublishRoom = RoomName.refine((room) => !room.startsWith(USER_ROOM_PREFIX), {
+  message: `rooms starting with '${USER_ROOM_PREFIX}' are users' own rooms: publish to { user: id } instead`,
+});
+
+/**
  * Who receives an event, as producers write it (HTTP body and publisher). A `to` of a
  * known shape with a bad id reports that id (`to.users[3]`); any other value gets one
  * issue listing the shapes, instead of zod's "Invalid input" for a union none matched.
@@ -26,7 +36,7 @@ export const PublishTarget = z.union(
   [
     z.object({ user: UserId }).strict(),
     z.object({ users: z.array(UserId).min(1).max(MAX_USERS_PER_PUBLISH) }).strict(),
-    z.object({ room: RoomName }).strict(),
+    z.object({ room: PublishRoom }).strict(),
     z.object({ broadcast: z.literal(true) }).strict(),
   ],
   { error: (issue) => (issue.code === 'invalid_union' ? `must be one of ${TARGET_SHAPES}` : undefined) },

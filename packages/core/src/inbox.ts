@@ -21,17 +21,21 @@ export const EVENT_RECORD_TTL_S = 24 * 60 * 60;
  * Sequences the events of one events job, run inside the MULTI that adds the job, so an
  * event is either sequenced, in the inbox and queued, or none of these.
  *
- * KEYS: the job's seqs key, then per item: its record key, then per user: the user's
- * hash, the user's inbox. ARGV: inboxMax, inboxTtlS, recordTtlS, job id, then per item:
- * user count, the event's fingerprint (`event.to.payload` hashes), entry tail (the
- * entry's JSON without its opening brace and seq).
+ * KEYS: the job's seqs key, then per item: its record key, the record key of the event's
+ * part 0, then per user: the user's hash, the user's inbox. ARGV: inboxMax, inboxTtlS,
+ * recordTtlS, job id, then per item: user count, the event's fingerprint
+ * (`event.to.payload.fallback` hashes), entry tail (the entry's JSON without its opening
+ * brace and seq).
  *
  * Each item claims its (event id, part) record with one `SET NX`: the record names the
  * job, the item's place in it and the event's fingerprint. An item whose record exists
  * was published before under the same event id: it gets no seq and no inbox entry, and
  * the record keeps naming the job that delivers it. Its result is 0 when the fingerprint
  * is the same (a retry: deduped), else the names of the parts that differ (`to,payload`):
- * a reused event id, which the publisher refuses. The users' seqs of the whole job go
+ * a reused event id, which the publisher refuses. A part with no record of its own is
+ * checked against part 0's first: a `toUsers` reusing an id with more users than before
+ * has parts the first publish never had, and they must not be delivered for a publish
+ * that is refused (part 0 goes first: the MULTIs of one publish run in part order). The users' seqs of the whole job go
  * into one string (per item, in order, `;`-separated: the seqs `,`-separated, or `-` for
  * a claimed pair), which the dispatcher reads with one GET instead of one read per event.
  */
@@ -40,11 +44,16 @@ local max = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local recordTtl = tonumber(ARGV[3])
 local jobId = ARGV[4]
-local names = { 'event', 'to', 'payload' }
+local names = { 'event', 'to', 'payload', 'fallback' }
 local function split(text)
   local out = {}
   for piece in string.gmatch(text, '[^.]+') do out[#out + 1] = piece end
   return out
+end
+local function fingerprintOf(key)
+  local value = redis.call('GET', key)
+  if not value then return nil end
+  return string.match(value, '[^|]*$')
 end
 local k = 2
 local a = 5
@@ -57,10 +66,18 @@ while a <= #ARGV do
   local tail = ARGV[a + 2]
   a = a + 3
   local record = KEYS[k]
-  k = k + 1
-  if not redis.call('SET', record, jobId .. '|' .. index .. '|' .. fingerprint, 'NX', 'EX', recordTtl) then
+  local first = KEYS[k + 1]
+  k = k + 2
+  local prior = nil
+  if first ~= record then
+    prior = fingerprintOf(first)
+    if prior == fingerprint then prior = nil end
+  end
+  if prior == nil and not redis.call('SET', record, jobId .. '|' .. index .. '|' .. fingerprint, 'NX', 'EX', recordTtl) then
+    prior = fingerprintOf(record) or ''
+  end
+  if prior ~= nil then
     k = k + 2 * n
-    local prior = string.match(redis.call('GET', record) or '', '[^|]*$')
     if prior == fingerprint then
       out[#out + 1] = 0
     else
@@ -228,12 +245,14 @@ export function entryTail(item: SequenceItem): string {
 /**
  * What became of one item of a sequenced job: `sequenced`; `duplicate`, its event id was
  * published before with the same fingerprint (a retry, delivered once); or `conflict`, it
- * was published before with another event, target or payload (`differ` names which).
+ * was published before with another event, target, payload or fallback (`differ` names which).
  */
 export type SequenceResult =
-  | { kind: 'sequenced' }
-  | { kind: 'duplicate' }
-  | { kind: 'conflict'; differ: Array<'event' | 'to' | 'payload'> };
+  { kind: 'sequenced' } | { kind: 'duplicate' } | { kind: 'conflict'; differ: FingerprintPart[] };
+
+/** The parts of an event's fingerprint, as the sequencing script names those that differ. */
+const FINGERPRINT_PARTS = ['event', 'to', 'payload', 'fallback'] as const;
+export type FingerprintPart = (typeof FINGERPRINT_PARTS)[number];
 
 /** Reads the sequencing script's reply (one entry per item) as `SequenceResult`s. */
 export function parseSequenceReply(reply: unknown): SequenceResult[] {
@@ -243,7 +262,7 @@ export function parseSequenceReply(reply: unknown): SequenceResult[] {
     if (entry === 0) return { kind: 'duplicate' };
     const differ = String(entry)
       .split(',')
-      .filter((name): name is 'event' | 'to' | 'payload' => ['event', 'to', 'payload'].includes(name));
+      .filter((name): name is FingerprintPart => (FINGERPRINT_PARTS as readonly string[]).includes(name));
     return { kind: 'conflict', differ };
   });
 }
@@ -264,7 +283,7 @@ export function queueSequencing(
   const redisKeys: string[] = [keys.jobSeqs(jobId)];
   const args: Array<string | number> = [settings.inboxMax, settings.inboxTtlS, EVENT_RECORD_TTL_S, jobId];
   for (const item of items) {
-    redisKeys.push(keys.eventRecord(item.eventId, item.part));
+    redisKeys.push(keys.eventRecord(item.eventId, item.part), keys.eventRecord(item.eventId, 0));
     for (const userId of item.userIds) redisKeys.push(keys.user(userId), keys.inbox(userId));
     args.push(item.userIds.length, item.fingerprint ?? '', entryTail(item));
   }

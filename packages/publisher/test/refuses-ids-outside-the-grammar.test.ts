@@ -56,6 +56,21 @@ describe('ids outside the grammar, at the publisher', () => {
     expect(await probe.keys()).toEqual(keysBefore);
   });
 
+  it("refuses a room that is a user's own room (user:{id}): it would skip that user's seq, inbox and fallback", async () => {
+    const error = await refusal(() => publisher.toRoom('user:bob').emit('xp:gained', payload));
+    expect(error.code).toBe('invalid_payload');
+    expect(error.issues).toEqual([
+      {
+        path: 'to.room',
+        message: "rooms starting with 'user:' are users' own rooms: publish to { user: id } instead",
+      },
+    ]);
+    expect(await probe.total()).toBe(1);
+    // Other rooms with a colon are rooms like any other.
+    await publisher.toRoom('team:user:bob').emit('xp:gained', payload);
+    expect(await probe.total()).toBe(2);
+  });
+
   it('refuses an over-long id and a presence lookup outside the grammar the same way', async () => {
     const long = await refusal(() => publisher.toUser('x'.repeat(129)).emit('xp:gained', payload));
     expect(long.issues).toEqual([{ path: 'to.user', message: `is 129 characters long; ids are ${RULE}` }]);
