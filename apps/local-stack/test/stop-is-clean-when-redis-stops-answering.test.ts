@@ -80,7 +80,7 @@ describe('stopping while Redis does not answer', () => {
     const stopMs = Date.now() - sentAt;
     process.stdout.write(`[stop] with its Redis gone: exit ${code} in ${stopMs} ms\n`);
     const output = app.output();
-    // Pieces waiting for Redis are left behind after the stack's 2.5 s close budget, well
+    // Pieces waiting for Redis are left behind after the stack's 2 s close budget, well
     // before the 10 s shutdown timeout; the exit code says the stop was not clean.
     expect(code).toBe(1);
     expect(stopMs).toBeLessThan(8_000);

@@ -168,6 +168,9 @@ export async function startRedisServer(options: StartRedisServerOptions = {}): P
     process: child,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
+      // A stopped (SIGSTOP) process keeps a SIGTERM pending until it runs again: resume it
+      // first, or a paused redis-server holds the stop for the whole SIGKILL delay.
+      child.kill('SIGCONT');
       child.kill('SIGTERM');
       // Without persistence it exits within milliseconds; a stuck one must not hold up a stop.
       const timer = setTimeout(() => killGroup('SIGKILL'), 5_000);
