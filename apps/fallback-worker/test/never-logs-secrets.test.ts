@@ -16,6 +16,23 @@ import {
 } from '@herald/testing';
 import { useCleanup } from './support.js';
 
+/** A fallback job of one check: one event for `userId`, whose email goes to `email`. */
+function oneEmailJob(userId: string, email: string, title: string): FallbackJobData {
+  return {
+    checks: [
+      {
+        eventId: `evt-${crypto.randomUUID()}`,
+        userIds: [userId],
+        seqs: [1],
+        event: 'notification:new',
+        payload: { notification: { title, message: 'hello' } },
+        fallback: { channel: 'email', email },
+        publishedAt: Date.now(),
+      },
+    ],
+  };
+}
+
 describe('fallback-worker logs', () => {
   const defer = useCleanup();
   const redisPassword = randomSecret('redispw');
@@ -51,19 +68,7 @@ describe('fallback-worker logs', () => {
       defer(() => app.stop('SIGKILL'));
       await app.waitForOutput(/fallback worker ready/, 30_000);
       const userId = uniqueUser('mail');
-      await queue.add('notification:new', {
-        checks: [
-          {
-            eventId: `evt-${crypto.randomUUID()}`,
-            userIds: [userId],
-            seqs: [1],
-            event: 'notification:new',
-            payload: { notification: { title: 'Secret-free', message: 'hello' } },
-            fallback: { channel: 'email', email: `${userId}@example.com` },
-            publishedAt: Date.now(),
-          },
-        ],
-      });
+      await queue.add('notification:new', oneEmailJob(userId, `${userId}@example.com`, 'Secret-free'));
       await app.waitForOutput(settled);
       expect(await app.stop('SIGTERM')).toBe(0);
       return pinoLines(app.output());
@@ -105,19 +110,7 @@ describe('fallback-worker logs', () => {
     sink.refuseRecipient(addresses.refused);
     for (const to of Object.values(addresses)) {
       const userId = uniqueUser('mail');
-      await queue.add('notification:new', {
-        checks: [
-          {
-            eventId: `evt-${crypto.randomUUID()}`,
-            userIds: [userId],
-            seqs: [1],
-            event: 'notification:new',
-            payload: { notification: { title: 'Address-free', message: 'hello' } },
-            fallback: { channel: 'email', email: to },
-            publishedAt: Date.now(),
-          },
-        ],
-      });
+      await queue.add('notification:new', oneEmailJob(userId, to, 'Address-free'));
     }
     await app.waitForOutput(/fallback email sent/);
     await app.waitForOutput(/fallback job failed/);

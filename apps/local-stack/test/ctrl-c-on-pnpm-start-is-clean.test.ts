@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { REPO_ROOT, connectDevice, sleep, uniquePrefix, type Device } from '@herald/testing';
+import { REPO_ROOT, connectDevice, portAnswers, sleep, uniquePrefix, type Device } from '@herald/testing';
 
 /**
  * Regression test for "Ctrl+C on `pnpm start` is unclean": a terminal's Ctrl+C sends SIGINT
@@ -100,17 +99,6 @@ function findProcess(matches: (commandLine: string) => boolean): number | undefi
 function processGroupOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-}
-
-function portAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** What is wrong with one Ctrl+C, in words; empty when it was clean. */

@@ -1,8 +1,8 @@
-import { createConnection } from 'node:net';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import {
   connectDevice,
   freePort,
+  portAnswers,
   spawnApp,
   uniquePrefix,
   waitFor,
@@ -75,17 +75,6 @@ async function stopAndTime(stack: RunningStack): Promise<number | null> {
   if (code !== 0)
     report(`stack output, last lines:\n${stack.app.output().split('\n').slice(-15).join('\n')}`);
   return code;
-}
-
-function portAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 describe('pnpm start (the local stack)', () => {

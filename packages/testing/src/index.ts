@@ -2,6 +2,7 @@ export { uniquePrefix, uniqueUser } from './ids.js';
 export { TEST_JWT_SECRET, mintToken, mintUnsignedToken, signToken } from './tokens.js';
 export type { MintTokenOptions } from './tokens.js';
 export { sleep, waitFor } from './wait.js';
+export { portAnswers } from './port-answers.js';
 export { startSmtpSink } from './smtp-sink.js';
 export type { ReceivedMail, SmtpSink, SmtpSinkOptions } from './smtp-sink.js';
 export { connectDevice, connectError } from './devices.js';
