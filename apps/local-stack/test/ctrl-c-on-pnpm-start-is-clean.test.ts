@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REPO_ROOT, connectDevice, portAnswers, sleep, uniquePrefix, type Device } from '@herald/testing';
@@ -29,6 +30,8 @@ const dockerEngineLikely = Boolean(process.env.DOCKER_HOST) || existsSync('/var/
 interface Run {
   child: ChildProcess;
   output(): string;
+  /** Settles once the leader exited and its output pipes closed: all it printed is in `output()`. */
+  closed: Promise<unknown>;
 }
 
 const groups: number[] = [];
@@ -57,7 +60,7 @@ function startGroup(command: string, args: string[], cwd: string): Run {
   let text = '';
   child.stdout?.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
   child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
-  return { child, output: () => text };
+  return { child, output: () => text, closed: once(child, 'close') };
 }
 
 async function waitForOutput(run: Run, pattern: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
@@ -135,13 +138,16 @@ async function ctrlC(run: Run): Promise<{ stopMs: number; problems: string[] }> 
   device.close();
 
   if (stopMs > STOP_BOUND_MS) problems.push(`stopped in ${stopMs} ms, over ${STOP_BOUND_MS} ms`);
+  // The group is gone, but its last lines may still sit in the pipes: read them all. (The
+  // order of lines across the processes' writes is not the order of their timestamps, so
+  // "stopped" is looked for anywhere, not only after "shutting down".)
+  await Promise.race([run.closed, sleep(2_000)]);
   const output = run.output();
-  const stopOutput = output.slice(output.indexOf('"shutting down"'));
   if (/^\s+at /m.test(output)) problems.push('printed a stack trace ("    at " lines)');
   if (output.includes('Error:')) problems.push('printed "Error:"');
   if (output.includes('ECONNREFUSED')) problems.push('printed ECONNREFUSED');
   if (output.includes('Connection is closed')) problems.push('printed "Connection is closed"');
-  if (!stopOutput.includes('"msg":"stopped"')) problems.push('did not log "stopped"');
+  if (!output.includes('"msg":"stopped"')) problems.push('did not log "stopped"');
   if (redisPid !== undefined && existsSync(`/proc/${redisPid}`)) {
     problems.push(`redis-server (pid ${redisPid}) outlived the stack`);
   }

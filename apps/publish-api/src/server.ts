@@ -1,27 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { HeraldError, HeraldErrorCode, toHeraldError } from '@herald/contracts';
-import { sendJson } from '@herald/core';
+import { toHeraldError } from '@herald/contracts';
+import { httpTimeouts, sendJson, type HttpTimeoutOptions } from '@herald/core';
 import { RETRY_AFTER_S, createPublishApiHandler, type PublishApiOptions } from './handler.js';
 
-export interface StartPublishApiOptions extends PublishApiOptions {
+export interface StartPublishApiOptions extends PublishApiOptions, HttpTimeoutOptions {
   /** 0 picks a free port (tests). @default 3001 */
   port?: number;
   /** @default '0.0.0.0' */
   host?: string;
-  /**
-   * How long a client may take to send a request's headers, in milliseconds; then it gets
-   * `408` and the connection is closed (a slowloris client trickling header lines holds a
-   * socket no longer than this, plus up to a second of checking interval).
-   * @default 10_000
-   */
-  headersTimeoutMs?: number;
-  /**
-   * How long a client may take to send a whole request, headers and body, in
-   * milliseconds; then `408` and the connection is closed. At least `headersTimeoutMs`.
-   * @default 30_000
-   */
-  requestTimeoutMs?: number;
 }
 
 export interface PublishApi {
@@ -30,27 +17,6 @@ export interface PublishApi {
   port: number;
   /** Stops accepting, ends idle keep-alive connections, and waits for the server to close. Leaves the publisher open. */
   close(): Promise<void>;
-}
-
-export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
-export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
-
-function checkTimeouts(options: StartPublishApiOptions): { headersTimeout: number; requestTimeout: number } {
-  const headersTimeout = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
-  const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  if (!Number.isInteger(headersTimeout) || headersTimeout < 10 || headersTimeout > 600_000) {
-    throw new HeraldError(
-      HeraldErrorCode.invalidConfig,
-      `startPublishApi: headersTimeoutMs must be an integer from 10 to 600000; got ${String(headersTimeout)}`,
-    );
-  }
-  if (!Number.isInteger(requestTimeout) || requestTimeout < headersTimeout || requestTimeout > 3_600_000) {
-    throw new HeraldError(
-      HeraldErrorCode.invalidConfig,
-      `startPublishApi: requestTimeoutMs must be an integer from headersTimeoutMs (${headersTimeout}) to 3600000; got ${String(requestTimeout)}`,
-    );
-  }
-  return { headersTimeout, requestTimeout };
 }
 
 /** The status line Node itself would send for a client error, had we no 'clientError' listener. */
@@ -68,52 +34,43 @@ function clientErrorStatus(code: string | undefined): string {
  */
 export async function startPublishApi(options: StartPublishApiOptions): Promise<PublishApi> {
   const handle = createPublishApiHandler(options);
-  const { headersTimeout, requestTimeout } = checkTimeouts(options);
+  const timeouts = httpTimeouts(options, 'startPublishApi');
   const log = options.logger.child({ component: 'publish-api-server' });
-  const server = createServer(
-    {
-      headersTimeout,
-      requestTimeout,
-      // Node checks both timeouts on this interval (30 s by default), so a slow client
-      // could outlive headersTimeout by that much.
-      connectionsCheckingInterval: Math.max(5, Math.min(1_000, Math.floor(headersTimeout / 4))),
-    },
-    (req, res) => {
-      const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
-      if (pathname === '/healthz') {
-        sendJson(res, 200, { status: 'ok' });
-        return;
-      }
-      if (pathname === '/readyz') {
-        options.publisher.checkRedis().then(
-          () => sendJson(res, 200, { status: 'ready' }),
-          (error: unknown) => {
-            const refused = toHeraldError(error);
-            res.setHeader('retry-after', String(RETRY_AFTER_S));
-            sendJson(res, 503, { error: { code: refused.code, message: refused.message, issues: [] } });
-          },
-        );
-        return;
-      }
-      handle(req, res)
-        .then((handled) => {
-          if (!handled) {
-            sendJson(res, 404, {
-              error: {
-                code: 'not_found',
-                message: 'Use POST /v1/publish or GET /v1/presence/:userId',
-                issues: [],
-              },
-            });
-          }
-        })
-        // The handler never rejects; this is the last guard that keeps the process alive if it ever did.
-        .catch((error: unknown) => {
-          log.error({ err: error }, 'request handler failed');
-          res.destroy();
-        });
-    },
-  );
+  const server = createServer(timeouts, (req, res) => {
+    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (pathname === '/healthz') {
+      sendJson(res, 200, { status: 'ok' });
+      return;
+    }
+    if (pathname === '/readyz') {
+      options.publisher.checkRedis().then(
+        () => sendJson(res, 200, { status: 'ready' }),
+        (error: unknown) => {
+          const refused = toHeraldError(error);
+          res.setHeader('retry-after', String(RETRY_AFTER_S));
+          sendJson(res, 503, { error: { code: refused.code, message: refused.message, issues: [] } });
+        },
+      );
+      return;
+    }
+    handle(req, res)
+      .then((handled) => {
+        if (!handled) {
+          sendJson(res, 404, {
+            error: {
+              code: 'not_found',
+              message: 'Use POST /v1/publish or GET /v1/presence/:userId',
+              issues: [],
+            },
+          });
+        }
+      })
+      // The handler never rejects; this is the last guard that keeps the process alive if it ever did.
+      .catch((error: unknown) => {
+        log.error({ err: error }, 'request handler failed');
+        res.destroy();
+      });
+  });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     log.debug({ err: error }, 'malformed or too slow HTTP request');
     // As Node does without a listener: answer unless a response already started on this socket.

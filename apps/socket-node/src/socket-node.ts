@@ -13,6 +13,8 @@ import {
   createNodeId,
   createRedis,
   createRedisDeadline,
+  httpTimeouts,
+  type HttpTimeoutOptions,
   type Logger,
 } from '@herald/core';
 import { createAuthenticate, type AuthorizeRooms } from './authenticate.js';
@@ -35,7 +37,12 @@ import { trimConnection } from './trim-connection.js';
 import { createTokenVerifier, type JwtOptions } from './verification-keys.js';
 import type { HeraldServer } from './types.js';
 
-export interface SocketNodeOptions {
+/**
+ * Options of a socket node. `headersTimeoutMs` (10 s) and `requestTimeoutMs` (30 s) bound
+ * how long a client may take to send an HTTP request (handshakes, polling, the embedder's
+ * routes): a slowloris client gets `408` and its connection closed.
+ */
+export interface SocketNodeOptions extends HttpTimeoutOptions {
   /** Redis for the adapter, presence and the client-events stream. */
   redisUrl: string;
   /** Key prefix with a hash tag, e.g. `{herald}`; keys come from `createKeys(prefix)`. */
@@ -267,6 +274,7 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
       : createBufferedBytesCap({ maxBufferedBytes: options.maxBufferedBytes, logger: log });
 
   const httpServer = http.createServer(
+    httpTimeouts(options, 'startSocketNode'),
     createHttpRoutes({ isReady, httpHandler: options.httpHandler, logger: log }),
   );
   const io: HeraldServer = new Server(httpServer, {

@@ -59,6 +59,8 @@ export type {
   ConsumeClientEventsOptions,
 } from './client-events-stream.js';
 export { BodyTooLargeError, DEFAULT_BODY_LIMIT_BYTES, readJsonBody, sendJson } from './http.js';
+export { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, httpTimeouts } from './http-timeouts.js';
+export type { HttpTimeoutOptions } from './http-timeouts.js';
 export { jobLockOptions } from './job-lock.js';
 export { exitOnSignal } from './shutdown.js';
 export type { ShutdownOptions } from './shutdown.js';
