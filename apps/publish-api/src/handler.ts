@@ -130,7 +130,7 @@ function presencePath(pathname: string): string | undefined {
  * - `POST /v1/publish` (Bearer key) body `PublishRequest` (`application/json`; the
  *   `Idempotency-Key` header is the `eventId` when the body has none) → `202 { id }`;
  *   `409 event_id_conflict` for an `eventId` published in the last 24 h with another
- *   event, target or payload; `415` for another content type
+ *   event, target, payload or fallback; `415` for another content type
  * - `GET /v1/presence/:userId` (Bearer key) → `200 { userId, online, devices }`
  *
  * Either answers `503 unavailable` with `Retry-After` when Redis does not answer within

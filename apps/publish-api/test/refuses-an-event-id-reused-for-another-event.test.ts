@@ -13,8 +13,8 @@ interface Answer {
 /**
  * Regression: reusing an eventId for another target was a silent loss (both answered
  * 202 and the second user never got the event). Within 24 h, the same eventId with the
- * same event, target and payload is a retry (202, same id, delivered once); with another
- * target or payload it is refused with 409 event_id_conflict naming what differs.
+ * same event, target, payload and fallback is a retry (202, same id, delivered once); with
+ * another of these it is refused with 409 event_id_conflict naming what differs.
  */
 describe('an eventId reused for another event', () => {
   let h: ApiHarness;

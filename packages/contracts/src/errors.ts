@@ -30,7 +30,7 @@ export const HeraldErrorCode = {
   noAddress: 'no_address',
   /** Redis did not answer within `HERALD_REDIS_TIMEOUT_MS`: nothing was promised; retry (with the same `eventId`) later. */
   unavailable: 'unavailable',
-  /** An `eventId` published before (within 24 h) with another event, target or payload. */
+  /** An `eventId` published before (within 24 h) with another event, target, payload or fallback. */
   eventIdConflict: 'event_id_conflict',
   /** An HTTP body that is not `application/json`. */
   unsupportedMediaType: 'unsupported_media_type',

@@ -136,7 +136,7 @@ export interface Target<C extends Catalog = DefaultCatalog> {
    * field when it does not fit; nothing is enqueued then. Rejects `unavailable` when
    * Redis does not take it within `redisTimeoutMs` (retry with the same `eventId`), and
    * `event_id_conflict` when its `eventId` was published in the last 24 h with another
-   * event, target or payload (the issues name which; nothing is delivered for it).
+   * event, target, payload or fallback (the issues name which; nothing is delivered for it).
    */
   emit<E extends keyof C & string>(
     event: E,

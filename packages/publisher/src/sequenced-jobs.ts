@@ -27,7 +27,7 @@ function conflicts(job: EventJob, results: readonly SequenceResult[]): Map<numbe
       new HeraldError(
         HeraldErrorCode.eventIdConflict,
         `eventId "${eventId}" was published within the last 24 h with another ${differ}: this event was not ` +
-          'published. Use a new eventId for a new event; resending the same event, target and payload is deduped',
+          'published. Use a new eventId for a new event; resending the same event, target, payload and fallback is deduped',
         {
           issues: result.differ.map((path) => ({
             path,
@@ -58,7 +58,7 @@ function conflicts(job: EventJob, results: readonly SequenceResult[]): Map<numbe
  * with the seqs of its users: a later job carrying the same pair (a republish) finds the
  * record already there and the dispatcher skips the pair in that job, while a retry of
  * the first job delivers it again with the same seqs. The record also holds the event's
- * fingerprint: a later pair with another event, target or payload is refused with
+ * fingerprint: a later pair with another event, target, payload or fallback is refused with
  * `event_id_conflict` naming what differs (its job still goes in, and skips it).
  *
  * Nothing is written while the connection is not ready: ioredis would hold the MULTI and
