@@ -6,6 +6,7 @@ import {
   createKeys,
   createRedis,
   rememberEmail,
+  withTimeout,
   type Logger,
 } from '@herald/core';
 import { startDispatcher } from '@herald/dispatcher';
@@ -89,23 +90,11 @@ const CLOSE_BUDGET_MS = 2_000;
 const REDIS_PROBE_MS = 500;
 
 /** Resolves true when `promise` resolves within `ms`; false when it rejects or takes longer. */
-async function answersWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  const answered = promise.then(
+function resolvesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return withTimeout(promise, Math.max(0, ms), 'waiting').then(
     () => true,
     () => false,
   );
-  return (await settlesWithin(answered, ms)) && answered;
-}
-
-/** Resolves true when `promise` settles within `ms`, false otherwise. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms))));
-  try {
-    return await Promise.race([promise.then(() => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**
@@ -143,7 +132,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       // The Redis this stack started is always waited for (its stop is bounded by itself),
       // so it never outlives the stack; the pieces share what is left of the budget, if any.
       if (name === 'redis' || deadline === undefined) await closing;
-      else if (!(await settlesWithin(closing, deadline - Date.now()))) late.push(name);
+      else if (!(await resolvesWithin(closing, deadline - Date.now()))) late.push(name);
     }
     if (late.length > 0) {
       throw new HeraldError(
@@ -178,7 +167,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ...(options.redisTimeoutMs === undefined ? {} : { redisTimeoutMs: options.redisTimeoutMs }),
     });
     closers.push({ name: 'publisher', close: () => publisher.close() });
-    redisAnswers = () => answersWithin(publisher.checkRedis(), REDIS_PROBE_MS);
+    redisAnswers = () => resolvesWithin(publisher.checkRedis(), REDIS_PROBE_MS);
 
     const dispatcher = await startDispatcher({
       redisUrl: redis.url,

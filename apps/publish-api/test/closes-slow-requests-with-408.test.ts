@@ -1,25 +1,10 @@
-import { connect, type Socket } from 'node:net';
-import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { openRawHttp } from '@herald/testing';
 import { API_KEY, startHarness, type ApiHarness } from './api-harness.js';
 
 const redisUrl = inject('redisUrl');
 const HEADERS_TIMEOUT_MS = 600;
 const REQUEST_TIMEOUT_MS = 1_200;
-
-/** Opens a raw TCP connection and collects what the server sends until it closes. */
-async function rawSocket(
-  port: number,
-): Promise<{ socket: Socket; text: () => string; closed: Promise<number> }> {
-  const socket = connect(port, '127.0.0.1');
-  await once(socket, 'connect');
-  let text = '';
-  socket.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
-  socket.on('error', () => undefined);
-  const opened = performance.now();
-  const closed = once(socket, 'close').then(() => performance.now() - opened);
-  return { socket, text: () => text, closed };
-}
 
 /**
  * Regression: a slowloris client (a header line every few seconds) held a connection for
@@ -41,7 +26,7 @@ describe('a client that sends its request too slowly', () => {
   });
 
   it('gets 408 and a closed socket once its headers take longer than headersTimeoutMs', async () => {
-    const { socket, text, closed } = await rawSocket(h.api.port);
+    const { socket, text, closed } = await openRawHttp(h.api.port);
     socket.write('POST /v1/publish HTTP/1.1\r\nHost: 127.0.0.1\r\n');
     let n = 0;
     trickle = setInterval(() => socket.write(`X-Slow-${n++}: ${'a'.repeat(10)}\r\n`), 100);
@@ -53,7 +38,7 @@ describe('a client that sends its request too slowly', () => {
   });
 
   it('gets 408 once its body takes longer than requestTimeoutMs', async () => {
-    const { socket, text, closed } = await rawSocket(h.api.port);
+    const { socket, text, closed } = await openRawHttp(h.api.port);
     socket.write(
       'POST /v1/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n' +
         `Authorization: Bearer ${API_KEY}\r\nContent-Length: 1000\r\n\r\n{`,

@@ -14,6 +14,7 @@ import {
   createRedis,
   createRedisDeadline,
   httpTimeouts,
+  withTimeout,
   type HttpTimeoutOptions,
   type Logger,
 } from '@herald/core';
@@ -145,14 +146,6 @@ export interface SocketNode {
 
 /** Shutdown steps that need Redis give up after this, so SIGTERM still ends within 10 s when Redis is gone. */
 const CLOSE_STEP_TIMEOUT_MS = 2_000;
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 function checkOptions(options: SocketNodeOptions): void {
   const port = options.port ?? 3000;

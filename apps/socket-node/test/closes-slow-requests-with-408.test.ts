@@ -1,7 +1,5 @@
-import { connect } from 'node:net';
-import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { uniquePrefix, useCleanup } from '@herald/testing';
+import { openRawHttp, uniquePrefix, useCleanup } from '@herald/testing';
 import { startTestNode } from './support.js';
 
 const HEADERS_TIMEOUT_MS = 600;
@@ -20,22 +18,15 @@ describe('a client that sends a handshake too slowly', () => {
     const { node } = await startTestNode(uniquePrefix('slowloris'), defer, {
       headersTimeoutMs: HEADERS_TIMEOUT_MS,
     });
-    const socket = connect(node.port, '127.0.0.1');
+    const { socket, text, closed } = await openRawHttp(node.port);
     defer(() => socket.destroy());
-    await once(socket, 'connect');
-    let text = '';
-    socket.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
-    socket.on('error', () => undefined);
-    const opened = performance.now();
-    const closed = once(socket, 'close').then(() => performance.now() - opened);
-
     socket.write('GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: 127.0.0.1\r\n');
     let n = 0;
     const trickle = setInterval(() => socket.write(`X-Slow-${n++}: ${'a'.repeat(10)}\r\n`), 100);
     defer(() => clearInterval(trickle));
 
     const afterMs = await closed;
-    expect(text).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(text()).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
     expect(afterMs).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 50);
     // Node checks the timeouts every quarter of headersTimeoutMs here.
     expect(afterMs).toBeLessThan(HEADERS_TIMEOUT_MS * 2 + 1_000);

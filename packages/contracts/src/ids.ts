@@ -16,8 +16,9 @@ export const MAX_ID_LENGTH = 128;
 export const ID_RULE = `1-${MAX_ID_LENGTH} printable ASCII characters, no spaces, '{', '}' or '*'`;
 
 /** Printable ASCII is 0x21-0x7E; 0x2A is `*`, 0x7B `{`, 0x7D `}`. */
-const ID_PATTERN = /^[\x21-\x29\x2B-\x7A\x7C\x7E]+$/;
-const ID_CHAR = /^[\x21-\x29\x2B-\x7A\x7C\x7E]$/;
+const ID_CHARS = '\\x21-\\x29\\x2B-\\x7A\\x7C\\x7E';
+const ID_PATTERN = new RegExp(`^[${ID_CHARS}]+$`);
+const ID_CHAR = new RegExp(`^[${ID_CHARS}]$`);
 
 /** `'{' (U+007B)` for a visible character, `U+000A` for one that is not. */
 function describeChar(char: string): string {

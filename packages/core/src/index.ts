@@ -15,6 +15,7 @@ export type { Logger, LoggerOptions } from './logger.js';
 export { Redis, closeRedis, createRedis } from './redis.js';
 export { createKeys } from './keys.js';
 export { DEFAULT_REDIS_TIMEOUT_MS, createRedisDeadline } from './redis-deadline.js';
+export { TimeoutError, withTimeout } from './with-timeout.js';
 export type { RedisDeadline } from './redis-deadline.js';
 export type { RedisKeys } from './keys.js';
 export {

@@ -1,5 +1,6 @@
 import { HeraldError, HeraldErrorCode } from '@herald/contracts';
 import type { Redis } from './redis.js';
+import { TimeoutError, withTimeout } from './with-timeout.js';
 
 /** How long a request path waits for Redis by default (`HERALD_REDIS_TIMEOUT_MS`). */
 export const DEFAULT_REDIS_TIMEOUT_MS = 2_000;
@@ -60,14 +61,11 @@ export function createRedisDeadline(redis: Redis, timeoutMs = DEFAULT_REDIS_TIME
   const run = async <T>(operation: () => Promise<T>, what: string): Promise<T> => {
     const refused = refusal(what);
     if (refused) throw refused;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(unavailable(what, `no answer in ${timeoutMs} ms`)), timeoutMs);
-    });
     try {
-      return await Promise.race([operation(), deadline]);
-    } finally {
-      clearTimeout(timer);
+      return await withTimeout(operation(), timeoutMs, what);
+    } catch (error) {
+      if (error instanceof TimeoutError) throw unavailable(what, `no answer in ${timeoutMs} ms`);
+      throw error;
     }
   };
   return Object.assign(run, { timeoutMs, refusal, isDown });

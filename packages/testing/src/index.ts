@@ -3,6 +3,8 @@ export { TEST_JWT_SECRET, mintToken, mintUnsignedToken, signToken } from './toke
 export type { MintTokenOptions } from './tokens.js';
 export { sleep, waitFor } from './wait.js';
 export { portAnswers } from './port-answers.js';
+export { openRawHttp } from './raw-http.js';
+export type { RawHttpConnection } from './raw-http.js';
 export { startSmtpSink } from './smtp-sink.js';
 export type { ReceivedMail, SmtpSink, SmtpSinkOptions } from './smtp-sink.js';
 export { connectDevice, connectError } from './devices.js';
