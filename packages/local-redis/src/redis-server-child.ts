@@ -86,7 +86,23 @@ function ensureExitHandler(): void {
  * stops it, and a small watchdog shell stops it if the process dies without running one.
  */
 export async function startRedisServer(options: StartRedisServerOptions = {}): Promise<RedisServerChild> {
-  const port = options.port ?? (await freePort());
+  // freePort() only says the port was free a moment ago: a parallel test (or an outgoing
+  // connection's ephemeral port) can take it before redis-server binds. Try again then, on
+  // a new port, or after a pause on the port that was asked for (a restart on the same port).
+  for (let attempt = 1; ; attempt += 1) {
+    const port = options.port ?? (await freePort());
+    try {
+      return await launchRedisServer(port, options);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt >= 10) throw error;
+      if (options.port !== undefined) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function launchRedisServer(port: number, options: StartRedisServerOptions): Promise<RedisServerChild> {
   const child = spawn(
     options.binary ?? 'redis-server',
     [
@@ -103,20 +119,23 @@ export async function startRedisServer(options: StartRedisServerOptions = {}): P
       ...(options.args ?? []),
     ],
     // detached: a new session and process group, out of reach of the terminal's signals.
-    { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+    // redis-server logs to stdout (a bind failure included) when it has no logfile.
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
-  // Read so a chatty redis-server never blocks on a full pipe; kept for the error below.
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    if (stderr.length < 4_096) stderr += chunk;
-  });
+  // Read so a chatty redis-server never blocks on a full pipe; the start is kept for the
+  // error below, the rest dropped.
+  let output = '';
+  const keep = (chunk: string) => {
+    if (output.length < 8_192) output += chunk;
+  };
+  child.stdout?.setEncoding('utf8').on('data', keep);
+  child.stderr?.setEncoding('utf8').on('data', keep);
   const diedEarly = exited.then(() => {
     const how = child.signalCode ?? `code ${String(child.exitCode)}`;
-    throw new Error(
-      `redis-server exited before answering PING (${how})${stderr ? `: ${stderr.trim()}` : ''}`,
-    );
+    const message = `redis-server on port ${port} exited before answering PING (${how})${output ? `: ${lastLines(output)}` : ''}`;
+    throw /Address already in use/i.test(output) ? new PortTakenError(message) : new Error(message);
   });
   diedEarly.catch(() => undefined);
 
@@ -178,4 +197,8 @@ export async function startRedisServer(options: StartRedisServerOptions = {}): P
       clearTimeout(timer);
     },
   };
+}
+
+function lastLines(text: string): string {
+  return text.trim().split('\n').slice(-5).join(' | ');
 }
