@@ -49,7 +49,7 @@ export const USAGE = `pnpm bench [--quick] [--scenario throughput,fanout,memory,
   --no-profile    skip the --cpu-prof run of the dispatcher at Herald's maximum rate
   --no-heap-snapshot  skip the heap-snapshot diff of scenario 3 (what an idle connection retains)
   --ceiling-plain the ceiling publisher without auto-pipelining (one write per PUBLISH)
-  --concurrency   HERALD_DISPATCHER_CONCURRENCY, also used by the naive worker (default: Herald's 32; naive 4)
+  --concurrency   HERALD_DISPATCHER_CONCURRENCY, also used by the naive worker (default 32, Herald's default, for both)
   --ack-delay-ms  ackDelayMs of the devices' @herald/client (default: the SDK's, 5000); a diagnostic
                   of what acking costs Herald, not for the committed results
   --herald-no-fallback  Herald's scenario-1 events published with fallback: false (no ack check

@@ -40,7 +40,8 @@ export interface BenchResults {
     redis: { source: string; version: string };
     /** Socket-node limit variables raised for the bench (all load comes from 127.0.0.1). */
     limitsRaised: Record<string, string>;
-    dispatcherConcurrency: string;
+    /** Older runs: a string such as `default (32)`. */
+    dispatcherConcurrency: number | string;
     naiveConcurrency: number;
     ackTimeoutMs: number;
     /** How the ceiling's publisher writes to Redis. */

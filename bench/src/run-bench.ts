@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { closeRedis, createRedis, type Redis } from '@herald/core';
+import { closeRedis, type Redis } from '@herald/core';
 import { DEFAULT_ACK_DELAY_MS } from '@herald/client';
-import { resolveRedis, type ResolvedRedis } from '@herald/local-redis';
+import { openRedis, redisEnv, resolveRedisTarget, type RedisTarget } from './redis-target.js';
 import { ChildRegistry, REPO_ROOT } from './children.js';
 import type { BenchOptions, ScenarioName } from './cli-options.js';
 import { FULL_SCALE, QUICK_SCALE, type BenchContext } from './context.js';
@@ -146,7 +146,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const publisherPaths: BenchPath[] = [...paths];
   if (has('reconnect') && !publisherPaths.includes('herald')) publisherPaths.push('herald');
 
-  let resolved: ResolvedRedis | undefined;
+  let resolved: RedisTarget | undefined;
   let redis: Redis | undefined;
   const prefix = `{bench-${randomBytes(4).toString('hex')}}`;
   const jwtSecret = randomBytes(32).toString('hex');
@@ -158,9 +158,8 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   deadline.unref();
 
   try {
-    resolved = await resolveRedis({ tryContainer: false });
-    redis = createRedis(resolved.url);
-    redis.on('error', () => undefined);
+    resolved = await resolveRedisTarget();
+    redis = openRedis(resolved);
     const info = await redisInfo(redis);
     stamp(
       `redis ${info.version} (${resolved.source === 'env' ? 'REDIS_URL' : 'a private redis-server'}), prefix ${prefix}`,
@@ -172,7 +171,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     const stack = new Stack({
       registry,
       sampler,
-      redisUrl: resolved.url,
+      redis: resolved,
       prefix,
       jwtSecret,
       concurrency: options.concurrency,
@@ -201,7 +200,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       registry.start({
         name: 'stage-tracer',
         entry: 'bench/src/stage-tracer.ts',
-        env: { BENCH_TRACE_REDIS_URL: resolved.url, BENCH_TRACE_PREFIX: prefix, BENCH_TRACE_OUT: file },
+        env: { ...redisEnv(resolved), BENCH_TRACE_PREFIX: prefix, BENCH_TRACE_OUT: file },
       });
       stamp(`tracing Herald's stages into ${file} (a diagnostic: it costs CPU)`);
     }
@@ -234,8 +233,8 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
           loadProcesses: 2,
           redis: { source: resolved.source, version: info.version },
           limitsRaised: stack.limits,
-          dispatcherConcurrency: options.concurrency ? String(options.concurrency) : 'default (32)',
-          naiveConcurrency: options.concurrency ?? 4,
+          dispatcherConcurrency: stack.concurrency,
+          naiveConcurrency: stack.concurrency,
           ackTimeoutMs: ACK_TIMEOUT_MS,
           ceilingPublisher: options.ceilingPlain ? 'one write per PUBLISH' : 'auto-pipelined connection',
           clientAckDelayMs: options.ackDelayMs ?? `default (${DEFAULT_ACK_DELAY_MS})`,

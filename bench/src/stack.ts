@@ -6,8 +6,16 @@ import type { SocketNodeApi } from './socket-node-process.js';
 import type { PublisherApi } from './publisher-process.js';
 import type { LoadClientApi } from './load-client.js';
 import type { BaselineApi, BaselineKind } from './baseline-server.js';
+import { redisEnv, type RedisTarget } from './redis-target.js';
 
 export type BenchPath = 'ceiling' | 'naive' | 'herald';
+
+/**
+ * Jobs the dispatcher and the naive worker each run at once, unless `--concurrency` says
+ * otherwise: Herald's default (`HERALD_DISPATCHER_CONCURRENCY`), passed to both explicitly
+ * so the two queued paths always compare at the same concurrency.
+ */
+export const DISPATCHER_CONCURRENCY = 32;
 export const PATHS: readonly BenchPath[] = ['ceiling', 'naive', 'herald'];
 
 /**
@@ -37,10 +45,10 @@ export function limitRaises(): Record<string, string> {
 export interface StackOptions {
   registry: ChildRegistry;
   sampler: ProcSampler;
-  redisUrl: string;
+  redis: RedisTarget;
   prefix: string;
   jwtSecret: string;
-  /** `HERALD_DISPATCHER_CONCURRENCY` of the dispatcher, and the naive worker's concurrency. */
+  /** `HERALD_DISPATCHER_CONCURRENCY` of the dispatcher, and the naive worker's concurrency. @default DISPATCHER_CONCURRENCY */
   concurrency?: number;
   /** Fallback jobs stay delayed this long, so no email work runs during the bench. */
   ackTimeoutMs: number;
@@ -68,9 +76,14 @@ export class Stack {
 
   constructor(private readonly options: StackOptions) {}
 
+  /** Jobs at once for the dispatcher and for the naive worker alike. */
+  get concurrency(): number {
+    return this.options.concurrency ?? DISPATCHER_CONCURRENCY;
+  }
+
   private get baseEnv(): Record<string, string> {
     return {
-      REDIS_URL: this.options.redisUrl,
+      ...redisEnv(this.options.redis),
       HERALD_REDIS_PREFIX: this.options.prefix,
       HERALD_LOG_LEVEL: 'info',
       NODE_ENV: 'production',
@@ -122,9 +135,7 @@ export class Stack {
       env: {
         ...this.baseEnv,
         HERALD_ACK_TIMEOUT_MS: String(this.options.ackTimeoutMs),
-        ...(this.options.concurrency
-          ? { HERALD_DISPATCHER_CONCURRENCY: String(this.options.concurrency) }
-          : {}),
+        HERALD_DISPATCHER_CONCURRENCY: String(this.concurrency),
       },
     });
     this.track(this.dispatcher);
@@ -151,7 +162,7 @@ export class Stack {
       name: 'naive-worker',
       entry: 'bench/src/naive-worker.ts',
       rpc: true,
-      env: { ...this.baseEnv, BENCH_NAIVE_CONCURRENCY: String(this.options.concurrency ?? 4) },
+      env: { ...this.baseEnv, BENCH_NAIVE_CONCURRENCY: String(this.concurrency) },
     });
     this.track(this.naiveWorker);
     await this.naiveWorker.waitReady();
