@@ -3,7 +3,7 @@
  * one-job-per-event pipeline, as real processes on one Redis. Reads the command
  * line, runs, prints progress and where the reports went. See bench/README.md.
  */
-import { USAGE, parseBenchOptions } from './cli-options.js';
+import { DEFAULT_SCENARIOS, USAGE, parseBenchOptions } from './cli-options.js';
 import path from 'node:path';
 import { REPO_ROOT } from './children.js';
 import { updateReadme } from './readme-block.js';
@@ -35,7 +35,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 if (options.render) {
   const { results, files } = await rerenderReports(options.render);
   const inResults = path.resolve(path.dirname(options.render)) === path.join(REPO_ROOT, 'bench', 'results');
-  if (inResults && results.scale === 'full' && results.scenarios.length === 4) {
+  if (inResults && results.scale === 'full' && DEFAULT_SCENARIOS.every((s) => results.scenarios.includes(s))) {
     const readme = path.join(REPO_ROOT, 'README.md');
     if (await updateReadme(readme, results)) files.push(readme);
   }

@@ -44,6 +44,8 @@ export interface BenchResults {
     dispatcherConcurrency: number | string;
     naiveConcurrency: number;
     ackTimeoutMs: number;
+    /** Trials per step of scenario 1 (absent in runs of one trial per step). */
+    trialsPerStep?: number;
     /** How the ceiling's publisher writes to Redis. */
     ceilingPublisher: string;
     /** `ackDelayMs` of the devices' `@herald/client` (absent in runs before the SDK devices). */

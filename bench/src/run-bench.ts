@@ -7,7 +7,8 @@ import { closeRedis, type Redis } from '@herald/core';
 import { DEFAULT_ACK_DELAY_MS } from '@herald/client';
 import { openRedis, redisEnv, resolveRedisTarget, type RedisTarget } from './redis-target.js';
 import { ChildRegistry, REPO_ROOT } from './children.js';
-import type { BenchOptions, ScenarioName } from './cli-options.js';
+import { DEFAULT_SCENARIOS, type BenchOptions, type ScenarioName } from './cli-options.js';
+import { ACK_SLACK_MS, FallbackAudit } from './fallback-audit.js';
 import { FULL_SCALE, QUICK_SCALE, type BenchContext } from './context.js';
 import { ProcSampler } from './proc-sampler.js';
 import type { BenchResults } from './results.js';
@@ -21,8 +22,6 @@ import { judgeTargets, ratioToCeiling } from './targets.js';
 import { writeReports } from './write-reports.js';
 import { updateReadme } from './readme-block.js';
 
-/** Fallback jobs the bench schedules (offline fan-out recipients) stay delayed past any run. */
-const ACK_TIMEOUT_MS = 3_600_000;
 
 function gitCommit(): string {
   try {
@@ -126,7 +125,21 @@ function race<T>(registry: ChildRegistry, work: Promise<T>): Promise<T> {
  * every child and writes the JSON, Markdown and SVG reports. Resolves to the results.
  */
 export async function runBench(options: BenchOptions, log: (line: string) => void): Promise<BenchResults> {
-  const scale = options.quick ? QUICK_SCALE : FULL_SCALE;
+  const base = options.quick ? QUICK_SCALE : FULL_SCALE;
+  const scale = {
+    ...base,
+    rates: options.rates ?? base.rates,
+    searchSteps: options.searchSteps ?? base.searchSteps,
+    stepMs: options.stepMs ?? base.stepMs,
+    searchStepMs: options.stepMs ?? base.searchStepMs,
+  };
+  const ackDelayMs = options.ackDelayMs ?? DEFAULT_ACK_DELAY_MS;
+  if (ackDelayMs + ACK_SLACK_MS >= options.ackTimeoutMs) {
+    throw new Error(
+      `--ack-timeout-ms ${options.ackTimeoutMs} leaves the devices no time to ack: it must exceed their ackDelayMs ` +
+        `(${ackDelayMs}) + ${ACK_SLACK_MS}, or every event would be emailed`,
+    );
+  }
   const startedAt = new Date();
   const t0 = Date.now();
   const stamp = (line: string) =>
@@ -142,9 +155,10 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const has = (s: ScenarioName) => options.scenarios.includes(s);
   const paths = options.paths;
   const needsOnline = has('throughput') || has('fanout') || has('reconnect');
-  const needsHerald = paths.includes('herald') || has('reconnect');
+  const needsHerald = paths.includes('herald') || has('reconnect') || has('soak');
   const publisherPaths: BenchPath[] = [...paths];
-  if (has('reconnect') && !publisherPaths.includes('herald')) publisherPaths.push('herald');
+  if ((has('reconnect') || has('soak')) && !publisherPaths.includes('herald')) publisherPaths.push('herald');
+  const needsNodes = needsOnline || has('soak');
 
   let resolved: RedisTarget | undefined;
   let redis: Redis | undefined;
@@ -175,7 +189,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       prefix,
       jwtSecret,
       concurrency: options.concurrency,
-      ackTimeoutMs: ACK_TIMEOUT_MS,
+      ackTimeoutMs: options.ackTimeoutMs,
       ceilingPlain: options.ceilingPlain,
       heraldNoFallback: options.heraldNoFallback,
     });
@@ -188,6 +202,8 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       prefix,
       jwtSecret,
       ackDelayMs: options.ackDelayMs,
+      trials: options.trials,
+      audit: new FallbackAudit(options.ackTimeoutMs, ackDelayMs),
       onlineUsers: Array.from({ length: scale.users }, (_, i) => `user-${i}`),
       log: stamp,
     };
@@ -208,11 +224,11 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     await race(
       registry,
       Promise.all([
-        needsOnline ? stack.startNodes(2) : Promise.resolve(),
+        needsNodes ? stack.startNodes(2) : Promise.resolve(),
         needsHerald ? stack.startDispatcher() : Promise.resolve(),
         needsHerald ? stack.startFallbackWorker() : Promise.resolve(),
         needsOnline && paths.includes('naive') ? stack.startNaiveWorker() : Promise.resolve(),
-        ...(needsOnline ? publisherPaths.map((p) => stack.startPublisher(p)) : []),
+        ...(needsNodes ? publisherPaths.map((p) => stack.startPublisher(p)) : []),
         stack.startLoads(2),
       ]),
     );
@@ -235,7 +251,8 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
           limitsRaised: stack.limits,
           dispatcherConcurrency: stack.concurrency,
           naiveConcurrency: stack.concurrency,
-          ackTimeoutMs: ACK_TIMEOUT_MS,
+          ackTimeoutMs: options.ackTimeoutMs,
+          trialsPerStep: options.trials,
           ceilingPublisher: options.ceilingPlain ? 'one write per PUBLISH' : 'auto-pipelined connection',
           clientAckDelayMs: options.ackDelayMs ?? `default (${DEFAULT_ACK_DELAY_MS})`,
           heraldScenario1Fallback: options.heraldNoFallback
@@ -262,6 +279,8 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
         );
         results.profile = await race(registry, runProfile(ctx, rate, dir));
       }
+      // The profile's checks run before the next scenario, not during it.
+      await race(registry, ctx.audit.settle(ctx));
     }
     if (has('fanout')) results.fanOut = await race(registry, runFanOut(ctx, paths));
     if (has('reconnect')) results.reconnect = await race(registry, runReconnect(ctx));
@@ -302,7 +321,10 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     if (
       !options.quick &&
       options.outDir === undefined &&
-      options.scenarios.length === 4 &&
+      DEFAULT_SCENARIOS.every((name) => options.scenarios.includes(name)) &&
+      options.rates === undefined &&
+      options.searchSteps === undefined &&
+      options.stepMs === undefined &&
       options.ackDelayMs === undefined &&
       !options.heraldNoFallback
     ) {

@@ -7,6 +7,7 @@ import type { PublisherApi } from './publisher-process.js';
 import type { LoadClientApi } from './load-client.js';
 import type { BaselineApi, BaselineKind } from './baseline-server.js';
 import { redisEnv, type RedisTarget } from './redis-target.js';
+import type { SmtpSinkApi, SunkMail } from './smtp-sink-process.js';
 
 export type BenchPath = 'ceiling' | 'naive' | 'herald';
 
@@ -50,7 +51,7 @@ export interface StackOptions {
   jwtSecret: string;
   /** `HERALD_DISPATCHER_CONCURRENCY` of the dispatcher, and the naive worker's concurrency. @default DISPATCHER_CONCURRENCY */
   concurrency?: number;
-  /** Fallback jobs stay delayed this long, so no email work runs during the bench. */
+  /** `HERALD_ACK_TIMEOUT_MS` of the dispatcher: how long after an emit its fallback check runs. */
   ackTimeoutMs: number;
   /** The ceiling publisher writes each PUBLISH on its own (no auto-pipelining). @default false */
   ceilingPlain?: boolean;
@@ -69,6 +70,7 @@ export class Stack {
   nodes: NodeHandle[] = [];
   dispatcher: BenchChild | undefined;
   fallbackWorker: BenchChild | undefined;
+  smtpSink: BenchChild<SmtpSinkApi> | undefined;
   naiveWorker: BenchChild | undefined;
   readonly publishers = new Map<BenchPath, BenchChild<PublisherApi>>();
   loads: Array<BenchChild<LoadClientApi>> = [];
@@ -147,11 +149,37 @@ export class Stack {
     this.dispatcher = undefined;
   }
 
+  /** The SMTP server the fallback worker sends to, on a loopback port (`smtp-sink-process.ts`). */
+  async startSmtpSink(): Promise<string> {
+    const child = this.options.registry.start<SmtpSinkApi>({
+      name: 'smtp-sink',
+      entry: 'bench/src/smtp-sink-process.ts',
+      rpc: true,
+      env: { NODE_ENV: 'production' },
+    });
+    this.track(child);
+    await child.waitReady();
+    this.smtpSink = child;
+    return child.call('url', undefined);
+  }
+
+  /** Mails the sink received since the last call (none when no sink runs). */
+  async takeMails(): Promise<SunkMail[]> {
+    return this.smtpSink ? (await this.smtpSink.call('take', undefined)).mails : [];
+  }
+
+  /** Mails the sink received so far. */
+  async mailCount(): Promise<number> {
+    return this.smtpSink ? this.smtpSink.call('count', undefined) : 0;
+  }
+
+  /** Starts `apps/fallback-worker/src/main.ts`, sending its emails to the bench's SMTP sink. */
   async startFallbackWorker(): Promise<void> {
+    const smtpUrl = this.smtpSink ? await this.smtpSink.call('url', undefined) : await this.startSmtpSink();
     this.fallbackWorker = this.options.registry.start({
       name: 'fallback-worker',
       entry: 'apps/fallback-worker/src/main.ts',
-      env: this.baseEnv,
+      env: { ...this.baseEnv, SMTP_URL: smtpUrl, MAIL_FROM: 'Herald bench <herald@bench.example>' },
     });
     this.track(this.fallbackWorker);
     await this.fallbackWorker.waitForOutput(/fallback worker ready/);
