@@ -46,7 +46,12 @@ if (options.render) {
 try {
   const results = await runBench(options, print);
   print('');
-  print(`ratioToCeiling: ${results.ratioToCeiling ?? 'n/a'}`);
+  print(
+    `ratioToCeiling ${results.ratioToCeiling ?? 'n/a'}, latencyBoundRatio ${results.latencyBoundRatio ?? 'n/a'}, ` +
+      `p99RatioAt2000 ${results.p99RatioAt2000 ?? 'n/a'}, p99RatioAt500 ${results.p99RatioAt500 ?? 'n/a'}, ` +
+      `fanoutP99Ratio ${results.fanoutP99Ratio ?? 'n/a'}, soakRedisGrowthMbPerMin ${results.soakRedisGrowthMbPerMin ?? 'n/a'}; ` +
+      `redisUsPerEvent ${JSON.stringify(results.redisUsPerEvent)}`,
+  );
   for (const t of results.targets) {
     const verdict = t.met === null ? 'not run' : t.met ? 'met' : 'MISSED';
     print(`${verdict.padEnd(8)} ${t.target}: ${t.measured}${t.reference ? ` [${t.reference}]` : ''}`);

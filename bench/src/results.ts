@@ -5,13 +5,12 @@ import type { ProfileResult } from './scenario-profile.js';
 import type { ReconnectResult } from './scenario-reconnect.js';
 import type { ThroughputResult } from './scenario-throughput.js';
 import type { BenchPath } from './stack.js';
-import type { TargetResult } from './targets.js';
+import type { HeadlineFigures, TargetResult } from './targets.js';
+import type { SoakResult } from './scenario-soak.js';
 
 /** Everything one `pnpm bench` run measured: the JSON written to `bench/results/<timestamp>.json`. */
-export interface BenchResults {
+export interface BenchResults extends HeadlineFigures {
   schema: 1;
-  /** Herald's maximum sustained delivered/s ÷ the ceiling's, from this run (null when not measured). */
-  ratioToCeiling: number | null;
   startedAt: string;
   finishedAt: string;
   durationS: number;
@@ -61,5 +60,6 @@ export interface BenchResults {
   fanOut?: FanOutResult;
   reconnect?: ReconnectResult;
   idleMemory?: IdleMemoryResult;
+  soak?: SoakResult;
   notes: string[];
 }

@@ -16,9 +16,10 @@ import { runFanOut } from './scenario-fan-out.js';
 import { runIdleMemory } from './scenario-idle-memory.js';
 import { runProfile } from './scenario-profile.js';
 import { runReconnect } from './scenario-reconnect.js';
+import { runSoak } from './scenario-soak.js';
 import { SUSTAINED_DEFINITION, runThroughput } from './scenario-throughput.js';
 import { Stack, type BenchPath } from './stack.js';
-import { judgeTargets, ratioToCeiling } from './targets.js';
+import { headlineFigures, judgeTargets, type HeadlineFigures } from './targets.js';
 import { writeReports } from './write-reports.js';
 import { updateReadme } from './readme-block.js';
 
@@ -156,7 +157,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const paths = options.paths;
   const needsOnline = has('throughput') || has('fanout') || has('reconnect');
   const needsHerald = paths.includes('herald') || has('reconnect') || has('soak');
-  const publisherPaths: BenchPath[] = [...paths];
+  const publisherPaths: BenchPath[] = needsOnline ? [...paths] : [];
   if ((has('reconnect') || has('soak')) && !publisherPaths.includes('herald')) publisherPaths.push('herald');
   const needsNodes = needsOnline || has('soak');
 
@@ -228,14 +229,14 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
         needsHerald ? stack.startDispatcher() : Promise.resolve(),
         needsHerald ? stack.startFallbackWorker() : Promise.resolve(),
         needsOnline && paths.includes('naive') ? stack.startNaiveWorker() : Promise.resolve(),
-        ...(needsNodes ? publisherPaths.map((p) => stack.startPublisher(p)) : []),
+        ...publisherPaths.map((p) => stack.startPublisher(p)),
         stack.startLoads(2),
       ]),
     );
     stamp(`started ${registry.running().length} processes`);
     const connectNote = needsOnline ? await race(registry, connectOnlineUsers(ctx)) : undefined;
 
-    const results: Omit<BenchResults, 'finishedAt' | 'durationS' | 'machine' | 'targets' | 'ratioToCeiling'> =
+    const results: Omit<BenchResults, 'finishedAt' | 'durationS' | 'machine' | 'targets' | keyof HeadlineFigures> =
       {
         schema: 1,
         startedAt: startedAt.toISOString(),
@@ -286,6 +287,9 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     if (has('reconnect')) results.reconnect = await race(registry, runReconnect(ctx));
     if (has('memory'))
       results.idleMemory = await race(registry, runIdleMemory(ctx, { heapSnapshots: options.heapSnapshots }));
+    if (has('soak')) {
+      results.soak = await race(registry, runSoak(ctx, options.soakMinutes, resolved.source === 'env'));
+    }
 
     stamp('stopping processes');
     await registry.stopAll();
@@ -296,10 +300,11 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       fanOut: results.fanOut,
       idleMemory: results.idleMemory,
       reconnect: results.reconnect,
+      soak: results.soak,
     };
     const finished: BenchResults = {
+      ...headlineFigures(outcome),
       ...results,
-      ratioToCeiling: ratioToCeiling(results.throughput),
       finishedAt: new Date().toISOString(),
       durationS: Math.round((Date.now() - t0) / 1000),
       machine: {
