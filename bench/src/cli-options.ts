@@ -171,7 +171,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   const rates = values.rates?.split(',').map((r) => Number(r.trim()));
   if (rates?.some((r) => !Number.isInteger(r) || r < 100 || r > 100_000))
     throw new Error('--rates must be integers from 100 to 100000, comma-separated');
-  const scenarios = values.scenario === undefined ? [...DEFAULT_SCENARIOS] : list(values.scenario, SCENARIOS, ALIASES);
+  const scenarios =
+    values.scenario === undefined ? [...DEFAULT_SCENARIOS] : list(values.scenario, SCENARIOS, ALIASES);
   const defaultMax = scenarios.includes('soak') ? Math.ceil(soakMinutes) + 20 : 40;
   const maxMinutes = values['max-minutes'] === undefined ? defaultMax : Number(values['max-minutes']);
   if (!(maxMinutes > 0 && maxMinutes <= 180)) throw new Error('--max-minutes must be a number from 1 to 180');

@@ -35,7 +35,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 if (options.render) {
   const { results, files } = await rerenderReports(options.render);
   const inResults = path.resolve(path.dirname(options.render)) === path.join(REPO_ROOT, 'bench', 'results');
-  if (inResults && results.scale === 'full' && DEFAULT_SCENARIOS.every((s) => results.scenarios.includes(s))) {
+  if (
+    inResults &&
+    results.scale === 'full' &&
+    DEFAULT_SCENARIOS.every((s) => results.scenarios.includes(s))
+  ) {
     const readme = path.join(REPO_ROOT, 'README.md');
     if (await updateReadme(readme, results)) files.push(readme);
   }

@@ -23,7 +23,6 @@ import { headlineFigures, judgeTargets, type HeadlineFigures } from './targets.j
 import { writeReports } from './write-reports.js';
 import { updateReadme } from './readme-block.js';
 
-
 function gitCommit(): string {
   try {
     const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT }).toString().trim();
@@ -236,34 +235,34 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     stamp(`started ${registry.running().length} processes`);
     const connectNote = needsOnline ? await race(registry, connectOnlineUsers(ctx)) : undefined;
 
-    const results: Omit<BenchResults, 'finishedAt' | 'durationS' | 'machine' | 'targets' | keyof HeadlineFigures> =
-      {
-        schema: 1,
-        startedAt: startedAt.toISOString(),
-        command: `pnpm bench ${process.argv.slice(2).join(' ')}`.trim(),
-        scale: scale.name,
-        scenarios: options.scenarios,
-        paths,
-        config: {
-          socketNodes: 2,
-          users: scale.users,
-          loadProcesses: 2,
-          redis: { source: resolved.source, version: info.version },
-          limitsRaised: stack.limits,
-          dispatcherConcurrency: stack.concurrency,
-          naiveConcurrency: stack.concurrency,
-          ackTimeoutMs: options.ackTimeoutMs,
-          trialsPerStep: options.trials,
-          ceilingPublisher: options.ceilingPlain ? 'one write per PUBLISH' : 'auto-pipelined connection',
-          clientAckDelayMs: options.ackDelayMs ?? `default (${DEFAULT_ACK_DELAY_MS})`,
-          heraldScenario1Fallback: options.heraldNoFallback
-            ? 'none (fallback: false)'
-            : "the event's default",
-          sustainedDefinition: SUSTAINED_DEFINITION,
-        },
-        maxSustainedPerS: {},
-        notes: connectNote ? [connectNote] : [],
-      };
+    const results: Omit<
+      BenchResults,
+      'finishedAt' | 'durationS' | 'machine' | 'targets' | keyof HeadlineFigures
+    > = {
+      schema: 1,
+      startedAt: startedAt.toISOString(),
+      command: `pnpm bench ${process.argv.slice(2).join(' ')}`.trim(),
+      scale: scale.name,
+      scenarios: options.scenarios,
+      paths,
+      config: {
+        socketNodes: 2,
+        users: scale.users,
+        loadProcesses: 2,
+        redis: { source: resolved.source, version: info.version },
+        limitsRaised: stack.limits,
+        dispatcherConcurrency: stack.concurrency,
+        naiveConcurrency: stack.concurrency,
+        ackTimeoutMs: options.ackTimeoutMs,
+        trialsPerStep: options.trials,
+        ceilingPublisher: options.ceilingPlain ? 'one write per PUBLISH' : 'auto-pipelined connection',
+        clientAckDelayMs: options.ackDelayMs ?? `default (${DEFAULT_ACK_DELAY_MS})`,
+        heraldScenario1Fallback: options.heraldNoFallback ? 'none (fallback: false)' : "the event's default",
+        sustainedDefinition: SUSTAINED_DEFINITION,
+      },
+      maxSustainedPerS: {},
+      notes: connectNote ? [connectNote] : [],
+    };
 
     if (has('throughput')) {
       results.throughput = await race(registry, runThroughput(ctx, paths));

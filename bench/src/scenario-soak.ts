@@ -89,7 +89,12 @@ export interface SoakResult {
   /** `used_memory` samples (seconds after the start, MiB). */
   redisMemory: Array<{ tS: number; mib: number }>;
   /** Each process's RSS slope over the same window, MiB per minute. */
-  rssSlopes: Array<{ name: string; mibPerMin: number | null; startMiB: number | null; endMiB: number | null }>;
+  rssSlopes: Array<{
+    name: string;
+    mibPerMin: number | null;
+    startMiB: number | null;
+    endMiB: number | null;
+  }>;
   redisCpuUsPerEvent: number;
   /** Present when Redis is shared (REDIS_URL): `used_memory` then includes others' keys. */
   warning?: string;
@@ -124,7 +129,10 @@ async function connectSoakDevices(ctx: BenchContext, users: string[]): Promise<v
   });
   const results = await Promise.all(jobs);
   const failed = results.reduce((n, r) => n + r.failed, 0);
-  if (failed > 0) throw new Error(`${failed} soak devices could not connect: ${results.flatMap((r) => r.errors).join('; ')}`);
+  if (failed > 0)
+    throw new Error(
+      `${failed} soak devices could not connect: ${results.flatMap((r) => r.errors).join('; ')}`,
+    );
 }
 
 export async function runSoak(ctx: BenchContext, minutes: number, sharedRedis: boolean): Promise<SoakResult> {
@@ -234,11 +242,13 @@ export async function runSoak(ctx: BenchContext, minutes: number, sharedRedis: b
     const phase = `soak-${index}`;
     await trackPhase(ctx, phase);
     const sliceMs = Math.min(60_000, durationMs - (Date.now() - start));
-    const run = await ctx.stack.publisher('herald').call(
-      'run',
-      { phase, rate: SOAK_RATE, durationMs: sliceMs, userIds, emailUsers: never },
-      sliceMs + 120_000,
-    );
+    const run = await ctx.stack
+      .publisher('herald')
+      .call(
+        'run',
+        { phase, rate: SOAK_RATE, durationMs: sliceMs, userIds, emailUsers: never },
+        sliceMs + 120_000,
+      );
     runs.push({ phase, run });
     settling.push(settleSlice(index, phase, run));
   }
@@ -274,7 +284,10 @@ export async function runSoak(ctx: BenchContext, minutes: number, sharedRedis: b
         `+ the ${ctx.audit.ackTimeoutMs / 1000} s ack timeout`;
 
   const rssSlopes = ctx.sampler.rssSeries(fillAt, endedAt).map(({ name, points }) => {
-    const s = points.length >= 4 ? slope(points.map((p) => ({ x: (p.t - start) / 60_000, y: p.rssKiB / 1024 }))) : null;
+    const s =
+      points.length >= 4
+        ? slope(points.map((p) => ({ x: (p.t - start) / 60_000, y: p.rssKiB / 1024 })))
+        : null;
     return {
       name,
       mibPerMin: s === null ? null : round(s, 2),
@@ -308,7 +321,12 @@ export async function runSoak(ctx: BenchContext, minutes: number, sharedRedis: b
     outOfOrder,
     latency: summarize(concat(latencies)),
     perMinute: minutesOut.sort((a, b) => a.minute - b.minute),
-    emails: { expected: toNever, sent: emailed.size, duplicates: duplicateEmails, unexpected: unexpectedEmails },
+    emails: {
+      expected: toNever,
+      sent: emailed.size,
+      duplicates: duplicateEmails,
+      unexpected: unexpectedEmails,
+    },
     fillPoint: { atS: fillAt < endedAt ? round(fillMs / 1000, 1) : null, note: fillNote },
     redisGrowthMbPerMin: growth === null ? null : round(growth, 3),
     regressionMinutes: enough ? round(windowMinutes, 2) : null,
@@ -316,7 +334,10 @@ export async function runSoak(ctx: BenchContext, minutes: number, sharedRedis: b
     rssSlopes,
     redisCpuUsPerEvent: round(redisCpuUs / Math.max(1, published), 1),
     ...(sharedRedis
-      ? { warning: "REDIS_URL is shared: used_memory includes other clients' keys; run the soak on a private Redis" }
+      ? {
+          warning:
+            "REDIS_URL is shared: used_memory includes other clients' keys; run the soak on a private Redis",
+        }
       : {}),
     processes: usage.processes,
     machine: usage.machine,
@@ -328,7 +349,8 @@ export async function runSoak(ctx: BenchContext, minutes: number, sharedRedis: b
       `(${reconnectFailures} failed); ${fillNote}; Redis growth ${result.redisGrowthMbPerMin ?? 'n/a'} MiB/min`,
   );
   for (const r of rssSlopes) {
-    if (r.mibPerMin !== null) ctx.log(`  RSS ${r.name}: ${r.startMiB} → ${r.endMiB} MiB, slope ${r.mibPerMin} MiB/min`);
+    if (r.mibPerMin !== null)
+      ctx.log(`  RSS ${r.name}: ${r.startMiB} → ${r.endMiB} MiB, slope ${r.mibPerMin} MiB/min`);
   }
   for (let g = 0; g < RECONNECT_GROUPS; g++) await ctx.stack.all('close', { group: `soak-${g}` });
   return result;

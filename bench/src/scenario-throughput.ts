@@ -137,7 +137,11 @@ export async function runStep(
     ctx.log(
       `  ${path.padEnd(7)} ${String(rate).padStart(6)}/s median of ${trials}: delivered ${step.deliveredPerS}/s ` +
         `p50 ${step.latency.p50} p99 ${step.latency.p99} ms lost ${step.lost} redis cpu ${step.redisCpuUsPerEvent} µs/event ` +
-        (kind === 'profile' ? '' : step.sustained ? 'sustained' : `NOT sustained (${step.notSustainedBecause.join('; ')})`),
+        (kind === 'profile'
+          ? ''
+          : step.sustained
+            ? 'sustained'
+            : `NOT sustained (${step.notSustainedBecause.join('; ')})`),
     );
   }
   return step;
@@ -448,7 +452,9 @@ export interface ThroughputFallback {
 
 /** Whether a step meets the latency bar of `latencyBoundRatio`. */
 export function meetsLatencyBound(step: StepResult): boolean {
-  return step.sustained && step.lost === 0 && step.latency.p99 !== null && step.latency.p99 <= LATENCY_BOUND_P99_MS;
+  return (
+    step.sustained && step.lost === 0 && step.latency.p99 !== null && step.latency.p99 <= LATENCY_BOUND_P99_MS
+  );
 }
 
 /**
@@ -558,7 +564,10 @@ async function searchMax(
 ): Promise<void> {
   for (let i = 0; i < ctx.scale.searchSteps; i++) {
     const good = Math.max(0, ...steps.filter(ok).map((s) => s.targetRate));
-    const bad = Math.min(Infinity, ...steps.filter((s) => !ok(s) && s.targetRate > good).map((s) => s.targetRate));
+    const bad = Math.min(
+      Infinity,
+      ...steps.filter((s) => !ok(s) && s.targetRate > good).map((s) => s.targetRate),
+    );
     let next: number;
     if (good === 0) next = Math.round(bad / 2);
     else if (!Number.isFinite(bad)) next = Math.round(good * 1.6);
