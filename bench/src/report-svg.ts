@@ -112,7 +112,7 @@ function ratioStrip(r: BenchResults): string {
       const color = !known ? '#6b7280' : met ? '#15803d' : '#b91c1c';
       const x = width * i + width / 2;
       return (
-        `<text x="${x}" y="46" text-anchor="middle" font-size="11" fill="#374151">${esc(`${name} (${op} ${target})`)}</text>` +
+        `<text x="${x}" y="46" text-anchor="middle" font-size="10" fill="#374151">${esc(`${name} (${op} ${target})`)}</text>` +
         `<text x="${x}" y="64" text-anchor="middle" font-size="14" font-weight="600" fill="${color}">${known ? value : 'n/a'}</text>`
       );
     })
