@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { PATHS, type BenchPath } from './stack.js';
+import { TRIALS_PER_STEP } from './scenario-throughput.js';
 
 export const SCENARIOS = ['throughput', 'fanout', 'memory', 'reconnect', 'soak'] as const;
 /** What `pnpm bench` runs without `--scenario`: the soak is asked for by name (it takes 10 minutes). */
@@ -162,7 +163,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       throw new Error(`--${name} must be an integer from ${min} to ${max}`);
     return value;
   };
-  const trials = int('trials', 1, 9) ?? 3;
+  const trials = int('trials', 1, 9) ?? TRIALS_PER_STEP;
   const ackTimeoutMs = int('ack-timeout-ms', 1_000, 3_600_000) ?? DEFAULT_ACK_TIMEOUT_MS;
   const soakMinutes =
     values['soak-minutes'] === undefined ? DEFAULT_SOAK_MINUTES : Number(values['soak-minutes']);

@@ -10,6 +10,12 @@ import { round, summarize, type LatencySummary } from './stats.js';
 import { addTally, emptyTally, type FallbackTally } from './fallback-audit.js';
 import { redisCpuMicros } from './redis-target.js';
 
+/** Trials each step runs by default; the step reports their median (see `aggregateTrials`). */
+export const TRIALS_PER_STEP = 3;
+
+/** The latency bar of `latencyBoundRatio`: a sustained step with p99 at most this and nothing lost. */
+export const LATENCY_BOUND_P99_MS = 50;
+
 /** Thresholds of "sustained" (also printed in the report). */
 export const SUSTAINED = {
   /** The publisher issued at least this share of the offered rate on time. */
@@ -25,19 +31,16 @@ export const SUSTAINED = {
 } as const;
 
 export const SUSTAINED_DEFINITION =
-  `a step is sustained when the publisher issued ≥ ${SUSTAINED.minOfferedShare * 100}% of the offered rate on time, ` +
+  `a trial is sustained when the publisher issued ≥ ${SUSTAINED.minOfferedShare * 100}% of the offered rate on time, ` +
   `deliveries inside the publishing window (+${SUSTAINED.windowGraceMs} ms) were ≥ ${SUSTAINED.minDeliveredShare * 100}% ` +
   `of the events published, ` +
   `nothing was lost or out of seq order, p99 ≤ ${SUSTAINED.maxP99Ms} ms, and the median latency of events published in the last second ` +
   `was at most ${SUSTAINED.maxLagGrowthMs} ms above the first second's (no growing backlog). ` +
-  `The maximum sustained rate is the highest delivered/s of a sustained step; the search multiplies the offered rate ` +
-  `by 1.6 from 2,000/s until a step is not sustained, then bisects (geometric mean) while the bracket is wider than 15%.`;
-
-/** Trials each step runs by default; the step reports their median (see `aggregateTrials`). */
-export const TRIALS_PER_STEP = 3;
-
-/** The latency bar of `latencyBoundRatio`: a sustained step with p99 at most this and nothing lost. */
-export const LATENCY_BOUND_P99_MS = 50;
+  `That is judged per trial; a step of several trials is sustained when most of its trials are and none lost an event. ` +
+  `The maximum sustained rate is the highest delivered/s (median of the trials) of a sustained step; the search multiplies ` +
+  `the offered rate by 1.6 from the best sustained rate until a step is not sustained, then bisects (geometric mean) ` +
+  `between the best sustained rate and the lowest unsustained one above it while they are more than 15% apart. ` +
+  `The rate under the latency bar is searched the same way, with p99 ≤ ${LATENCY_BOUND_P99_MS} ms and nothing lost added.`;
 
 /** What one trial of a step measured: `rate` events/s for `durationMs`. */
 export interface TrialResult {
