@@ -529,6 +529,23 @@ function soakSection(r: BenchResults): string[] {
       '.',
   );
   out.push('');
+  if (k.keyGrowth.groups.length > 0) {
+    out.push(
+      `What grew since the ${k.keyGrowth.since}, by key pattern (ids as \`*\`; bytes estimated from \`MEMORY USAGE\` of up to 20 keys each):`,
+    );
+    out.push('');
+    out.push(
+      table(
+        ['keys', 'count at the end (change)', 'MiB at the end (change)'],
+        k.keyGrowth.groups.map((g) => [
+          `\`${g.pattern}\``,
+          `${fmt(g.keys, 0)} (${g.keysAdded >= 0 ? '+' : ''}${fmt(g.keysAdded, 0)})`,
+          `${fmt(g.bytes / 2 ** 20, 2)} (${g.bytesAdded >= 0 ? '+' : ''}${fmt(g.bytesAdded / 2 ** 20, 2)})`,
+        ]),
+      ),
+    );
+    out.push('');
+  }
   out.push('RSS per process over the same window (after the fill point):');
   out.push('');
   out.push(

@@ -22,6 +22,7 @@ import { collect, trackPhase, waitForReceipts } from './receipts.js';
 import { redisCpuMicros, redisUsedMemory } from './redis-target.js';
 import { concat, round, slope, summarize, type LatencySummary } from './stats.js';
 import type { RunResult } from './publisher-process.js';
+import { keyspaceGrowth, keyspaceSummary, type KeyGroup } from './keyspace.js';
 
 /** Events per second of the soak. */
 export const SOAK_RATE = 300;
@@ -96,6 +97,14 @@ export interface SoakResult {
     endMiB: number | null;
   }>;
   redisCpuUsPerEvent: number;
+  /**
+   * What grew, by key pattern (ids as `*`): keys and estimated bytes at the end and their
+   * change since the fill point (or since the start, when the run ended before it).
+   */
+  keyGrowth: {
+    since: 'fill point' | 'start';
+    groups: Array<KeyGroup & { keysAdded: number; bytesAdded: number }>;
+  };
   /** Present when Redis is shared (REDIS_URL): `used_memory` then includes others' keys. */
   warning?: string;
   processes: ProcessUsage[];
@@ -156,9 +165,17 @@ export async function runSoak(ctx: BenchContext, minutes: number, sharedRedis: b
   );
   await connectSoakDevices(ctx, connected);
 
+  const keysAtStart = await keyspaceSummary(ctx.redis, ctx.prefix);
   const cpuBefore = await redisCpuMicros(ctx.redis);
   ctx.sampler.sampleNow();
   const start = Date.now();
+  // The fill point (see the file's comment): the last recipient got its inboxMax-th event, plus one ack timeout.
+  const fillMs = ((recipients * inboxMax) / SOAK_RATE) * 1000 + ctx.audit.ackTimeoutMs;
+  const fillAt = start + fillMs;
+  let keysAtFill: Promise<KeyGroup[]> | undefined;
+  const fillTimer = setTimeout(() => {
+    keysAtFill = keyspaceSummary(ctx.redis, ctx.prefix);
+  }, fillMs);
   const memory: Array<{ t: number; bytes: number }> = [];
   const sampleEveryMs = Math.min(5_000, Math.max(500, Math.floor(durationMs / 120)));
   let sampling = true;
@@ -270,9 +287,12 @@ export async function runSoak(ctx: BenchContext, minutes: number, sharedRedis: b
   const toConnected = runs.reduce((n, r) => n + expectedOf(r.run.published), 0);
   const toNever = published - toConnected;
 
-  // The fill point: the last recipient got its inboxMax-th event, plus one ack timeout.
-  const fillMs = ((recipients * inboxMax) / SOAK_RATE) * 1000 + ctx.audit.ackTimeoutMs;
-  const fillAt = start + fillMs;
+  clearTimeout(fillTimer);
+  const keysAtEnd = await keyspaceSummary(ctx.redis, ctx.prefix);
+  const keyGrowth = {
+    since: keysAtFill ? ('fill point' as const) : ('start' as const),
+    groups: keyspaceGrowth(keysAtFill ? await keysAtFill : keysAtStart, keysAtEnd).slice(0, 12),
+  };
   const window = memory.filter((m) => m.t >= fillAt && m.t <= endedAt);
   const windowMinutes = window.length > 1 ? ((window.at(-1)?.t ?? 0) - (window[0]?.t ?? 0)) / 60_000 : 0;
   const enough = window.length >= 4 && windowMinutes >= Math.min(1, (durationMs - fillMs) / 60_000 / 2);
@@ -333,6 +353,7 @@ export async function runSoak(ctx: BenchContext, minutes: number, sharedRedis: b
     redisMemory: memory.map((m) => ({ tS: round((m.t - start) / 1000, 1), mib: round(m.bytes / MIB, 2) })),
     rssSlopes,
     redisCpuUsPerEvent: round(redisCpuUs / Math.max(1, published), 1),
+    keyGrowth,
     ...(sharedRedis
       ? {
           warning:
@@ -348,6 +369,12 @@ export async function runSoak(ctx: BenchContext, minutes: number, sharedRedis: b
       `(${duplicateEmails} duplicates, ${unexpectedEmails} to connected users); ${reconnects} reconnects ` +
       `(${reconnectFailures} failed); ${fillNote}; Redis growth ${result.redisGrowthMbPerMin ?? 'n/a'} MiB/min`,
   );
+  for (const g of keyGrowth.groups.slice(0, 5)) {
+    ctx.log(
+      `  keys ${g.pattern}: ${g.keys} (${g.keysAdded >= 0 ? '+' : ''}${g.keysAdded} since the ${keyGrowth.since}), ` +
+        `~${round(g.bytes / MIB, 2)} MiB (${g.bytesAdded >= 0 ? '+' : ''}${round(g.bytesAdded / MIB, 2)})`,
+    );
+  }
   for (const r of rssSlopes) {
     if (r.mibPerMin !== null)
       ctx.log(`  RSS ${r.name}: ${r.startMiB} → ${r.endMiB} MiB, slope ${r.mibPerMin} MiB/min`);
