@@ -148,7 +148,9 @@ export function judgeTargets(outcome: BenchOutcome): TargetResult[] {
         ? throughput
           ? `n/a (Herald ${bounded('herald') ?? 'none'}/s, ceiling ${bounded('ceiling') ?? 'none'}/s under the bar)`
           : 'not measured'
-        : `${h.latencyBoundRatio} (${bounded('herald') ?? 'no step under the bar'}/s of ${bounded('ceiling')}/s)`,
+        : bounded('herald') === null
+          ? `0 (no Herald step met the bar; ceiling ${bounded('ceiling')}/s)`
+          : `${h.latencyBoundRatio} (${bounded('herald')}/s of ${bounded('ceiling')}/s)`,
     met: atLeast(h.latencyBoundRatio, T.latencyBoundRatio),
     reference: null,
   });
