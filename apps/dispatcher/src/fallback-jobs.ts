@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
-import type { EventJobItem, FallbackJobData, FallbackPolicy } from '@herald/contracts';
+import type { EventItem, FallbackJobData, FallbackPolicy } from '@herald/contracts';
 
 /** Escapes the characters a fallback job id may not carry raw: ':' (BullMQ) and our own '%' and '|'. */
 function escapeIdPart(value: string): string {
@@ -53,7 +53,7 @@ const RETENTION = { removeOnComplete: { age: 24 * 3_600, count: 100_000 } } as c
 
 /** One event (or slice) of an events job whose users get the ack check. */
 export interface CheckedItem {
-  item: EventJobItem;
+  item: EventItem;
   fallback: FallbackPolicy;
   users: readonly FallbackUser[];
 }

@@ -1,12 +1,12 @@
 import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
-import { QueueName, USERS_PER_JOB, type FallbackJobData, type FallbackOption } from '@herald/contracts';
+import { QueueName, USERS_PER_SLICE, type FallbackJobData, type FallbackOption } from '@herald/contracts';
 import { mintToken, spawnApp, uniqueUser, waitFor, type AppProcess, type Device } from '@herald/testing';
 import { device, startStack, useCleanup } from './support.js';
 
 const TOTAL_USERS = 10_000;
 const CONNECTED = 200;
-const JOBS = TOTAL_USERS / USERS_PER_JOB;
+const JOBS = TOTAL_USERS / USERS_PER_SLICE;
 
 /** Resolves with the time the last of `devices` received its next `event`. */
 function lastArrival(devices: Device[], event: string, timeoutMs = 60_000): Promise<number> {

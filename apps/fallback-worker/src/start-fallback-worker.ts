@@ -1,7 +1,9 @@
 import { DelayedError, UnrecoverableError, Worker } from 'bullmq';
 import { HeraldError, HeraldErrorCode, QueueName } from '@herald/contracts';
 import {
+  DEFAULT_PARTITIONS,
   PresenceReader,
+  checkPartitions,
   closeRedis,
   createKeys,
   createRedis,
@@ -17,6 +19,8 @@ export interface FallbackWorkerOptions {
   redisUrl: string;
   /** Hash-tagged key prefix shared by every Herald process, e.g. `{herald}`. */
   prefix: string;
+  /** Partitions (`HERALD_PARTITIONS`), the same in every process; checked against Redis at start. @default 16 */
+  partitions?: number;
   logger: Logger;
   /** smtp:// or smtps:// URL; unset → emails are written to the log (dev). */
   smtpUrl?: string;
@@ -72,7 +76,7 @@ export async function startFallbackWorker(options: FallbackWorkerOptions): Promi
     );
   }
   const log = options.logger.child({ component: 'fallback-worker' });
-  const keys = createKeys(options.prefix);
+  const keys = createKeys(options.prefix, options.partitions ?? DEFAULT_PARTITIONS);
   const redis = createRedis(options.redisUrl, { enableAutoPipelining: true });
   const workerRedis = createRedis(options.redisUrl);
   const connections = [redis, workerRedis];
@@ -122,6 +126,13 @@ export async function startFallbackWorker(options: FallbackWorkerOptions): Promi
   });
   worker.on('error', (error) => log.error({ err: error }, 'fallback worker error'));
   await worker.waitUntilReady();
+  try {
+    await checkPartitions(redis, keys);
+  } catch (error) {
+    await worker.close();
+    await Promise.all(connections.map((c) => closeRedis(c)));
+    throw error;
+  }
 
   let closing: Promise<void> | undefined;
   return {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { USERS_PER_JOB, type FallbackJobData } from '@herald/contracts';
+import { USERS_PER_SLICE, type FallbackJobData } from '@herald/contracts';
 import { fallbackJobId } from '@herald/dispatcher';
 import { mintToken, sleep, uniqueUser, waitFor } from '@herald/testing';
 import { connectDevice } from '@herald/testing';
@@ -221,7 +221,7 @@ describe('email fallback for offline users', () => {
     const { logger, lines } = captureLogger('info');
     const stack = await startFallbackStack(defer, { workerLogger: logger });
     const checks = Array.from({ length: 4 }, (_, i) => {
-      const userIds = Array.from({ length: USERS_PER_JOB }, () => uniqueUser(`nowhere${i}`));
+      const userIds = Array.from({ length: USERS_PER_SLICE }, () => uniqueUser(`nowhere${i}`));
       return {
         eventId: `evt-${crypto.randomUUID()}`,
         userIds,

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { QueueName, type EventJobData } from '@herald/contracts';
+import { QueueName, type EventEntryData } from '@herald/contracts';
 import { closeRedis, createRedis, silentLogger, type Redis } from '@herald/core';
 import { createPublisher, type Publisher } from '@herald/publisher';
 import { uniquePrefix } from '@herald/testing';
@@ -14,7 +14,7 @@ export interface ApiHarness {
   api: PublishApi;
   publisher: Publisher;
   redis: Redis;
-  queue: Queue<EventJobData>;
+  queue: Queue<EventEntryData>;
   /** fetch against the API with the right key unless `headers` say otherwise. */
   request(path: string, init?: RequestInit): Promise<Response>;
   /** Jobs in any state on the events queue. */
@@ -37,7 +37,7 @@ export async function startHarness(
     ...options,
   });
   const redis = createRedis(redisUrl);
-  const queue = new Queue<EventJobData>(QueueName.events, { connection: redis, prefix });
+  const queue = new Queue<EventEntryData>(QueueName.events, { connection: redis, prefix });
   const url = `http://127.0.0.1:${api.port}`;
   return {
     url,

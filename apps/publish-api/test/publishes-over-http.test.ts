@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { EventJobData } from '@herald/contracts';
+import { EventEntryData } from '@herald/contracts';
 import { PresenceRegistry, createKeys, silentLogger } from '@herald/core';
 import { uniqueUser } from '@herald/testing';
 import { createPublishApiHandler } from '../src/index.js';
@@ -36,7 +36,7 @@ describe('the publish API', () => {
     const jobs = await h.queue.getJobs(['waiting']);
     expect(jobs).toHaveLength(1);
     expect(jobs[0]!.name).toBe('notification:new');
-    const { events } = EventJobData.parse(jobs[0]!.data);
+    const { events } = EventEntryData.parse(jobs[0]!.data);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
       eventId: id,
@@ -79,7 +79,7 @@ describe('the publish API', () => {
     // Sequential requests, one job each; the repeated order-7 is delivered once by the dispatcher's claim.
     expect(await h.totalJobs()).toBe(5);
     const orders = (await h.queue.getJobs(['waiting']))
-      .flatMap((j) => EventJobData.parse(j.data).events)
+      .flatMap((j) => EventEntryData.parse(j.data).events)
       .filter((d) => d.eventId === 'order-7')
       .sort((a, b) => a.publishedAt - b.publishedAt);
     expect(orders.map((o) => o.part)).toEqual([

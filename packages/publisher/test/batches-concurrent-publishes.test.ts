@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { EventJobData, HeraldError, QueueName, USERS_PER_JOB } from '@herald/contracts';
+import { EventEntryData, HeraldError, QueueName, USERS_PER_SLICE } from '@herald/contracts';
 import { uniquePrefix, uniqueUser } from '@herald/testing';
 import { createPublisher, type Publisher } from '../src/index.js';
 import { probeQueue, type QueueProbe } from './queue-probe.js';
@@ -42,7 +42,7 @@ describe('concurrent publishes', () => {
     expect(new Set(ids).size).toBe(50);
     const jobs = await probe.jobs();
     expect(jobs).toHaveLength(1);
-    const data = EventJobData.parse(jobs[0]!.data);
+    const data = EventEntryData.parse(jobs[0]!.data);
     // In publish order, each with its own id and payload.
     expect(data.events.map((e) => e.eventId)).toEqual(ids);
     expect(data.events.map((e) => (e.payload as { amount: number }).amount)).toEqual(
@@ -58,14 +58,14 @@ describe('concurrent publishes', () => {
       publisher.toUsers(many).emit('xp:gained', xp(0)),
     ]);
 
-    const jobs = (await probe.jobs()).map((job) => EventJobData.parse(job.data));
+    const jobs = (await probe.jobs()).map((job) => EventEntryData.parse(job.data));
     for (const job of jobs) {
       expect(job.events.length).toBeLessThanOrEqual(20);
       const users = job.events.reduce(
         (n, e) => n + (e.target.kind === 'users' ? e.target.userIds.length : 0),
         0,
       );
-      expect(users).toBeLessThanOrEqual(USERS_PER_JOB);
+      expect(users).toBeLessThanOrEqual(USERS_PER_SLICE);
     }
     const items = jobs.flatMap((job) => job.events);
     expect(items).toHaveLength(45 + 3);

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { EventJobData, QueueName } from '@herald/contracts';
+import { EventEntryData, QueueName } from '@herald/contracts';
 import { uniquePrefix, uniqueUser } from '@herald/testing';
 import { createPublisher, type Publisher } from '../src/index.js';
 import { probeQueue, type QueueProbe } from './queue-probe.js';
@@ -22,7 +22,7 @@ describe('publishing valid events', () => {
     await probe.close();
   });
 
-  it('enqueues one job named for the event, whose data is EventJobData with the payload as published', async () => {
+  it('enqueues one job named for the event, whose data is EventEntryData with the payload as published', async () => {
     const userId = uniqueUser();
     const payload = {
       notification: { id: 'n-1', title: 'Welcome', message: 'Hi', extra: { kept: true } },
@@ -36,7 +36,7 @@ describe('publishing valid events', () => {
     const job = jobs[0]!;
     expect(job.name).toBe('notification:new');
     expect(job.queueName).toBe(QueueName.events);
-    const data = EventJobData.parse(job.data);
+    const data = EventEntryData.parse(job.data);
     expect(Object.keys(job.data)).toEqual(['events']);
     expect(data.events).toHaveLength(1);
     expect(data.events[0]).toMatchObject({
@@ -59,7 +59,7 @@ describe('publishing valid events', () => {
       .toUsers(userIds)
       .emit('xp:gained', { amount: 5, source: 'quest', totalXp: 50 });
 
-    const jobs = (await probe.jobs()).map((job) => EventJobData.parse(job.data));
+    const jobs = (await probe.jobs()).map((job) => EventEntryData.parse(job.data));
     expect(jobs).toHaveLength(3);
     const items = jobs.flatMap((job) => job.events).sort((a, b) => a.part.index - b.part.index);
     expect(items.map((item) => item.part)).toEqual([

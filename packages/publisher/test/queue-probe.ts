@@ -1,5 +1,5 @@
 import { Queue, type Job } from 'bullmq';
-import { EventJobData, QueueName, type EventJobItem } from '@herald/contracts';
+import { EventEntryData, QueueName, type EventItem } from '@herald/contracts';
 import { closeRedis, createRedis, type Redis } from '@herald/core';
 
 const ALL_STATES = [
@@ -14,11 +14,11 @@ const ALL_STATES = [
 
 /** Looks at the events queue and the raw keys under a prefix, the way an operator would. */
 export interface QueueProbe {
-  queue: Queue<EventJobData>;
+  queue: Queue<EventEntryData>;
   redis: Redis;
-  jobs(): Promise<Job<EventJobData>[]>;
-  /** Every event item of every job (validated as EventJobData), with the name of the job carrying it. */
-  events(): Promise<Array<{ name: string; jobId: string; data: EventJobItem }>>;
+  jobs(): Promise<Job<EventEntryData>[]>;
+  /** Every event item of every job (validated as EventEntryData), with the name of the job carrying it. */
+  events(): Promise<Array<{ name: string; jobId: string; data: EventItem }>>;
   /** Sum over every job state. */
   total(): Promise<number>;
   /** Every Redis key under the prefix, sorted. */
@@ -28,7 +28,7 @@ export interface QueueProbe {
 
 export function probeQueue(redisUrl: string, prefix: string): QueueProbe {
   const redis = createRedis(redisUrl);
-  const queue = new Queue<EventJobData>(QueueName.events, { connection: redis, prefix });
+  const queue = new Queue<EventEntryData>(QueueName.events, { connection: redis, prefix });
   return {
     queue,
     redis,
@@ -36,7 +36,7 @@ export function probeQueue(redisUrl: string, prefix: string): QueueProbe {
     async events() {
       const jobs = await queue.getJobs([...ALL_STATES]);
       return jobs.flatMap((job) =>
-        EventJobData.parse(job.data).events.map((data) => ({
+        EventEntryData.parse(job.data).events.map((data) => ({
           name: job.name,
           jobId: job.id as string,
           data,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EventJobData, USERS_PER_JOB, defaultCatalog, prepareEvent } from '@herald/contracts';
+import { EventEntryData, USERS_PER_SLICE, defaultCatalog, prepareEvent } from '@herald/contracts';
 import { packEventJobs, toEventItems } from './event-jobs.js';
 
 const notification = { notification: { title: 'Hello' } };
@@ -15,7 +15,7 @@ function userEvent(userId: string, eventId?: string) {
 }
 
 describe('toEventItems', () => {
-  it('splits a large user target into USERS_PER_JOB slices, in order, numbered as parts', () => {
+  it('splits a large user target into USERS_PER_SLICE slices, in order, numbered as parts', () => {
     const userIds = Array.from({ length: 10_000 }, (_, i) => `u${i}`);
     const event = prepareEvent(defaultCatalog, {
       event: 'notification:new',
@@ -24,19 +24,19 @@ describe('toEventItems', () => {
     });
     const items = toEventItems(event);
 
-    expect(items).toHaveLength(10_000 / USERS_PER_JOB);
+    expect(items).toHaveLength(10_000 / USERS_PER_SLICE);
     const carried = items.flatMap(({ item }) => (item.target.kind === 'users' ? item.target.userIds : []));
     expect(carried).toEqual(userIds);
     items.forEach(({ item, users }, index) => {
       expect(item.part).toEqual({ index, count: 20 });
       expect(item.eventId).toBe(event.eventId);
-      expect(users).toBe(USERS_PER_JOB);
+      expect(users).toBe(USERS_PER_SLICE);
     });
   });
 });
 
 describe('packEventJobs', () => {
-  it('never puts more than USERS_PER_JOB user ids in one job: a toUsers of 10,000 is 20 jobs', () => {
+  it('never puts more than USERS_PER_SLICE user ids in one job: a toUsers of 10,000 is 20 jobs', () => {
     const userIds = Array.from({ length: 10_000 }, (_, i) => `u${i}`);
     const event = prepareEvent(defaultCatalog, {
       event: 'notification:new',
@@ -46,7 +46,7 @@ describe('packEventJobs', () => {
     const jobs = packEventJobs(toEventItems(event), limits);
     expect(jobs).toHaveLength(20);
     for (const job of jobs) {
-      expect(EventJobData.parse(job.data)).toEqual(job.data);
+      expect(EventEntryData.parse(job.data)).toEqual(job.data);
       expect(job.data.events).toHaveLength(1);
       expect(job.name).toBe('notification:new');
     }
