@@ -121,7 +121,12 @@ export async function appendEntry(
   settings: InboxSettings,
 ): Promise<AppendResult> {
   const redisKeys: string[] = [keys.stream(partition)];
-  const args: Array<string | number> = [settings.inboxMax, settings.inboxTtlS, EVENT_RECORD_TTL_S, eventsJson];
+  const args: Array<string | number> = [
+    settings.inboxMax,
+    settings.inboxTtlS,
+    EVENT_RECORD_TTL_S,
+    eventsJson,
+  ];
   for (const item of items) {
     if (item.idSupplied) redisKeys.push(keys.eventRecord(partition, item.eventId, item.part));
     for (const userId of item.userIds) {
@@ -132,10 +137,11 @@ export async function appendEntry(
     }
     args.push(item.idSupplied ? 1 : 0, item.userIds.length, entryTail(item));
   }
-  const reply = (await command(redis, 'heraldSequenceAndAppend')(redisKeys.length, ...redisKeys, ...args)) as [
-    string,
-    ...number[],
-  ];
+  const reply = (await command(redis, 'heraldSequenceAndAppend')(
+    redisKeys.length,
+    ...redisKeys,
+    ...args,
+  )) as [string, ...number[]];
   const [streamId, ...results] = reply;
   return { streamId: streamId === '' ? null : streamId, sequenced: results.map((r) => r === 1) };
 }
@@ -149,7 +155,8 @@ export type FingerprintPart = (typeof FINGERPRINT_PARTS)[number];
  * same fingerprint: a retry, whose slices are deduped by their records), or `conflict`
  * (claimed for another event; `differ` names which parts differ).
  */
-export type ClaimResult = { kind: 'new' } | { kind: 'same' } | { kind: 'conflict'; differ: FingerprintPart[] };
+export type ClaimResult =
+  { kind: 'new' } | { kind: 'same' } | { kind: 'conflict'; differ: FingerprintPart[] };
 
 /**
  * Claims a producer-supplied event id for the event its `fingerprint` describes
@@ -181,7 +188,9 @@ export async function claimEventId(
  * republish (its slice was sequenced by an earlier entry, which delivers it).
  */
 export function parseEntrySeqs(text: string): Array<number[] | null> {
-  return text.split(';').map((part) => (part === '-' ? null : part === '' ? [] : part.split(',').map(Number)));
+  return text
+    .split(';')
+    .map((part) => (part === '-' ? null : part === '' ? [] : part.split(',').map(Number)));
 }
 
 /**
@@ -197,7 +206,11 @@ export async function readLivePresence(
   const devices = new Map<string, UserDevices>();
   if (userIds.length === 0) return devices;
   const redisKeys = userIds.map((userId) => keys.presence(userId));
-  const reply = (await command(redis, 'heraldLivePresence')(redisKeys.length, ...redisKeys, now)) as string[][];
+  const reply = (await command(redis, 'heraldLivePresence')(
+    redisKeys.length,
+    ...redisKeys,
+    now,
+  )) as string[][];
   userIds.forEach((userId, i) => {
     const entries = reply[i];
     if (entries && entries.length > 0) devices.set(userId, countDevices(entries));

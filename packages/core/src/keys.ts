@@ -122,7 +122,8 @@ export function createKeys(prefix: string, partitions: number = DEFAULT_PARTITIO
     email: (userId) => `${tagOf(userId)}:email:${userId}`,
     clientEvents: `${prefix}:client-events`,
     clientEventsDead: `${prefix}:client-events:dead`,
-    fallbackSent: (eventId, userId) => `${tagOf(userId)}:fallback-sent:${eventId.length}:${eventId}:${userId}`,
+    fallbackSent: (eventId, userId) =>
+      `${tagOf(userId)}:fallback-sent:${eventId.length}:${eventId}:${userId}`,
     fallbackSentPattern: `{${name}:*}:fallback-sent:*`,
     undeliverable: `${prefix}:stats:undeliverable`,
     user: (userId) => `${tagOf(userId)}:user:${userId}`,

@@ -104,7 +104,9 @@ export async function appendEntries(
       const refused = new Map<number, unknown>();
       const kept: SizedItem[] = [];
       entry.items.forEach((sized, i) => {
-        const claim = sized.idSupplied ? claimed.get(`${sized.fingerprint}|${sized.item.eventId}`) : undefined;
+        const claim = sized.idSupplied
+          ? claimed.get(`${sized.fingerprint}|${sized.item.eventId}`)
+          : undefined;
         if (claim?.kind === 'conflict') refused.set(i, conflictError(sized.item.eventId, claim));
         else kept.push(sized);
       });

@@ -12,6 +12,12 @@
 -- producer-supplied id): it gets no seq and no inbox entry, and `-` in the entry's seqs,
 -- so the dispatcher skips it. Returns the entry's stream id ('' when every item was a
 -- republish, and nothing was appended), then per item 1 (sequenced) or 0 (republish).
+-- A script is not rolled back when a command fails half-way: refuse up front what would
+-- make the XADD fail after the seqs were taken (a key of the wrong type).
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind ~= 'stream' and kind ~= 'none' then
+  return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' is a ' .. kind .. ', not a stream: nothing was sequenced')
+end
 local max = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local recordTtl = tonumber(ARGV[3])
