@@ -83,7 +83,9 @@ export function parseEntry(fields: readonly string[]): ParsedEntry {
   const allSeqs = parseEntrySeqs(seqsText);
   if (!Array.isArray(events) || events.length === 0 || allSeqs.length !== events.length) {
     const got = Array.isArray(events) ? `${events.length} events and ${allSeqs.length} seqs` : typeof events;
-    throw new PoisonEntryError(`invalid_entry: expected a non-empty events array with one seqs part each; got ${got}`);
+    throw new PoisonEntryError(
+      `invalid_entry: expected a non-empty events array with one seqs part each; got ${got}`,
+    );
   }
   const items: EventItem[] = [];
   const seqs: Array<number[] | null> = [];

@@ -1,4 +1,10 @@
-import { DISPATCHERS_GROUP, ensureDispatcherGroups, type Logger, type Redis, type RedisKeys } from '@herald/core';
+import {
+  DISPATCHERS_GROUP,
+  ensureDispatcherGroups,
+  type Logger,
+  type Redis,
+  type RedisKeys,
+} from '@herald/core';
 
 /** What a handler says about an entry it was given. */
 export type EntryVerdict =
@@ -96,7 +102,8 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
         }
       } catch (error) {
         // Left pending: claimed again after claimIdleMs, by this dispatcher or another.
-        if (running) log.warn({ err: error, partition, id }, 'delivering a stream entry failed; it will be retried');
+        if (running)
+          log.warn({ err: error, partition, id }, 'delivering a stream entry failed; it will be retried');
       }
     })();
     inFlight.add(run);
@@ -179,7 +186,10 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
         }
         await slotFree();
         if (!running) return;
-        log.warn({ partition, id, deliveries }, 'delivering a stream entry another dispatcher did not finish');
+        log.warn(
+          { partition, id, deliveries },
+          'delivering a stream entry another dispatcher did not finish',
+        );
         deliver(partition, entry);
       }
     }
@@ -237,7 +247,11 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
 
   const reading = readLoop();
   // Half the idle time: a dead dispatcher's entries wait between 1× and 1.5× claimIdleMs.
-  const stopClaiming = every(Math.max(100, Math.floor(options.claimIdleMs / 2)), claimStale, 'claiming stale entries');
+  const stopClaiming = every(
+    Math.max(100, Math.floor(options.claimIdleMs / 2)),
+    claimStale,
+    'claiming stale entries',
+  );
   const stopTrimming = every(options.trimEveryMs, trim, 'trimming the event streams');
 
   return {

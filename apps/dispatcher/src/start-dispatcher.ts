@@ -66,6 +66,8 @@ export interface DispatcherOptions {
 export interface Dispatcher {
   /** This dispatcher's name in the dispatchers' consumer group. */
   consumer: string;
+  /** Stream entries this dispatcher delivered (valid items emitted, checks scheduled) since it started. */
+  readonly delivered: number;
   /** Stops reading, lets the entries being delivered finish, then closes the fallback queue and the connections. */
   close(): Promise<void>;
 }
@@ -143,6 +145,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
   });
   const deps = { redis, keys, checks, logger: log };
 
+  let delivered = 0;
   const handle = async (_partition: number, id: string, fields: string[]): Promise<EntryVerdict> => {
     let parsed;
     try {
@@ -152,8 +155,10 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
       throw error;
     }
     await deliverEntry(parsed, deps, id);
+    delivered += 1;
     // The valid items were delivered; the entry is kept in the dead stream for the others.
-    if (parsed.invalid.length > 0) return { kind: 'dead', reason: `invalid_entry: ${parsed.invalid.join('; ')}` };
+    if (parsed.invalid.length > 0)
+      return { kind: 'dead', reason: `invalid_entry: ${parsed.invalid.join('; ')}` };
     return { kind: 'done' };
   };
 
@@ -174,6 +179,9 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
   let closing: Promise<void> | undefined;
   return {
     consumer,
+    get delivered() {
+      return delivered;
+    },
     close() {
       closing ??= (async () => {
         await reader.stop();

@@ -23,12 +23,14 @@ export async function ensureDispatcherGroups(redis: Redis, keys: RedisKeys): Pro
 
 /** How far behind the dispatchers are, over every partition. */
 export interface StreamBacklog {
-  /** Entries in the streams (delivered and trimmed ones excluded). */
+  /** Entries ever appended to the streams (Redis 7's `entries-added`, which trimming does not lower). */
+  added: number;
+  /** Entries still in the streams: not yet trimmed (trimming removes only acknowledged ones). */
   length: number;
   /** Entries read by a dispatcher and not yet acknowledged. */
   pending: number;
-  /** Entries appended and not yet read by any dispatcher (Redis 7's group `lag`; null where Redis cannot tell). */
-  lag: number | null;
+  /** Whether the dispatchers' group has read every partition's last entry. */
+  caughtUp: boolean;
   /** Entries moved to the dead streams. */
   dead: number;
 }
@@ -37,30 +39,32 @@ export interface StreamBacklog {
 export async function readStreamBacklog(redis: Redis, keys: RedisKeys): Promise<StreamBacklog> {
   const perPartition = await Promise.all(
     keys.partitionNumbers.map(async (partition) => {
-      const [length, dead, groups] = await Promise.all([
-        redis.xlen(keys.stream(partition)),
+      const stream = keys.stream(partition);
+      const [info, groups, dead] = await Promise.all([
+        (redis.xinfo('STREAM', stream) as Promise<unknown[]>).then(fieldsToObject, () => ({})),
+        (redis.xinfo('GROUPS', stream) as Promise<unknown[][]>).catch(() => []),
         redis.xlen(keys.deadStream(partition)),
-        (redis.xinfo('GROUPS', keys.stream(partition)) as Promise<unknown[][]>).catch(() => []),
       ]);
-      const group = groups
-        .map((fields) => fieldsToObject(fields))
-        .find((info) => info.name === DISPATCHERS_GROUP);
+      const group = groups.map(fieldsToObject).find((fields) => fields.name === DISPATCHERS_GROUP);
+      const lastId = String(info['last-generated-id'] ?? '0-0');
       return {
-        length,
-        dead,
+        added: Number(info['entries-added'] ?? 0),
+        length: Number(info.length ?? 0),
         pending: Number(group?.pending ?? 0),
-        lag: group?.lag === undefined || group.lag === null ? null : Number(group.lag),
+        caughtUp: lastId === '0-0' || group?.['last-delivered-id'] === lastId,
+        dead,
       };
     }),
   );
   return perPartition.reduce<StreamBacklog>(
     (sum, p) => ({
+      added: sum.added + p.added,
       length: sum.length + p.length,
       pending: sum.pending + p.pending,
-      lag: sum.lag === null || p.lag === null ? null : sum.lag + p.lag,
+      caughtUp: sum.caughtUp && p.caughtUp,
       dead: sum.dead + p.dead,
     }),
-    { length: 0, pending: 0, lag: 0, dead: 0 },
+    { added: 0, length: 0, pending: 0, caughtUp: true, dead: 0 },
   );
 }
 
