@@ -94,7 +94,7 @@ function onPublish(message: Buffer): void {
 
 function onAppended(eventsJson: string, appended: number): void {
   // Entries read back from Redis are validated as the dispatcher does; an invalid one is not traced.
-  const parsed = EventEntryData.safeParse({ events: JSON.parse(eventsJson) });
+  const parsed = EventEntryData.safeParse({ events: JSON.parse(eventsJson) as unknown });
   if (!parsed.success) return;
   for (const item of parsed.data.events) {
     const users = item.target.kind === 'users' ? item.target.userIds.length : 0;

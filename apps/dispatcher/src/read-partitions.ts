@@ -210,7 +210,7 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
       for (const fields of groups) {
         const info = new Map<string, unknown>();
         for (let i = 0; i + 1 < fields.length; i += 2) info.set(String(fields[i]), fields[i + 1]);
-        let keepFrom = after(String(info.get('last-delivered-id') ?? '0-0'));
+        let keepFrom = after(String((info.get('last-delivered-id') as string | undefined) ?? '0-0'));
         if (Number(info.get('pending') ?? 0) > 0) {
           const summary = (await redis.xpending(stream, String(info.get('name')))) as [
             number,

@@ -116,7 +116,7 @@ export async function streamsSettled(
   return waitFor(
     async () => {
       const backlog = await readStreamBacklog(redis, keys);
-      return backlog.caughtUp && backlog.pending === 0 ? backlog : undefined;
+      return backlog.settled ? backlog : undefined;
     },
     { timeoutMs, message: 'every stream entry delivered and acknowledged' },
   );

@@ -72,7 +72,7 @@ describe('poison stream entries', () => {
     // The entry's own fields are kept beside the reason, to be looked at or replayed by hand.
     expect(dead?.events).toContain('bad-1');
     // Acknowledged: nothing of it is pending.
-    expect(((await redis.xpending(keys.stream(partition), 'dispatchers')) as unknown[])[0]).toBe(0);
+    expect((await redis.xpending(keys.stream(partition), 'dispatchers'))[0]).toBe(0);
 
     const logged = await waitFor(() => parsed().find((l) => l.id === poisonId));
     expect(logged.msg).toContain('dead stream');
@@ -160,6 +160,6 @@ describe('poison stream entries', () => {
     expect(dead?.events).toContain(brokenId);
     const retries = parsed().filter((l) => String(l.msg).includes('will be retried'));
     expect(retries.length).toBeGreaterThanOrEqual(3);
-    expect(((await redis.xpending(keys.stream(partition), 'dispatchers')) as unknown[])[0]).toBe(0);
+    expect((await redis.xpending(keys.stream(partition), 'dispatchers'))[0]).toBe(0);
   });
 });

@@ -31,6 +31,8 @@ export interface StreamBacklog {
   pending: number;
   /** Whether the dispatchers' group has read every partition's last entry. */
   caughtUp: boolean;
+  /** Caught up and nothing pending: every entry appended so far was delivered and acknowledged. */
+  settled: boolean;
   /** Entries moved to the dead streams. */
   dead: number;
 }
@@ -41,12 +43,15 @@ export async function readStreamBacklog(redis: Redis, keys: RedisKeys): Promise<
     keys.partitionNumbers.map(async (partition) => {
       const stream = keys.stream(partition);
       const [info, groups, dead] = await Promise.all([
-        (redis.xinfo('STREAM', stream) as Promise<unknown[]>).then(fieldsToObject, () => ({})),
+        (redis.xinfo('STREAM', stream) as Promise<unknown[]>).then(
+          fieldsToObject,
+          (): Record<string, unknown> => ({}),
+        ),
         (redis.xinfo('GROUPS', stream) as Promise<unknown[][]>).catch(() => []),
         redis.xlen(keys.deadStream(partition)),
       ]);
       const group = groups.map(fieldsToObject).find((fields) => fields.name === DISPATCHERS_GROUP);
-      const lastId = String(info['last-generated-id'] ?? '0-0');
+      const lastId = String((info['last-generated-id'] as string | undefined) ?? '0-0');
       return {
         added: Number(info['entries-added'] ?? 0),
         length: Number(info.length ?? 0),
@@ -56,7 +61,7 @@ export async function readStreamBacklog(redis: Redis, keys: RedisKeys): Promise<
       };
     }),
   );
-  return perPartition.reduce<StreamBacklog>(
+  const total = perPartition.reduce(
     (sum, p) => ({
       added: sum.added + p.added,
       length: sum.length + p.length,
@@ -66,10 +71,37 @@ export async function readStreamBacklog(redis: Redis, keys: RedisKeys): Promise<
     }),
     { added: 0, length: 0, pending: 0, caughtUp: true, dead: 0 },
   );
+  return { ...total, settled: total.caughtUp && total.pending === 0 };
 }
 
 function fieldsToObject(fields: unknown[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) out[String(fields[i])] = fields[i + 1];
   return out;
+}
+
+/** One entry of a partition's stream, as stored. */
+export interface StoredEntry {
+  partition: number;
+  id: string;
+  fields: Record<string, string>;
+}
+
+/**
+ * Every entry still in the partition streams (not yet trimmed), by partition then id: for
+ * operators and tests looking at what the dispatchers have to deliver. Reads whole streams:
+ * not for a hot path.
+ */
+export async function readStreamEntries(redis: Redis, keys: RedisKeys): Promise<StoredEntry[]> {
+  const perPartition = await Promise.all(
+    keys.partitionNumbers.map(async (partition) => {
+      const raw = (await redis.xrange(keys.stream(partition), '-', '+')) as Array<[string, string[]]>;
+      return raw.map(([id, list]): StoredEntry => {
+        const fields: Record<string, string> = {};
+        for (let i = 0; i + 1 < list.length; i += 2) fields[list[i] as string] = list[i + 1] as string;
+        return { partition, id, fields };
+      });
+    }),
+  );
+  return perPartition.flat();
 }

@@ -41,8 +41,13 @@ export type {
   Replay,
   SequenceItem,
 } from './inbox.js';
-export { DISPATCHERS_GROUP, ensureDispatcherGroups, readStreamBacklog } from './event-streams.js';
-export type { StreamBacklog } from './event-streams.js';
+export {
+  DISPATCHERS_GROUP,
+  ensureDispatcherGroups,
+  readStreamBacklog,
+  readStreamEntries,
+} from './event-streams.js';
+export type { StoredEntry, StreamBacklog } from './event-streams.js';
 export {
   DEFAULT_PRESENCE_TTL_MS,
   PresenceReader,

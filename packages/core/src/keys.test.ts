@@ -150,7 +150,10 @@ describe(`Redis keys built from ids (seed ${seed})`, () => {
     const counts = new Array<number>(keys.partitions).fill(0);
     for (let i = 0; i < 16_000; i++) counts[keys.partitionOf(`user-${i}`)]! += 1;
     // 1,000 expected per partition; a fair hash stays well within ±15%.
-    for (const count of counts) (expect(count).toBeGreaterThan(850), expect(count).toBeLessThan(1_150));
+    for (const count of counts) {
+      expect(count).toBeGreaterThan(850);
+      expect(count).toBeLessThan(1_150);
+    }
     // FNV-1a of "a" is 0xe40c292c: fixed, so another language can place users the same way.
     expect(hashId('a')).toBe(0xe40c292c);
     expect(createKeys(prefix, 7).partitionOf('a')).toBe(0xe40c292c % 7);

@@ -96,7 +96,7 @@ describe('the inbox', () => {
       [[1], [2, 1]],
       [null, [3]],
     ]);
-    expect(entries.map((e) => JSON.parse(e.events as string))).toEqual([
+    expect(entries.map((e) => JSON.parse(e.events as string) as unknown)).toEqual([
       ['e1', 'e2'],
       ['e1', 'g1'],
     ]);

@@ -4,6 +4,7 @@ import {
   createKeys,
   createRedis,
   parseEntrySeqs,
+  readStreamEntries,
   type Redis,
   type RedisKeys,
 } from '@herald/core';
@@ -33,22 +34,13 @@ export interface StreamProbe {
 export function probeStreams(redisUrl: string, prefix: string, partitions = 16): StreamProbe {
   const redis = createRedis(redisUrl);
   const keys = createKeys(prefix, partitions);
-  const entries = async () => {
-    const out: ProbedEntry[] = [];
-    for (const partition of keys.partitionNumbers) {
-      const raw = (await redis.xrange(keys.stream(partition), '-', '+')) as Array<[string, string[]]>;
-      for (const [id, fields] of raw) {
-        const field = (name: string) => fields[fields.indexOf(name) + 1] as string;
-        out.push({
-          partition,
-          id,
-          events: EventEntryData.parse({ events: JSON.parse(field('events')) }).events,
-          seqs: parseEntrySeqs(field('seqs')),
-        });
-      }
-    }
-    return out;
-  };
+  const entries = async () =>
+    (await readStreamEntries(redis, keys)).map(({ partition, id, fields }): ProbedEntry => ({
+      partition,
+      id,
+      events: EventEntryData.parse({ events: JSON.parse(fields.events ?? 'null') }).events,
+      seqs: parseEntrySeqs(fields.seqs ?? ''),
+    }));
   return {
     redis,
     keys,
