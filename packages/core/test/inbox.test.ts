@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { InboxEntry } from '@herald/contracts';
-import { uniquePrefix, uniqueUser } from '@herald/testing';
+import { uniquePrefix, uniqueUser, uniqueUsersOfOnePartition } from '@herald/testing';
 import {
   appendEntry,
   claimEventId,
@@ -46,20 +46,14 @@ async function sequence(keys: RedisKeys, partition: number, items: SequenceItem[
   });
 }
 
-/** `count` distinct users that share one partition. */
+/** `count` distinct users that share one partition, and that partition. */
 function usersOfOnePartition(
   keys: RedisKeys,
   count: number,
   label = 'user',
 ): { partition: number; users: string[] } {
-  const first = uniqueUser(label);
-  const partition = keys.partitionOf(first);
-  const users = [first];
-  while (users.length < count) {
-    const next = uniqueUser(label);
-    if (keys.partitionOf(next) === partition) users.push(next);
-  }
-  return { partition, users };
+  const users = uniqueUsersOfOnePartition(count, keys.partitionOf, label);
+  return { partition: keys.partitionOf(users[0] as string), users };
 }
 
 /** The fields of each entry of a partition's stream. */
