@@ -75,6 +75,9 @@ describe('completed fallback jobs', () => {
     const queueKeys = await keyCensus(redis, `${prefix}:${QueueName.fallback}:*`);
     const marks = await keyCensus(redis, keys.fallbackSentPattern);
     const completed = await queue.getCompletedCount();
+    const markTtlMs = await redis.pttl(
+      keys.fallbackSent(jobs[0]!.data.checks[0]!.eventId, jobs[0]!.data.checks[0]!.userIds[0]!),
+    );
     const line = (text: string) => process.stdout.write(`[fallback memory] ${text}\n`);
     line(
       `${JOBS} fallback jobs (one check, one email each): ${completed} completed jobs kept, ` +
@@ -83,7 +86,8 @@ describe('completed fallback jobs', () => {
         `(${Math.round(queueKeys.bytes / Math.max(1, completed))} B per completed job kept)`,
     );
     line(
-      `fallback-sent marks: ${marks.count}, ${marks.bytes} B (${Math.round(marks.bytes / Math.max(1, marks.count))} B each); ` +
+      `fallback-sent marks: ${marks.count}, ${marks.bytes} B (${Math.round(marks.bytes / Math.max(1, marks.count))} B each), ` +
+        `the first with ${(markTtlMs / 1000).toFixed(1)} s to live; ` +
         `used_memory ${memoryBefore} → ${memoryAfter} (${memoryAfter - memoryBefore} B; the whole server, other tests included)`,
     );
 
