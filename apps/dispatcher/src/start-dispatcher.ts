@@ -8,6 +8,7 @@ import {
   type FallbackJobData,
 } from '@herald/contracts';
 import {
+  DEFAULT_MAX_DELIVERIES,
   DEFAULT_PARTITIONS,
   checkPartitions,
   closeRedis,
@@ -105,7 +106,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
   const concurrency = checkInt('concurrency', options.concurrency ?? 32, 1, 1_000);
   const checkLingerMs = checkInt('checkLingerMs', options.checkLingerMs ?? 20, 0, 10_000);
   const lockMs = checkInt('lockMs', options.lockMs ?? 10_000, 1_000, 600_000);
-  const maxDeliveries = checkInt('maxDeliveries', options.maxDeliveries ?? 5, 1, 1_000);
+  const maxDeliveries = checkInt('maxDeliveries', options.maxDeliveries ?? DEFAULT_MAX_DELIVERIES, 1, 1_000);
   const consumer = `dispatcher-${createNodeId()}`;
   const log = options.logger.child({ component: 'dispatcher', consumer });
   const keys = createKeys(options.prefix, options.partitions ?? DEFAULT_PARTITIONS);

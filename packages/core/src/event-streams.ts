@@ -4,6 +4,9 @@ import type { Redis } from './redis.js';
 /** The consumer group every dispatcher reads the partition streams in. */
 export const DISPATCHERS_GROUP = 'dispatchers';
 
+/** Deliveries of a stream entry without an acknowledgement before it goes to the dead stream. */
+export const DEFAULT_MAX_DELIVERIES = 5;
+
 /**
  * Creates the dispatchers' group on every partition stream (and the stream itself) where
  * it is missing. A group created after entries were appended still reads them: it starts

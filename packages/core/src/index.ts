@@ -42,6 +42,7 @@ export type {
   SequenceItem,
 } from './inbox.js';
 export {
+  DEFAULT_MAX_DELIVERIES,
   DISPATCHERS_GROUP,
   ensureDispatcherGroups,
   readStreamBacklog,

@@ -42,7 +42,7 @@ export interface RedisKeys {
   /** How many partitions the user ids are spread over (`HERALD_PARTITIONS`). */
   partitions: number;
   /** The partition of a user id (or a room name, or an event id): a stable hash of it. */
-  partitionOf(id: string): number;
+  partitionOf: (id: string) => number;
   /** Every partition number, 0 … partitions − 1. */
   partitionNumbers: readonly number[];
   presence(userId: string): string;
