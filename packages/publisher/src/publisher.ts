@@ -236,6 +236,7 @@ async function addWithin(
   batcher: EventBatcher,
   items: Parameters<EventBatcher['add']>[0],
   eventId: string,
+  idSupplied: boolean,
   timeoutMs: number,
 ): Promise<void> {
   const pending = batcher.add(items);
@@ -245,11 +246,14 @@ async function addWithin(
       const notSent = notPublished(`event ${eventId}`, `no answer in ${timeoutMs} ms`);
       // Withdrawn: `pending.done` rejects with notSent.
       if (pending.withdraw(notSent)) return;
+      // Only a producer-supplied id is recorded: a retry under a generated one is not deduped.
+      const retry = idSupplied
+        ? `retry with the same eventId "${eventId}", which is deduped`
+        : 'a retry may deliver it twice: give events your own eventId to make retries safe';
       reject(
         new HeraldError(
           HeraldErrorCode.unavailable,
-          `Redis did not confirm event ${eventId} within ${timeoutMs} ms: it may still be published; ` +
-            `retry with the same eventId "${eventId}", which is deduped`,
+          `Redis did not confirm event ${eventId} within ${timeoutMs} ms: it may still be published; ${retry}`,
         ),
       );
     }, timeoutMs);
@@ -373,7 +377,7 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
     const items = toEventItems(prepared, keys);
     // Known down: refuse at once, unsent, rather than queue behind the reconnect.
     if (deadline.isDown()) throw notPublished(`event ${prepared.eventId}`, `connection ${redis.status}`);
-    await addWithin(batcher, items, prepared.eventId, redisTimeoutMs);
+    await addWithin(batcher, items, prepared.eventId, prepared.idSupplied, redisTimeoutMs);
     log.debug(
       { eventId: prepared.eventId, event: prepared.event, target: prepared.target.kind, parts: items.length },
       'published',
