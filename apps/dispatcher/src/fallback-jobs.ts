@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
-import type { EventJobItem, FallbackJobData, FallbackPolicy } from '@herald/contracts';
+import type { EventItem, FallbackJobData, FallbackPolicy } from '@herald/contracts';
 
 /** Escapes the characters a fallback job id may not carry raw: ':' (BullMQ) and our own '%' and '|'. */
 function escapeIdPart(value: string): string {
@@ -59,7 +59,7 @@ const RETENTION = { removeOnComplete: { age: 3_600, count: 1_000 } } as const sa
 
 /** One event (or slice) of an events job whose users get the ack check. */
 export interface CheckedItem {
-  item: EventJobItem;
+  item: EventItem;
   fallback: FallbackPolicy;
   users: readonly FallbackUser[];
 }

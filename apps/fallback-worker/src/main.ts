@@ -30,6 +30,7 @@ const logger = createLogger({ name: 'fallback-worker', level: env.HERALD_LOG_LEV
 const fallbackWorker = await startFallbackWorker({
   redisUrl: env.REDIS_URL,
   prefix: env.HERALD_REDIS_PREFIX,
+  partitions: env.HERALD_PARTITIONS,
   logger,
   ...(env.SMTP_URL === undefined ? {} : { smtpUrl: env.SMTP_URL }),
   mailFrom: env.MAIL_FROM,

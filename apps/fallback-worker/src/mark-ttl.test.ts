@@ -11,10 +11,10 @@ const defaults = {
 };
 
 describe('fallbackMarkTtlMs', () => {
-  it('is 747.25 s with the defaults, not a week', () => {
-    // 10 × 15 s (dispatcher deaths) + 127 s (1 + 2 + … + 64 s of backoff) + 10 × 15 s
+  it('is 657.25 s with the defaults, not a week', () => {
+    // 4 × 15 s (redeliveries of a stream entry) + 127 s (1 + 2 + … + 64 s of backoff) + 10 × 15 s
     // (worker deaths) + 20.25 s (presence wait) + 300 s (runs and queue waits).
-    expect(fallbackMarkTtlMs(defaults)).toBe(150_000 + 127_000 + 150_000 + 20_250 + 300_000);
+    expect(fallbackMarkTtlMs(defaults)).toBe(60_000 + 127_000 + 150_000 + 20_250 + 300_000);
   });
 
   it('grows with each setting it is derived from', () => {
@@ -24,14 +24,14 @@ describe('fallbackMarkTtlMs', () => {
     expect(fallbackMarkTtlMs({ ...defaults, backoff: { type: 'exponential', delay: 2_000 } }) - base).toBe(
       127_000,
     );
-    // A 1 s longer lock: 1.5 s later each of the 10 take-ups.
-    expect(fallbackMarkTtlMs({ ...defaults, dispatcherLockMs: 11_000 }) - base).toBe(15_000);
+    // A 1 s longer lock: 1.5 s later each of the 4 redeliveries and of the worker's 10 take-ups.
+    expect(fallbackMarkTtlMs({ ...defaults, dispatcherLockMs: 11_000 }) - base).toBe(6_000);
     expect(fallbackMarkTtlMs({ ...defaults, fallbackLockMs: 11_000 }) - base).toBe(15_000);
     expect(fallbackMarkTtlMs({ ...defaults, presenceTtlMs: 30_000 }) - base).toBe(10_000);
   });
 
   it('counts a fixed backoff (or a bare number, as BullMQ reads it) once per retry, and none without one', () => {
-    const locksAndWaits = 150_000 + 150_000 + 20_250 + MARK_RUN_ALLOWANCE_MS;
+    const locksAndWaits = 60_000 + 150_000 + 20_250 + MARK_RUN_ALLOWANCE_MS;
     expect(fallbackMarkTtlMs({ ...defaults, backoff: { type: 'fixed', delay: 1_000 } })).toBe(
       locksAndWaits + 7_000,
     );

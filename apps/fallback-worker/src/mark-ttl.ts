@@ -1,5 +1,5 @@
 import type { BackoffOptions } from 'bullmq';
-import { jobLockOptions } from '@herald/core';
+import { DEFAULT_MAX_DELIVERIES, jobLockOptions } from '@herald/core';
 
 /**
  * What the lifetime of a `fallback-sent` mark is derived from: the settings of every process
@@ -13,7 +13,7 @@ export interface MarkTtlSettings {
    * `fallbackBackoffMs`. A number is a fixed delay, as in BullMQ; none, no wait.
    */
   backoff?: number | BackoffOptions;
-  /** Lock of an events job: the dispatcher's `HERALD_DISPATCHER_LOCK_MS`. */
+  /** How long a stream entry stays unacknowledged before another dispatcher claims it: `HERALD_DISPATCHER_LOCK_MS`. */
   dispatcherLockMs: number;
   /** Lock of a fallback job: the fallback worker's `HERALD_FALLBACK_LOCK_MS`. */
   fallbackLockMs: number;
@@ -36,20 +36,20 @@ export const RECHECK_MARGIN_MS = 250;
 /**
  * How long a `fallback-sent` mark must outlive its write (ms): the longest a check of the
  * same (event, user) can still run after the first one. Such checks are the fallback job's
- * own later runs and a second fallback job for the pair, added when its events job runs again
- * after a dispatcher died before completing it (a lone check's job id stops that add only
- * while the first job is kept). Summed, each at its worst:
+ * own later runs and a second fallback job for the pair, added when its stream entry is
+ * delivered again after a dispatcher died before acknowledging it (a lone check's job id
+ * stops that add only while the first job is kept). Summed, each at its worst:
  *
- * - `S × 1.5 × dispatcherLockMs`: the events job taken up again after each dispatcher death
- *   (lock expiry plus half a lock until the stalled check; `S` = 10 deaths a job survives,
- *   `jobLockOptions`), adding the check again that much later;
+ * - `(D − 1) × 1.5 × dispatcherLockMs`: the entry claimed and delivered again after each
+ *   dispatcher death (pending a lock, plus half a lock until the next claim pass; after
+ *   `D` = `DEFAULT_MAX_DELIVERIES` = 5 deliveries it is dead-lettered), adding the check again;
  * - the fallback job's retries: `backoff × (2^(attempts − 1) − 1)` for BullMQ's exponential
  *   backoff (`backoff × (attempts − 1)` fixed);
  * - `S × 1.5 × fallbackLockMs`: the fallback job taken up again after each worker death;
  * - `presenceTtlMs + 250 ms`: the one wait of a check for a plain device's presence entry;
  * - `MARK_RUN_ALLOWANCE_MS` for the rest.
  *
- * With the defaults (8 attempts from 1 s, 10 s locks, 20 s presence) it is 747.25 s. A check
+ * With the defaults (8 attempts from 1 s, 10 s locks, 20 s presence) it is 657.25 s. A check
  * later than that (a failed job retried by hand, say) finds no mark and may email again.
  *
  * @example
@@ -57,7 +57,7 @@ export const RECHECK_MARGIN_MS = 250;
  */
 export function fallbackMarkTtlMs(settings: MarkTtlSettings): number {
   const ttl =
-    takeUpsMs(settings.dispatcherLockMs) +
+    redeliveriesMs(settings.dispatcherLockMs) +
     retriesMs(settings.attempts, settings.backoff) +
     takeUpsMs(settings.fallbackLockMs) +
     settings.presenceTtlMs +
@@ -65,6 +65,15 @@ export function fallbackMarkTtlMs(settings: MarkTtlSettings): number {
     MARK_RUN_ALLOWANCE_MS;
   // 2^99 backoffs would overflow what Redis takes as an expiry; such a schedule never ends anyway.
   return Math.min(ttl, Number.MAX_SAFE_INTEGER);
+}
+
+/**
+ * The latest a stream entry is delivered again after the dispatcher deaths it survives:
+ * each time it stays pending `lockMs`, then the next claim pass (every half lock) takes it;
+ * after `DEFAULT_MAX_DELIVERIES` deliveries it goes to the dead stream instead.
+ */
+function redeliveriesMs(lockMs: number): number {
+  return (DEFAULT_MAX_DELIVERIES - 1) * 1.5 * lockMs;
 }
 
 /**

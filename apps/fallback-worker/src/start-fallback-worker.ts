@@ -1,8 +1,10 @@
 import { DelayedError, UnrecoverableError, Worker } from 'bullmq';
 import { HeraldError, HeraldErrorCode, QueueName } from '@herald/contracts';
 import {
+  DEFAULT_PARTITIONS,
   DEFAULT_PRESENCE_TTL_MS,
   PresenceReader,
+  checkPartitions,
   closeRedis,
   createKeys,
   createRedis,
@@ -19,6 +21,8 @@ export interface FallbackWorkerOptions {
   redisUrl: string;
   /** Hash-tagged key prefix shared by every Herald process, e.g. `{herald}`. */
   prefix: string;
+  /** Partitions (`HERALD_PARTITIONS`), the same in every process; checked against Redis at start. @default 16 */
+  partitions?: number;
   logger: Logger;
   /** smtp:// or smtps:// URL; unset → emails are written to the log (dev). */
   smtpUrl?: string;
@@ -103,7 +107,7 @@ export async function startFallbackWorker(options: FallbackWorkerOptions): Promi
     );
   }
   const log = options.logger.child({ component: 'fallback-worker' });
-  const keys = createKeys(options.prefix);
+  const keys = createKeys(options.prefix, options.partitions ?? DEFAULT_PARTITIONS);
   const redis = createRedis(options.redisUrl, { enableAutoPipelining: true });
   const workerRedis = createRedis(options.redisUrl);
   const connections = [redis, workerRedis];
@@ -165,6 +169,13 @@ export async function startFallbackWorker(options: FallbackWorkerOptions): Promi
   });
   worker.on('error', (error) => log.error({ err: error }, 'fallback worker error'));
   await worker.waitUntilReady();
+  try {
+    await checkPartitions(redis, keys);
+  } catch (error) {
+    await worker.close();
+    await Promise.all(connections.map((c) => closeRedis(c)));
+    throw error;
+  }
 
   let closing: Promise<void> | undefined;
   return {

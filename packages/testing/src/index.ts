@@ -1,4 +1,4 @@
-export { uniquePrefix, uniqueUser } from './ids.js';
+export { uniquePrefix, uniqueUser, uniqueUsersOfOnePartition } from './ids.js';
 export { TEST_JWT_SECRET, mintToken, mintUnsignedToken, signToken } from './tokens.js';
 export type { MintTokenOptions } from './tokens.js';
 export { sleep, waitFor } from './wait.js';
