@@ -13,6 +13,18 @@ export {
 export { REDACTED_PATHS, createLogger, silentLogger } from './logger.js';
 export type { Logger, LoggerOptions } from './logger.js';
 export { Redis, closeRedis, createRedis } from './redis.js';
+export {
+  createRedisClient,
+  envRedisClusterNodes,
+  parseRedisClusterNodes,
+  redisSpecFromEnv,
+} from './redis-client.js';
+export type {
+  RedisClient,
+  RedisClientOptions,
+  RedisConnectionSpec,
+  RedisNodeAddress,
+} from './redis-client.js';
 export { createKeys } from './keys.js';
 export { DEFAULT_REDIS_TIMEOUT_MS, createRedisDeadline } from './redis-deadline.js';
 export { TimeoutError, withTimeout } from './with-timeout.js';
