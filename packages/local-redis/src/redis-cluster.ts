@@ -56,6 +56,8 @@ export interface RedisCluster {
   readonly nodes: readonly ClusterNode[];
   /** `host:port,…` of every node started, the form `REDIS_CLUSTER_NODES` takes. */
   readonly nodesEnv: string;
+  /** The temporary directory holding each node's `nodes.conf`; gone after `stop()`. */
+  readonly dir: string;
   /** The master that owns `key`'s hash slot (hash tags honoured), as the cluster last settled. */
   masterOf(key: string): ClusterNode;
   /**
@@ -155,6 +157,7 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
       return running.filter((node) => node.alive).map(view);
     },
     nodesEnv,
+    dir,
     masterOf(key) {
       const slot = keySlot(key);
       const range = slots.find((r) => slot >= r.from && slot <= r.to);
