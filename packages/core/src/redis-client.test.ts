@@ -55,6 +55,7 @@ describe('createRedisClient', () => {
     );
     expect(client).toBeInstanceOf(Cluster);
     expect((client as Cluster).options).toMatchObject({
+      shardedSubscribers: true,
       lazyConnect: true,
       enableAutoPipelining: true,
       redisOptions: { maxRetriesPerRequest: null, connectionName: 'herald-test' },

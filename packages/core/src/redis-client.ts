@@ -98,12 +98,13 @@ export interface RedisClientOptions {
    */
   redis?: RedisOptions;
   /**
-   * Cluster-only ioredis options, ignored for a URL. `shardedSubscribers: true` is needed on a
-   * client that runs SSUBSCRIBE (the sub client of `createShardedAdapter`): it keeps one
-   * subscriber connection per master, opened when a channel of that master is subscribed, and
-   * resubscribes after a failover. Without it, SSUBSCRIBE goes to one arbitrary node and
-   * misses every channel whose slot lives elsewhere.
-   * @default {} (ioredis's defaults)
+   * Cluster-only ioredis options, ignored for a URL. `shardedSubscribers` is on unless set
+   * here: it gives SSUBSCRIBE one subscriber connection per master (opened only once a channel
+   * of that master is subscribed), routes each channel to its slot's master and resubscribes
+   * after a failover. Off (ioredis's default), SSUBSCRIBE goes to one subscriber connection on
+   * an arbitrary node: for a channel of another master it never settles, and no `smessage`
+   * reaches the client even for the channels that did subscribe (ioredis 5.11).
+   * @default { shardedSubscribers: true } (and ioredis's defaults for the rest)
    */
   cluster?: Omit<ClusterOptions, 'redisOptions'>;
 }
@@ -153,6 +154,6 @@ export function createRedisClient(spec: RedisConnectionSpec, options: RedisClien
   if (retryStrategy !== undefined) onCluster.clusterRetryStrategy = retryStrategy;
   return new Cluster(
     spec.nodes.map((node) => ({ ...node })),
-    { ...onCluster, ...options.cluster, redisOptions: perNode },
+    { shardedSubscribers: true, ...onCluster, ...options.cluster, redisOptions: perNode },
   );
 }

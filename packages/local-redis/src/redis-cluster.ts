@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -11,6 +11,9 @@ import { freePort, startRedisServer, type RedisServerChild } from './redis-serve
 export const CLUSTER_SLOTS = 16_384;
 
 const HOST = '127.0.0.1';
+const DIR_PREFIX = 'herald-cluster-';
+/** Holds the pid of the process that started the cluster, so a later start can tell an orphan. */
+const OWNER_FILE = 'owner.pid';
 
 export type ClusterNodeRole = 'master' | 'replica';
 
@@ -98,8 +101,11 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
   const settings = checkOptions(options);
   await checkRedisCli(settings.redisCli);
 
-  const dir = await mkdtemp(join(tmpdir(), 'herald-cluster-'));
-  // stop() removes it; this covers a test process that exits without calling stop().
+  await removeOrphanedDirs();
+  const dir = await mkdtemp(join(tmpdir(), DIR_PREFIX));
+  await writeFile(join(dir, OWNER_FILE), String(process.pid));
+  // stop() removes it; this covers a test process that exits without calling stop(). One killed
+  // by a signal runs no handler: the watchdogs stop its nodes, and the next start removes the dir.
   const removeDirOnExit = () => rmSync(dir, { recursive: true, force: true });
   process.on('exit', removeDirOnExit);
   const running: RunningNode[] = [];
@@ -217,6 +223,27 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
     },
     stop,
   };
+}
+
+/** Removes the directories of clusters whose starting process is gone. */
+async function removeOrphanedDirs(): Promise<void> {
+  const entries = await readdir(tmpdir()).catch(() => [] as string[]);
+  for (const entry of entries.filter((name) => name.startsWith(DIR_PREFIX))) {
+    const dir = join(tmpdir(), entry);
+    const owner = Number(await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => ''));
+    if (!Number.isInteger(owner) || owner <= 0 || processAlive(owner)) continue;
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, but someone else's.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 interface Settings {

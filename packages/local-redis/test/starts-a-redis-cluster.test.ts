@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { access } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import {
@@ -114,6 +116,44 @@ describe('startRedisCluster', () => {
     for (const port of ports) expect(await portAnswers(port)).toBe(false);
     await expect(access(cluster.dir)).rejects.toThrow(/ENOENT/);
   });
+});
+
+describe('a cluster whose starter is SIGKILLed', () => {
+  it('stops with it, and the next start removes its directory', async () => {
+    const fixture = fileURLToPath(new URL('./fixtures/start-cluster-and-wait.ts', import.meta.url));
+    const starter = spawn(process.execPath, ['--import', 'tsx', fixture], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise((resolve) => starter.once('exit', resolve));
+    let started: { ports: number[]; dir: string };
+    try {
+      started = await new Promise((resolve, reject) => {
+        let text = '';
+        starter.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+          text += chunk;
+          if (text.includes('\n')) resolve(JSON.parse(text) as { ports: number[]; dir: string });
+        });
+        starter.once('exit', (code) =>
+          reject(new Error(`the starter exited (${String(code)}) before printing`)),
+        );
+      });
+    } finally {
+      starter.kill('SIGKILL');
+      await exited;
+    }
+    expect(started.ports).toHaveLength(3);
+    // The watchdogs notice the closed pipe and SIGTERM their redis-server.
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline && (await Promise.all(started.ports.map(portAnswers))).some(Boolean)) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    for (const port of started.ports) expect(await portAnswers(port)).toBe(false);
+    await access(started.dir);
+
+    const next = await startRedisCluster({ replicasPerMaster: 0 });
+    await next.stop();
+    await expect(access(started.dir)).rejects.toThrow(/ENOENT/);
+  }, 30_000);
 });
 
 describe('startRedisCluster refuses', () => {
