@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { access } from 'node:fs/promises';
+import { access, chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
@@ -162,6 +164,22 @@ describe('startRedisCluster refuses', () => {
       /needs redis-cli .*'\/nonexistent\/redis-cli' \(option redisCli\).*apt-get install redis-tools/,
     );
   });
+
+  it('to wait past startTimeoutMs, saying what each node reported', async () => {
+    // A redis-server whose masters hold every replica's first sync for 30 s: the cluster forms,
+    // but its replicas never get in sync in time. (A later argument overrides an earlier one.)
+    const dir = await mkdtemp(join(tmpdir(), 'herald-slow-sync-'));
+    const slowSync = join(dir, 'redis-server');
+    await writeFile(slowSync, '#!/bin/sh\nexec redis-server "$@" --repl-diskless-sync-delay 30\n');
+    await chmod(slowSync, 0o755);
+    try {
+      await expect(startRedisCluster({ redisServer: slowSync, startTimeoutMs: 3_000 })).rejects.toThrow(
+        /did not come up within 3000 ms \(startTimeoutMs\); each node reported: .*127\.0\.0\.1:\d+ replica master_link_status:down/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 20_000);
 
   it('fewer than 3 masters, naming the option', async () => {
     await expect(startRedisCluster({ masters: 2 })).rejects.toThrow(
