@@ -33,7 +33,7 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
 describe('createRedisClient on a Redis Cluster', () => {
   let cluster: RedisCluster;
   let spec: RedisConnectionSpec;
-  const opened: Array<RedisClient | Redis> = [];
+  const opened: RedisClient[] = [];
   const errors: string[] = [];
   const open = (options?: RedisClientOptions): RedisClient => {
     const client = createRedisClient(spec, options);
@@ -63,7 +63,7 @@ describe('createRedisClient on a Redis Cluster', () => {
   }, 30_000);
 
   afterAll(async () => {
-    await Promise.all(opened.map((client) => closeRedis(client as Redis)));
+    await Promise.all(opened.map((client) => closeRedis(client)));
     await cluster?.stop();
   });
 

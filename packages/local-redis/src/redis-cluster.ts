@@ -174,6 +174,11 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
     async killMaster(target, signal = 'SIGKILL') {
       const node = byPort(target.port);
       if (!node?.alive) throw new Error(`killMaster: no running node on port ${target.port}`);
+      if (settings.replicasPerMaster === 0) {
+        throw new Error(
+          'killMaster: this cluster has no replicas (replicasPerMaster: 0), so no failover can follow',
+        );
+      }
       if ((await roleOf(node)) !== 'master') {
         throw new Error(
           `killMaster: 127.0.0.1:${target.port} is not a master now; pick one with masterOf(key)`,
