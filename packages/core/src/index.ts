@@ -15,6 +15,18 @@ export type { Logger, LoggerOptions } from './logger.js';
 export { Redis, closeRedis, createRedis } from './redis.js';
 export { DEFAULT_PARTITIONS, MAX_PARTITIONS, createKeys, hashId } from './keys.js';
 export { checkPartitions } from './partitions-check.js';
+export {
+  createRedisClient,
+  envRedisClusterNodes,
+  parseRedisClusterNodes,
+  redisSpecFromEnv,
+} from './redis-client.js';
+export type {
+  RedisClient,
+  RedisClientOptions,
+  RedisConnectionSpec,
+  RedisNodeAddress,
+} from './redis-client.js';
 export { DEFAULT_REDIS_TIMEOUT_MS, createRedisDeadline } from './redis-deadline.js';
 export { TimeoutError, withTimeout } from './with-timeout.js';
 export type { RedisDeadline } from './redis-deadline.js';
