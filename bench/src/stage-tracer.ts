@@ -3,19 +3,17 @@
  * goes. It runs beside the bench as its own process, on the bench's Redis, and only
  * watches what Herald writes there anyway:
  *
- * - BullMQ's event stream of the events queue (`{p}:events:events`): each job's `added`
- *   and `active` entries, whose stream ids are Redis's clock in ms;
- * - each job's data (`HGET {p}:events:{id} data`, read when the job turns active): its
- *   events' `publishedAt` (the publisher's `Date.now()` at `emit`) and ids;
+ * - the partition streams (`{name:n}:events`, read with plain XREAD, outside the
+ *   dispatchers' group): each entry's id is Redis's clock in ms when it was appended, and
+ *   its items carry their `publishedAt` (the publisher's `Date.now()` at `emit`) and ids;
  * - the socket.io channel (`PSUBSCRIBE {p}:socket.io#*`, as the nodes' adapter does):
  *   when each event's PUBLISH reaches a subscriber.
  *
- * So each user-targeted event splits into publisher (publish → job added: linger, batch
- * and the MULTI), queue (added → active: the worker's pickup) and dispatcher (active →
- * PUBLISH: state read, emits). Every second it writes their p50/p90/p99 and, for the
- * slowest 1%, the mean of each stage. A `toUsers` fan-out (items of ≥ 100 users) gets a
- * timeline instead: when each slice was added and turned active, and when its PUBLISHes
- * went out, all relative to the publish.
+ * So each user-targeted event splits into publisher (publish → entry appended: linger,
+ * batch and the script) and dispatcher (appended → PUBLISH: the group read, presence
+ * read, emits). Every second it writes their p50/p90/p99 and, for the slowest 1%, the
+ * mean of each stage. A `toUsers` fan-out (items of ≥ 100 users) gets a timeline instead:
+ * when each slice was appended, and when its PUBLISHes went out, all relative to the publish.
  *
  * It costs CPU (it decodes every PUBLISH and parses every job), so its run's figures are
  * for the breakdown, not for the results. Clocks: one machine, so Redis's ms, the
@@ -25,7 +23,8 @@
  */
 import { appendFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { EventJobData, QueueName } from '@herald/contracts';
+import { EventEntryData } from '@herald/contracts';
+import { createKeys } from '@herald/core';
 import { Redis } from 'ioredis';
 
 // notepack.io is what @socket.io/redis-emitter encodes with; resolved through it, as the same version.
@@ -44,27 +43,25 @@ if (!url || !prefix || !out)
 const write = (line: string) => appendFileSync(out, `${new Date().toISOString().slice(11, 23)} ${line}\n`);
 const clock = () => performance.timeOrigin + performance.now();
 
-interface JobTimes {
-  added: number;
-  active: number;
-}
 /** One event of a single-user item: its times until its PUBLISH is seen. */
-interface Pending extends JobTimes {
+interface Pending {
+  appended: number;
   publishedAt: number;
 }
 interface FanOut {
   publishedAt: number;
-  slices: JobTimes[];
+  /** When each slice was appended, in ms after the publish. */
+  slices: number[];
   publishes: number[];
   lastChange: number;
 }
 
 const pending = new Map<string, Pending>();
-/** PUBLISHes seen before their job's data was read (the read races the dispatcher). */
+/** PUBLISHes seen before their entry was read (the read races the dispatcher). */
 const early = new Map<string, number>();
 const fanOuts = new Map<string, FanOut>();
-/** Per finished event: publisher, queue, dispatcher, total (ms). */
-let rows: Array<[number, number, number, number]> = [];
+/** Per finished event: publisher, dispatcher, total (ms). */
+let rows: Array<[number, number, number]> = [];
 
 function finish(eventId: string): void {
   const times = pending.get(eventId);
@@ -72,12 +69,7 @@ function finish(eventId: string): void {
   if (!times || publishAt === undefined) return;
   pending.delete(eventId);
   early.delete(eventId);
-  rows.push([
-    times.added - times.publishedAt,
-    times.active - times.added,
-    publishAt - times.active,
-    publishAt - times.publishedAt,
-  ]);
+  rows.push([times.appended - times.publishedAt, publishAt - times.appended, publishAt - times.publishedAt]);
 }
 
 function onPublish(message: Buffer): void {
@@ -100,9 +92,9 @@ function onPublish(message: Buffer): void {
   finish(meta.id);
 }
 
-function onActive(data: string, times: JobTimes): void {
-  // Jobs read back from Redis are validated as the dispatcher does; an invalid one is not traced.
-  const parsed = EventJobData.safeParse(JSON.parse(data));
+function onAppended(eventsJson: string, appended: number): void {
+  // Entries read back from Redis are validated as the dispatcher does; an invalid one is not traced.
+  const parsed = EventEntryData.safeParse({ events: JSON.parse(eventsJson) as unknown });
   if (!parsed.success) return;
   for (const item of parsed.data.events) {
     const users = item.target.kind === 'users' ? item.target.userIds.length : 0;
@@ -112,10 +104,10 @@ function onActive(data: string, times: JobTimes): void {
         fanOut = { publishedAt: item.publishedAt, slices: [], publishes: [], lastChange: clock() };
         fanOuts.set(item.eventId, fanOut);
       }
-      fanOut.slices.push({ added: times.added - item.publishedAt, active: times.active - item.publishedAt });
+      fanOut.slices.push(appended - item.publishedAt);
       fanOut.lastChange = clock();
     } else if (users === 1) {
-      pending.set(item.eventId, { ...times, publishedAt: item.publishedAt });
+      pending.set(item.eventId, { appended, publishedAt: item.publishedAt });
       finish(item.eventId);
     }
   }
@@ -127,17 +119,17 @@ const ms = (v: number) => v.toFixed(0);
 
 function reportSecond(): void {
   if (rows.length > 0) {
-    const names = ['publisher', 'queue', 'dispatcher', 'total'];
+    const names = ['publisher', 'dispatcher', 'total'];
     const parts = names.map((name, i) => {
       const sorted = rows.map((r) => r[i] as number).sort((a, b) => a - b);
       return `${name} ${ms(quantile(sorted, 0.5))}/${ms(quantile(sorted, 0.9))}/${ms(quantile(sorted, 0.99))}`;
     });
     const slowest = [...rows]
-      .sort((a, b) => b[3] - a[3])
+      .sort((a, b) => b[2] - a[2])
       .slice(0, Math.max(1, Math.floor(rows.length / 100)));
     const mean = (i: number) => ms(slowest.reduce((s, r) => s + (r[i] ?? 0), 0) / slowest.length);
     write(
-      `events ${rows.length}: ${parts.join(' | ')} ms (p50/p90/p99) | slowest 1%: publisher ${mean(0)}, queue ${mean(1)}, dispatcher ${mean(2)} ms`,
+      `events ${rows.length}: ${parts.join(' | ')} ms (p50/p90/p99) | slowest 1%: publisher ${mean(0)}, dispatcher ${mean(1)} ms`,
     );
     rows = [];
   }
@@ -155,55 +147,43 @@ function reportSecond(): void {
       `fan-out ${eventId}: ${fanOut.slices.length} slices; PUBLISHes ${publishes.length}: first ${ms(publishes[0] ?? 0)}, ` +
         `p50 ${ms(quantile(publishes, 0.5))}, p99 ${ms(quantile(publishes, 0.99))}, last ${ms(publishes.at(-1) ?? 0)} ms after the publish`,
     );
-    write(`  slices added  (ms after the publish): ${list(fanOut.slices.map((s) => s.added))}`);
-    write(`  slices active (ms after the publish): ${list(fanOut.slices.map((s) => s.active))}`);
+    write(`  slices appended (ms after the publish): ${list(fanOut.slices)}`);
   }
-  // Events whose PUBLISH never came (offline users), PUBLISHes of the other paths and jobs
-  // whose `active` entry was trimmed from the stream must not pile up.
-  for (const map of [pending, early, addedAt]) if (map.size > 100_000) map.clear();
+  // Events whose PUBLISH never came (offline users) and PUBLISHes of the other paths must not pile up.
+  for (const map of [pending, early]) if (map.size > 100_000) map.clear();
 }
 
-const addedAt = new Map<string, number>();
 const reader = new Redis(url, { maxRetriesPerRequest: null });
 const subscriber = new Redis(url, { maxRetriesPerRequest: null });
-const jobKey = (id: string) => `${prefix}:${QueueName.events}:${id}`;
-const streamKey = jobKey('events');
+const partitions = Number(process.env.BENCH_TRACE_PARTITIONS ?? 16);
+const keys = createKeys(prefix, partitions);
+const streams = keys.partitionNumbers.map((partition) => keys.stream(partition));
 await subscriber.psubscribe(`${prefix}:socket.io#*`);
 subscriber.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => onPublish(message));
 setInterval(reportSecond, 1_000);
-write(`tracing ${streamKey} and ${prefix}:socket.io#*`);
+write(`tracing ${streams.length} partition streams and ${prefix}:socket.io#*`);
 
 // The tracer's own failures go to its file: a bench child that dies fails the whole run.
 const report = (what: string) => (error: unknown) =>
   write(`tracer: ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
 for (const connection of [reader, subscriber]) connection.on('error', report('redis connection'));
 
-let lastId = '$';
+const lastIds = streams.map(() => '$');
 for (;;) {
   const reply = await reader
-    .xread('COUNT', 1_000, 'BLOCK', 1_000, 'STREAMS', streamKey, lastId)
+    .xread('COUNT', 1_000, 'BLOCK', 1_000, 'STREAMS', ...streams, ...lastIds)
     .catch((error: unknown) => {
       report('XREAD')(error);
       return new Promise<null>((resolve) => setTimeout(() => resolve(null), 1_000));
     });
-  for (const [id, fields] of reply?.[0]?.[1] ?? []) {
-    lastId = id;
-    const time = Number(id.slice(0, id.indexOf('-')));
-    const entry: Record<string, string> = {};
-    for (let i = 0; i + 1 < fields.length; i += 2) entry[fields[i] as string] = fields[i + 1] as string;
-    const jobId = entry.jobId;
-    if (jobId === undefined) continue;
-    if (entry.event === 'added') addedAt.set(jobId, time);
-    else if (entry.event === 'active') {
-      const added = addedAt.get(jobId);
-      addedAt.delete(jobId);
-      if (added === undefined) continue;
-      void reader
-        .hget(jobKey(jobId), 'data')
-        .then((data) => {
-          if (data) onActive(data, { added, active: time });
-        })
-        .catch(report(`reading job ${jobId}`));
+  for (const [stream, entries] of reply ?? []) {
+    const at = streams.indexOf(stream);
+    for (const [id, fields] of entries) {
+      lastIds[at] = id;
+      const appended = Number(id.slice(0, id.indexOf('-')));
+      for (let i = 0; i + 1 < fields.length; i += 2) {
+        if (fields[i] === 'events') onAppended(fields[i + 1] as string, appended);
+      }
     }
   }
 }

@@ -1,10 +1,10 @@
 import { Emitter, RESERVED_EVENTS } from '@socket.io/redis-emitter';
-import { UnrecoverableError } from 'bullmq';
-import { EventJobItem, describeIssues, toFieldIssues, userRoom, type DeliveryMeta } from '@herald/contracts';
+import { EventItem, describeIssues, toFieldIssues, userRoom, type DeliveryMeta } from '@herald/contracts';
 import {
   batchPublishes,
   hasPlainDevice,
-  readDeliveryState,
+  parseEntrySeqs,
+  readLivePresence,
   type Logger,
   type Redis,
   type RedisKeys,
@@ -13,7 +13,7 @@ import type { CheckBatcher } from './check-batcher.js';
 import type { CheckedItem, FallbackUser } from './fallback-jobs.js';
 
 export interface DeliverEventDeps {
-  /** Connection for the records and presence read and the PUBLISHes (auto-pipelined). */
+  /** Connection for the presence read and the PUBLISHes (auto-pipelined). */
   redis: Redis;
   keys: RedisKeys;
   /** Queues the job's ack checks in a shared delayed fallback job. */
@@ -21,30 +21,35 @@ export interface DeliverEventDeps {
   logger: Logger;
 }
 
-/** What one events job did, kept as the job's return value for inspection. */
+/** What delivering one stream entry did (logged at debug). */
 export interface DeliveryResult {
-  /** Events (or `toUsers` slices) the job carried. */
+  /** Events (or `toUsers` slices) the entry carried. */
   events: number;
-  /** Of those, skipped: their (eventId, part) is delivered by another job (a repeated publish). */
+  /** Of those, skipped: republishes of a slice an earlier entry delivers, and repeats within the entry. */
   skipped: number;
   /** Online users, rooms or broadcasts emitted to. */
   emitted: number;
   /** Users given a fallback check: every user of an event with a fallback policy. */
   fallbacks: number;
-  /** Events (or slices) of those users, whose checks went into a fallback job shared with other events jobs. */
+  /** Events (or slices) of those users, whose checks went into a fallback job shared with other entries. */
   checked: number;
 }
 
-/** The items of an events job, with the reasons of those that are invalid. */
-export interface ParsedEventJob {
-  items: EventJobItem[];
-  /** Each valid item's place in the job's data (its seqs are recorded by that place). */
-  indices: number[];
+/** An entry that can never be delivered (not Herald's shape): it goes to the dead stream at once. */
+export class PoisonEntryError extends Error {
+  override name = 'PoisonEntryError';
+}
+
+/** The items of a stream entry, with their seqs and the reasons of those that are invalid. */
+export interface ParsedEntry {
+  items: EventItem[];
+  /** Per valid item, its users' seqs, or null where it is a republish that an earlier entry delivers. */
+  seqs: Array<number[] | null>;
   invalid: string[];
 }
 
-function checkItem(data: unknown, path: string): EventJobItem | string {
-  const parsed = EventJobItem.safeParse(data);
+function checkItem(data: unknown, path: string): EventItem | string {
+  const parsed = EventItem.safeParse(data);
   if (!parsed.success) return describeIssues(toFieldIssues(parsed.error, path));
   if (RESERVED_EVENTS.has(parsed.data.event)) {
     return `${path}.event: "${parsed.data.event}" is reserved by Socket.IO`;
@@ -53,48 +58,70 @@ function checkItem(data: unknown, path: string): EventJobItem | string {
 }
 
 /**
- * Validates the data of one events job read back from Redis: a batch whose items are
- * checked one by one. A job whose envelope is wrong is a poison job: retrying cannot fix
- * it, so it throws an `UnrecoverableError` with the reason and goes to the failed set at
- * once instead of holding up the queue. Invalid items of a valid batch are returned as reasons.
+ * Validates a stream entry read back from Redis (its fields: `events`, the items' JSON,
+ * and `seqs`, what the publisher's script assigned): the items are checked one by one.
+ * An entry whose envelope is wrong is poison: reading it again cannot fix it, so it
+ * throws a `PoisonEntryError` with the reason, and the entry goes to the dead stream at
+ * once instead of being retried. Invalid items of a valid entry are returned as reasons.
  */
-export function parseEventJob(data: unknown): ParsedEventJob {
-  const events =
-    typeof data === 'object' && data !== null ? (data as { events?: unknown }).events : undefined;
-  if (!Array.isArray(events) || events.length === 0) {
-    const got = Array.isArray(events) ? 'an empty array' : events === undefined ? 'none' : typeof events;
-    throw new UnrecoverableError(`invalid_job: data: expected { events: [ … ] }; got events ${got}`);
+export function parseEntry(fields: readonly string[]): ParsedEntry {
+  const field = (name: string) => {
+    for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+    return undefined;
+  };
+  const eventsJson = field('events');
+  const seqsText = field('seqs');
+  if (eventsJson === undefined || seqsText === undefined) {
+    throw new PoisonEntryError('invalid_entry: expected the fields events and seqs');
   }
-  const items: EventJobItem[] = [];
-  const indices: number[] = [];
+  let events: unknown;
+  try {
+    events = JSON.parse(eventsJson);
+  } catch {
+    throw new PoisonEntryError('invalid_entry: events is not JSON');
+  }
+  const allSeqs = parseEntrySeqs(seqsText);
+  if (!Array.isArray(events) || events.length === 0 || allSeqs.length !== events.length) {
+    const got = Array.isArray(events) ? `${events.length} events and ${allSeqs.length} seqs` : typeof events;
+    throw new PoisonEntryError(
+      `invalid_entry: expected a non-empty events array with one seqs part each; got ${got}`,
+    );
+  }
+  const items: EventItem[] = [];
+  const seqs: Array<number[] | null> = [];
   const invalid: string[] = [];
   events.forEach((event: unknown, i) => {
-    const checked = checkItem(event, `data.events.${i}`);
+    const checked = checkItem(event, `events.${i}`);
+    const itemSeqs = allSeqs[i] as number[] | null;
     if (typeof checked === 'string') invalid.push(checked);
-    else {
+    else if (
+      itemSeqs !== null &&
+      (checked.target.kind === 'users' ? checked.target.userIds.length : 0) !== itemSeqs.length
+    ) {
+      invalid.push(`seqs.${i}: expected one seq per user of events.${i}`);
+    } else {
       items.push(checked);
-      indices.push(i);
+      seqs.push(itemSeqs);
     }
   });
-  return { items, indices, invalid };
+  return { items, seqs, invalid };
 }
 
 /**
- * Delivers one events job: a batch of events the publisher already sequenced (each
- * user's seq and inbox entry were written in the MULTI that queued the job, with the
- * seqs of all its users in one record of the job). Round trips are per job, not per event:
+ * Delivers one stream entry: a batch of events of one partition the publisher already
+ * sequenced (each user's seq and inbox entry were written by the script that appended the
+ * entry, which carries the seqs). Round trips are per entry, not per event:
  *
- * 1. one script call reads the job's seqs and the presence of all users of the job;
+ * 1. one script call reads the presence of all users of the entry (one partition, one slot);
  * 2. one script call makes one PUBLISH per online user (each carries that user's seq)
  *    and one per room or broadcast; at the same time the ack checks of its events with
- *    a fallback policy go to the check batcher, which puts those of the events jobs
+ *    a fallback policy go to the check batcher, which puts those of the entries
  *    delivered within a few milliseconds into one delayed fallback job.
  *
- * An item whose (eventId, part) was claimed by another job was published again under the
- * same event id (a retry, or an id reused for another event, which the publisher refused):
- * this job skips it. A retry of this job (after a crash, say) emits again
- * with the same seqs; devices drop what they already have by seq, and the fallback-sent
- * marks keep a check queued twice to one email.
+ * An item whose seqs are `-` is a republish of a slice an earlier entry delivers: skipped.
+ * A second delivery of this entry (after a dispatcher died before acknowledging it) emits
+ * again with the same seqs; devices drop what they already have by seq, and the
+ * fallback-sent marks keep a check queued twice to one email.
  *
  * Fallback rule, decided by the check after `ackTimeoutMs`: nothing if some device acked
  * the event's seq; nothing either if a plain device (one that does not ack) that was
@@ -104,48 +131,32 @@ export function parseEventJob(data: unknown): ParsedEventJob {
  * (a node SIGKILLed moments ago still looks online until its entries expire), and must not
  * count as a delivery.
  *
- * Invalid items of a batch are not retried: the valid ones are delivered, then the job
- * fails for good with the reasons (it stays in the failed set to be looked at).
+ * Invalid items of an entry are not retried: the valid ones are delivered, and the
+ * reasons are returned, for the caller to put the entry in the dead stream with them.
  */
-export async function deliverEvent(
-  data: unknown,
+export async function deliverEntry(
+  parsed: ParsedEntry,
   deps: DeliverEventDeps,
-  /** The job's id: the one the publisher recorded for the pairs it carries. */
-  jobId: string,
+  /** The entry's stream id, for logs. */
+  entryId: string,
 ): Promise<DeliveryResult> {
-  const { items: parsed, indices, invalid } = parseEventJob(data);
-  // The same (eventId, part) twice in one job (one event id published twice in one tick) is delivered once.
-  const seen = new Set<string>();
-  const unique: Array<{ item: EventJobItem; index: number }> = [];
-  parsed.forEach((item, i) => {
-    const key = `${item.part.index}|${item.eventId}`;
-    if (seen.has(key)) return;
-    seen.add(key);
-    unique.push({ item, index: indices[i] as number });
+  const unique: Array<{ item: EventItem; seqs: number[] }> = [];
+  parsed.items.forEach((item, i) => {
+    const seqs = parsed.seqs[i];
+    if (seqs) unique.push({ item, seqs });
   });
   const userIds = new Set<string>();
   for (const { item } of unique) {
     if (item.target.kind === 'users') for (const id of item.target.userIds) userIds.add(id);
   }
-  const { jobSeqs, devices } = await readDeliveryState(deps.redis, deps.keys, jobId, [...userIds]);
-  // Per unique item: its users' seqs, null where another job delivers it, undefined where nothing is recorded.
-  const seqsOf: Array<number[] | null | undefined> = unique.map(({ index }) => jobSeqs?.[index]);
+  const devices = await readLivePresence(deps.redis, deps.keys, [...userIds]);
 
   const publishes = batchPublishes(deps.redis);
   const emitter = new Emitter(publishes.client, { key: deps.keys.socketIoChannel });
   const checked: CheckedItem[] = [];
-  let delivered = 0;
   let emitted = 0;
   let fallbacks = 0;
-  let unrecorded = 0;
-  unique.forEach(({ item }, i) => {
-    const seqs = seqsOf[i];
-    if (seqs === undefined) {
-      unrecorded += 1;
-      return;
-    }
-    if (seqs === null) return;
-    delivered += 1;
+  unique.forEach(({ item, seqs }) => {
     const { target } = item;
     switch (target.kind) {
       case 'users': {
@@ -177,24 +188,16 @@ export async function deliverEvent(
         break;
     }
   });
-  if (unrecorded > 0) {
-    // Only a job older than the records' 24 h, or one queued without the publisher's
-    // sequencing (another tool adding to the queue), has none: nothing to deliver it with.
-    deps.logger.warn({ jobId, unrecorded }, 'events without a sequencing record were skipped');
-  }
-  // The job must not complete before Redis took every PUBLISH and holds its checks.
+  // The entry must not be acknowledged before Redis took every PUBLISH and holds its checks.
   await Promise.all([publishes.send(), deps.checks.add(checked)]);
 
   const result: DeliveryResult = {
-    events: parsed.length,
-    skipped: parsed.length - delivered,
+    events: parsed.items.length + parsed.invalid.length,
+    skipped: parsed.items.length - unique.length,
     emitted,
     fallbacks,
     checked: checked.length,
   };
-  deps.logger.debug({ jobId, ...result }, 'events delivered');
-  if (invalid.length > 0) {
-    throw new UnrecoverableError(`invalid_job: ${invalid.join('; ')}`);
-  }
+  deps.logger.debug({ entryId, ...result }, 'events delivered');
   return result;
 }

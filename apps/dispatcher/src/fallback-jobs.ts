@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
-import type { EventJobItem, FallbackJobData, FallbackPolicy } from '@herald/contracts';
+import type { EventItem, FallbackJobData, FallbackPolicy } from '@herald/contracts';
 
 /** Escapes the characters a fallback job id may not carry raw: ':' (BullMQ) and our own '%' and '|'. */
 function escapeIdPart(value: string): string {
@@ -10,9 +10,10 @@ function escapeIdPart(value: string): string {
 /**
  * The id of the one fallback job of (event, slice of a split `toUsers`):
  * `fbp-{eventId}|{part}`, the event id escaped. BullMQ ignores an add whose id already
- * exists, so a retried events job never schedules a second fallback job for the same
- * slice. The event id is escaped and followed by a character it cannot contain raw,
- * so two different pairs never share an id. The `fbp-` prefix keeps these ids apart
+ * exists, so a retried events job schedules no second fallback job for the same slice
+ * while the first is queued or among the completed jobs kept (after that, a second check
+ * finds its users settled). The event id is escaped and followed by a character it
+ * cannot contain raw, so two different pairs never share an id. The `fbp-` prefix keeps these ids apart
  * from the `fbg-` ids of jobs holding several pairs (`batchJobId`).
  */
 export function fallbackJobId(eventId: string, part: number): string {
@@ -45,15 +46,20 @@ export interface FallbackJobSettings {
 }
 
 /**
- * Completed fallback jobs are kept a day so their ids keep deduplicating adds from a
- * late retry of the events job; failed ones are kept (BullMQ's default) so an
- * undeliverable fallback stays visible in the failed set and is never dropped silently.
+ * Completed fallback jobs are kept briefly, for a look at what just ran: the last 1,000, for
+ * an hour at most. A completed job keeps its data, the payloads of all its checks, so
+ * keeping a day of them (up to 100,000) grew Redis with the event rate. What a
+ * completed job did is settled elsewhere: acked users by their ack, which never goes down,
+ * and every other user by a `fallback-sent` mark kept as long as a check of the pair can
+ * still run, so a check added again once the job is gone sends nothing twice. Failed jobs
+ * are kept (BullMQ's default) so an undeliverable fallback stays visible in the failed set
+ * and is never dropped silently.
  */
-const RETENTION = { removeOnComplete: { age: 24 * 3_600, count: 100_000 } } as const satisfies JobsOptions;
+const RETENTION = { removeOnComplete: { age: 3_600, count: 1_000 } } as const satisfies JobsOptions;
 
 /** One event (or slice) of an events job whose users get the ack check. */
 export interface CheckedItem {
-  item: EventJobItem;
+  item: EventItem;
   fallback: FallbackPolicy;
   users: readonly FallbackUser[];
 }
@@ -62,8 +68,8 @@ export interface CheckedItem {
  * One delayed fallback job for the ack checks of a batch of events (those of one or more
  * events jobs, see `createCheckBatcher`): one `checks` entry per (event, part).
  * A lone check's id is its (eventId, part)'s `fallbackJobId`, which only the events job
- * recorded for that pair delivers, so a retry of it adds nothing twice; a batch's id is
- * `batchJobId` of its pairs.
+ * recorded for that pair delivers, so a retry of it adds nothing twice while the job is
+ * kept; a batch's id is `batchJobId` of its pairs.
  */
 export function toFallbackJob(
   checked: readonly CheckedItem[],

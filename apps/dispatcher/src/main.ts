@@ -19,6 +19,7 @@ const logger = createLogger({ name: 'dispatcher', level: env.HERALD_LOG_LEVEL })
 const dispatcher = await startDispatcher({
   redisUrl: env.REDIS_URL,
   prefix: env.HERALD_REDIS_PREFIX,
+  partitions: env.HERALD_PARTITIONS,
   logger,
   ackTimeoutMs: env.HERALD_ACK_TIMEOUT_MS,
   concurrency: env.HERALD_DISPATCHER_CONCURRENCY,
@@ -30,6 +31,7 @@ const dispatcher = await startDispatcher({
 logger.info(
   {
     prefix: env.HERALD_REDIS_PREFIX,
+    partitions: env.HERALD_PARTITIONS,
     concurrency: env.HERALD_DISPATCHER_CONCURRENCY,
     ackTimeoutMs: env.HERALD_ACK_TIMEOUT_MS,
   },

@@ -1,4 +1,4 @@
-import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { Queue } from 'bullmq';
 import {
   DEFAULT_ACK_TIMEOUT_MS,
   EVENTS_PER_JOB,
@@ -7,16 +7,29 @@ import {
   QueueName,
   type FallbackJobData,
 } from '@herald/contracts';
-import { closeRedis, createKeys, createRedis, jobLockOptions, type Logger } from '@herald/core';
+import {
+  DEFAULT_MAX_DELIVERIES,
+  DEFAULT_PARTITIONS,
+  checkPartitions,
+  closeRedis,
+  createKeys,
+  createNodeId,
+  createRedis,
+  ensureDispatcherGroups,
+  type Logger,
+} from '@herald/core';
 import { createCheckBatcher } from './check-batcher.js';
-import { deliverEvent, type DeliveryResult } from './deliver-event.js';
+import { PoisonEntryError, deliverEntry, parseEntry } from './deliver-event.js';
 import { toFallbackJob } from './fallback-jobs.js';
+import { readPartitions, type EntryVerdict, type PartitionReader } from './read-partitions.js';
 
 export interface DispatcherOptions {
   /** Redis holding the queues, presence and the Socket.IO channel. */
   redisUrl: string;
   /** Hash-tagged key prefix shared by every Herald process, e.g. `{herald}`. */
   prefix: string;
+  /** Partitions (`HERALD_PARTITIONS`), the same in every process; checked against Redis at start. @default 16 */
+  partitions?: number;
   logger: Logger;
   /**
    * How long after publishing the fallback check runs (`HERALD_ACK_TIMEOUT_MS`): it sends
@@ -24,25 +37,27 @@ export interface DispatcherOptions {
    */
   ackTimeoutMs?: number;
   /**
-   * Jobs processed at once. A job holds its slot until its ack checks are in a fallback
-   * job (`checkLingerMs` at most), so there are more than the CPU alone would need.
+   * Stream entries delivered at once. An entry holds its slot until its ack checks are in
+   * a fallback job (`checkLingerMs` at most), so there are more than the CPU alone would need.
    * @default 32
    */
   concurrency?: number;
   /**
-   * How long an events job's ack checks wait for those of other jobs, to share one
-   * delayed fallback job with them (`HERALD_DISPATCHER_CHECK_LINGER_MS`; they go at once
-   * when half the slots are waiting). 0: each events job's checks get a job of their own.
+   * How long an entry's ack checks wait for those of other entries, to share one delayed
+   * fallback job with them (`HERALD_DISPATCHER_CHECK_LINGER_MS`; they go at once when half
+   * the slots are waiting). 0: each entry's checks get a job of their own.
    * @default 20
    */
   checkLingerMs?: number;
   /**
-   * How long a job's lock lasts without renewal (`HERALD_DISPATCHER_LOCK_MS`). A job of a
-   * dispatcher that died is taken up again by another between this and 1.5× this later;
-   * BullMQ's 30 s default, checked every 30 s, let such events wait up to a minute and a half.
+   * How long an entry may stay unacknowledged on a dispatcher before another claims it
+   * (`HERALD_DISPATCHER_LOCK_MS`): the entries of a dispatcher that died are delivered by
+   * the others between this and 1.5× this later.
    * @default 10_000
    */
   lockMs?: number;
+  /** Deliveries of an entry without an acknowledgement before it goes to the dead stream. @default 5 */
+  maxDeliveries?: number;
   /** Attempts of the fallback jobs it schedules. @default 8 */
   fallbackAttempts?: number;
   /** First backoff of those fallback jobs (exponential). @default 1_000 */
@@ -50,8 +65,11 @@ export interface DispatcherOptions {
 }
 
 export interface Dispatcher {
-  worker: Worker;
-  /** Lets active jobs finish, then closes the worker, the fallback queue and the connections. */
+  /** This dispatcher's name in the dispatchers' consumer group. */
+  consumer: string;
+  /** Stream entries this dispatcher delivered (valid items emitted, checks scheduled) since it started. */
+  readonly delivered: number;
+  /** Stops reading, lets the entries being delivered finish, then closes the fallback queue and the connections. */
   close(): Promise<void>;
 }
 
@@ -66,12 +84,13 @@ function checkInt(name: string, value: number, min: number, max: number): number
 }
 
 /**
- * Starts a dispatcher: a BullMQ worker on the events queue that delivers each event
- * to the online devices of its users, with each user's seq (or to a room, or everyone)
- * through the Socket.IO Redis channel, and, when the event has a fallback policy,
- * schedules the ack check of its users in a delayed fallback job shared with the events
- * jobs delivered within `checkLingerMs`. Retries and backoff of events jobs come from the job
- * options the publisher sets; poison jobs fail at once with their reason.
+ * Starts a dispatcher: a member of the dispatchers' consumer group on every partition's
+ * stream that delivers each entry's events to the online devices of their users, with
+ * each user's seq (or to a room, or everyone) through the Socket.IO Redis channel, and,
+ * for events with a fallback policy, schedules the ack check of their users in a delayed
+ * fallback job shared with the entries delivered within `checkLingerMs`. An entry is
+ * acknowledged only once its PUBLISHes and checks are in Redis; a dispatcher that dies
+ * leaves its entries pending, and the others deliver them after `lockMs`.
  *
  * @example
  * const dispatcher = await startDispatcher({ redisUrl, prefix: '{herald}', logger });
@@ -87,18 +106,26 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
   const concurrency = checkInt('concurrency', options.concurrency ?? 32, 1, 1_000);
   const checkLingerMs = checkInt('checkLingerMs', options.checkLingerMs ?? 20, 0, 10_000);
   const lockMs = checkInt('lockMs', options.lockMs ?? 10_000, 1_000, 600_000);
-  const log = options.logger.child({ component: 'dispatcher' });
-  const keys = createKeys(options.prefix);
+  const maxDeliveries = checkInt('maxDeliveries', options.maxDeliveries ?? DEFAULT_MAX_DELIVERIES, 1, 1_000);
+  const consumer = `dispatcher-${createNodeId()}`;
+  const log = options.logger.child({ component: 'dispatcher', consumer });
+  const keys = createKeys(options.prefix, options.partitions ?? DEFAULT_PARTITIONS);
 
-  // The state reads and PUBLISH scripts of concurrent jobs share one auto-pipelined
-  // connection, so they go out in a few writes.
+  // The presence reads and PUBLISH scripts of concurrent entries, and their acknowledgements,
+  // share one auto-pipelined connection, so they go out in a few writes.
   const redis = createRedis(options.redisUrl, { enableAutoPipelining: true });
   const queueRedis = createRedis(options.redisUrl);
-  const workerRedis = createRedis(options.redisUrl);
-  const connections = [redis, queueRedis, workerRedis];
+  const connections = [redis, queueRedis];
   for (const connection of connections) {
     // ioredis reconnects by itself; without a listener an 'error' event would crash the process.
     connection.on('error', (error: Error) => log.warn({ err: error }, 'redis connection error'));
+  }
+  try {
+    await checkPartitions(redis, keys);
+    await ensureDispatcherGroups(redis, keys);
+  } catch (error) {
+    await Promise.all(connections.map((c) => closeRedis(c)));
+    throw error;
   }
 
   const fallbackQueue = new Queue<FallbackJobData>(QueueName.fallback, {
@@ -119,37 +146,46 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
   });
   const deps = { redis, keys, checks, logger: log };
 
-  const worker = new Worker<unknown, DeliveryResult>(
-    QueueName.events,
-    // The publisher gives each job a UUID and records it with the events it sequenced.
-    (job) => deliverEvent(job.data, deps, String(job.id)),
-    {
-      connection: workerRedis,
-      prefix: options.prefix,
-      concurrency,
-      ...jobLockOptions(lockMs),
-    },
-  );
-  worker.on('failed', (job, error) => {
-    const context = {
-      err: error,
-      jobId: job?.id,
-      attemptsMade: job?.attemptsMade,
-      ...eventIdsOf(job?.data),
-    };
-    if (error instanceof UnrecoverableError) log.error(context, 'poison event job moved to the failed set');
-    else if (job?.finishedOn) log.error(context, 'event job failed for good; it stays in the failed set');
-    else log.warn(context, 'event job failed; it will be retried');
+  let delivered = 0;
+  const handle = async (_partition: number, id: string, fields: string[]): Promise<EntryVerdict> => {
+    let parsed;
+    try {
+      parsed = parseEntry(fields);
+    } catch (error) {
+      if (error instanceof PoisonEntryError) return { kind: 'dead', reason: error.message };
+      throw error;
+    }
+    await deliverEntry(parsed, deps, id);
+    delivered += 1;
+    // The valid items were delivered; the entry is kept in the dead stream for the others.
+    if (parsed.invalid.length > 0)
+      return { kind: 'dead', reason: `invalid_entry: ${parsed.invalid.join('; ')}` };
+    return { kind: 'done' };
+  };
+
+  const reader: PartitionReader = readPartitions({
+    redis,
+    keys,
+    consumer,
+    handle,
+    concurrency,
+    claimIdleMs: lockMs,
+    maxDeliveries,
+    blockMs: 2_000,
+    trimEveryMs: 1_000,
+    logger: log,
   });
-  worker.on('error', (error) => log.error({ err: error }, 'events worker error'));
-  await worker.waitUntilReady();
+  log.debug({ partitions: keys.partitions }, 'dispatcher reading the event streams');
 
   let closing: Promise<void> | undefined;
   return {
-    worker,
+    consumer,
+    get delivered() {
+      return delivered;
+    },
     close() {
       closing ??= (async () => {
-        await worker.close();
+        await reader.stop();
         await checks.drain();
         await fallbackQueue.close();
         await Promise.all(connections.map((c) => closeRedis(c)));
@@ -157,20 +193,4 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
       return closing;
     },
   };
-}
-
-/**
- * The first event ids of a job's data where it has them, for log lines about jobs that
- * may be invalid.
- */
-function eventIdsOf(data: unknown): { eventIds?: string[] } {
-  if (typeof data !== 'object' || data === null) return {};
-  if ('events' in data && Array.isArray(data.events)) {
-    const ids = (data.events as unknown[])
-      .slice(0, 10)
-      .map((e) => (typeof e === 'object' && e !== null ? (e as { eventId?: unknown }).eventId : undefined))
-      .filter((id): id is string => typeof id === 'string');
-    return { eventIds: ids };
-  }
-  return {};
 }

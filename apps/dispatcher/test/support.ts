@@ -6,7 +6,9 @@ import {
   closeRedis,
   createKeys,
   createRedis,
+  readStreamBacklog,
   silentLogger,
+  type StreamBacklog,
   type Logger,
   type Redis,
   type RedisKeys,
@@ -17,6 +19,7 @@ import {
   TEST_JWT_SECRET,
   connectDevice,
   uniquePrefix,
+  waitFor,
   type ConnectDeviceOptions,
   type Device,
 } from '@herald/testing';
@@ -102,4 +105,19 @@ export async function device(url: string, defer: Defer, options: ConnectDeviceOp
 /** Everything a device received except the handshake's `authenticated`. */
 export function published(target: Device): Array<{ event: string; args: unknown[] }> {
   return target.received.filter((r) => r.event !== 'authenticated');
+}
+
+/** Resolves, with the backlog, once the dispatchers read and acknowledged every entry appended so far. */
+export async function streamsSettled(
+  redis: Redis,
+  keys: RedisKeys,
+  timeoutMs = 30_000,
+): Promise<StreamBacklog> {
+  return waitFor(
+    async () => {
+      const backlog = await readStreamBacklog(redis, keys);
+      return backlog.settled ? backlog : undefined;
+    },
+    { timeoutMs, message: 'every stream entry delivered and acknowledged' },
+  );
 }

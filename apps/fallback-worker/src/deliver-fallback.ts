@@ -22,9 +22,7 @@ import { addressHash } from './address-in-logs.js';
 import { renderEmail, type EmailContent, type EmailTemplate } from './email-templates.js';
 import { JobSummaryLog, NAMED_USERS, namesOf } from './job-summary-log.js';
 import { fallbackMessageId, type Mailer } from './mailer.js';
-
-/** How long the "fallback sent" mark outlives the send: longer than any retry schedule. */
-export const FALLBACK_SENT_TTL_S = 7 * 24 * 3_600;
+import { RECHECK_MARGIN_MS } from './mark-ttl.js';
 
 /** SMTP sends of one job in flight at once. */
 export const SENDS_PER_JOB = 8;
@@ -44,6 +42,11 @@ export interface DeliverFallbackDeps {
   mailer: Mailer;
   templates: Record<string, EmailTemplate>;
   logger: Logger;
+  /**
+   * How long each `fallback-sent` mark this job writes is kept (ms): as long as a check of
+   * its (event, user) can still run, `fallbackMarkTtlMs` of the job's settings.
+   */
+  markTtlMs: number;
 }
 
 /** What one fallback job did for its users, kept as the job's return value (counts of users). */
@@ -190,11 +193,11 @@ async function settleCheck(
   const base = { eventId: check.eventId, event: check.event };
   const sentKey = (userId: string) => deps.keys.fallbackSent(check.eventId, userId);
   const mark = (userId: string, value: string) =>
-    deps.redis.set(sentKey(userId), value, 'EX', FALLBACK_SENT_TTL_S);
+    deps.redis.set(sentKey(userId), value, 'PX', deps.markTtlMs);
 
   // Acked first: some device of the user has everything up to the event's seq. An ack
   // never goes down, so it settles the user for any retry without a mark of its own (at
-  // thousands of events a second, a week-long mark per acked pair would fill Redis).
+  // thousands of events a second, a mark per acked pair would fill Redis).
   const seqOf = new Map(check.userIds.map((userId, i) => [userId, check.seqs[i] as number]));
   const ackedSeqs = await readAckedSeqs(deps.redis, deps.keys, userIds);
   const acked = new Set(
@@ -373,9 +376,6 @@ function undecidedUntil(
   if (pending.length === 0) return undefined;
   return Math.max(...pending.map(([, expiry]) => expiry)) + RECHECK_MARGIN_MS;
 }
-
-/** Past an entry's expiry before looking again, for clock steps between processes. */
-const RECHECK_MARGIN_MS = 250;
 
 /**
  * Plain devices online now, leaving out those seen at the emit whose entry was not refreshed

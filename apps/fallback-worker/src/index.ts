@@ -1,6 +1,8 @@
 export { startFallbackWorker } from './start-fallback-worker.js';
 export type { FallbackWorker, FallbackWorkerOptions } from './start-fallback-worker.js';
-export { FALLBACK_SENT_TTL_S, SENDS_PER_JOB, deliverFallback, parseFallbackJob } from './deliver-fallback.js';
+export { SENDS_PER_JOB, deliverFallback, parseFallbackJob } from './deliver-fallback.js';
+export { fallbackMarkTtlMs } from './mark-ttl.js';
+export type { MarkTtlSettings } from './mark-ttl.js';
 export type { DeliverFallbackDeps, FallbackOutcome } from './deliver-fallback.js';
 export {
   defaultTemplates,

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { commonEnv, createLogger, envInt, exitOnSignal, loadConfigOrExit } from '@herald/core';
+import {
+  DEFAULT_PRESENCE_TTL_MS,
+  commonEnv,
+  createLogger,
+  envInt,
+  exitOnSignal,
+  loadConfigOrExit,
+} from '@herald/core';
 import { startFallbackWorker } from './start-fallback-worker.js';
 
 const env = loadConfigOrExit(
@@ -12,6 +19,10 @@ const env = loadConfigOrExit(
     MAIL_FROM: z.string().min(3).default('Herald <herald@localhost>'),
     HERALD_FALLBACK_CONCURRENCY: envInt(1, 1_000).default(4),
     HERALD_FALLBACK_LOCK_MS: envInt(1_000, 600_000).default(10_000),
+    // The dispatchers' and socket nodes' settings, read from their variables: the fallback-sent
+    // marks are kept as long as those let a check of the same (event, user) run again.
+    HERALD_DISPATCHER_LOCK_MS: envInt(1_000, 600_000).default(10_000),
+    HERALD_PRESENCE_TTL_MS: envInt(1_000, 30_000).default(DEFAULT_PRESENCE_TTL_MS),
   }),
 );
 
@@ -19,11 +30,14 @@ const logger = createLogger({ name: 'fallback-worker', level: env.HERALD_LOG_LEV
 const fallbackWorker = await startFallbackWorker({
   redisUrl: env.REDIS_URL,
   prefix: env.HERALD_REDIS_PREFIX,
+  partitions: env.HERALD_PARTITIONS,
   logger,
   ...(env.SMTP_URL === undefined ? {} : { smtpUrl: env.SMTP_URL }),
   mailFrom: env.MAIL_FROM,
   concurrency: env.HERALD_FALLBACK_CONCURRENCY,
   lockMs: env.HERALD_FALLBACK_LOCK_MS,
+  dispatcherLockMs: env.HERALD_DISPATCHER_LOCK_MS,
+  presenceTtlMs: env.HERALD_PRESENCE_TTL_MS,
 });
 logger.info(
   {

@@ -1,7 +1,10 @@
 import { DelayedError, UnrecoverableError, Worker } from 'bullmq';
 import { HeraldError, HeraldErrorCode, QueueName } from '@herald/contracts';
 import {
+  DEFAULT_PARTITIONS,
+  DEFAULT_PRESENCE_TTL_MS,
   PresenceReader,
+  checkPartitions,
   closeRedis,
   createKeys,
   createRedis,
@@ -11,12 +14,15 @@ import {
 import { deliverFallback, type FallbackOutcome } from './deliver-fallback.js';
 import { defaultTemplates, type EmailTemplate } from './email-templates.js';
 import { createMailer } from './mailer.js';
+import { fallbackMarkTtlMs } from './mark-ttl.js';
 
 export interface FallbackWorkerOptions {
   /** Redis holding the queues, presence, contacts and the Socket.IO channel. */
   redisUrl: string;
   /** Hash-tagged key prefix shared by every Herald process, e.g. `{herald}`. */
   prefix: string;
+  /** Partitions (`HERALD_PARTITIONS`), the same in every process; checked against Redis at start. @default 16 */
+  partitions?: number;
   logger: Logger;
   /** smtp:// or smtps:// URL; unset → emails are written to the log (dev). */
   smtpUrl?: string;
@@ -30,6 +36,21 @@ export interface FallbackWorkerOptions {
    * @default 10_000
    */
   lockMs?: number;
+  /**
+   * The dispatchers' events job lock (`HERALD_DISPATCHER_LOCK_MS`, read from the same
+   * variable): an events job of a dispatcher that died is run again up to 1.5× this later and
+   * may add its fallback checks again, so the `fallback-sent` marks must outlast that
+   * (`fallbackMarkTtlMs`). The worker cannot read the dispatchers' setting: above theirs,
+   * marks are only kept longer; below, a repeated check can come after its mark expired
+   * and email again. @default 10_000
+   */
+  dispatcherLockMs?: number;
+  /**
+   * The socket nodes' presence TTL (`HERALD_PRESENCE_TTL_MS`, read from the same variable):
+   * the longest a check waits for a plain device's presence entry, so also part of the marks'
+   * lifetime. @default 20_000
+   */
+  presenceTtlMs?: number;
   /**
    * Email templates per event type, on top of the defaults (`notification:new`);
    * events without one get the generic template (`New {event}` and the payload as JSON).
@@ -65,6 +86,20 @@ export async function startFallbackWorker(options: FallbackWorkerOptions): Promi
       `startFallbackWorker: lockMs must be an integer from 1000 to 600000, got ${String(lockMs)}`,
     );
   }
+  const dispatcherLockMs = options.dispatcherLockMs ?? 10_000;
+  if (!Number.isInteger(dispatcherLockMs) || dispatcherLockMs < 1_000 || dispatcherLockMs > 600_000) {
+    throw new HeraldError(
+      HeraldErrorCode.invalidConfig,
+      `startFallbackWorker: dispatcherLockMs must be an integer from 1000 to 600000, got ${String(dispatcherLockMs)}`,
+    );
+  }
+  const presenceTtlMs = options.presenceTtlMs ?? DEFAULT_PRESENCE_TTL_MS;
+  if (!Number.isInteger(presenceTtlMs) || presenceTtlMs < 1_000 || presenceTtlMs > 30_000) {
+    throw new HeraldError(
+      HeraldErrorCode.invalidConfig,
+      `startFallbackWorker: presenceTtlMs must be an integer from 1000 to 30000, got ${String(presenceTtlMs)}`,
+    );
+  }
   if (options.smtpUrl !== undefined && !/^smtps?:\/\//.test(options.smtpUrl)) {
     throw new HeraldError(
       HeraldErrorCode.invalidConfig,
@@ -72,7 +107,7 @@ export async function startFallbackWorker(options: FallbackWorkerOptions): Promi
     );
   }
   const log = options.logger.child({ component: 'fallback-worker' });
-  const keys = createKeys(options.prefix);
+  const keys = createKeys(options.prefix, options.partitions ?? DEFAULT_PARTITIONS);
   const redis = createRedis(options.redisUrl, { enableAutoPipelining: true });
   const workerRedis = createRedis(options.redisUrl);
   const connections = [redis, workerRedis];
@@ -97,8 +132,20 @@ export async function startFallbackWorker(options: FallbackWorkerOptions): Promi
   const worker = new Worker<unknown, FallbackOutcome>(
     QueueName.fallback,
     async (job, token) => {
+      // The job's attempts and backoff are the dispatcher's settings, carried in its options.
+      const markTtlMs = fallbackMarkTtlMs({
+        attempts: job.opts.attempts ?? 1,
+        ...(job.opts.backoff === undefined ? {} : { backoff: job.opts.backoff }),
+        dispatcherLockMs,
+        fallbackLockMs: lockMs,
+        presenceTtlMs,
+      });
       // Every line of a job names it, so its summary lines can be matched to its failed reason.
-      const outcome = await deliverFallback(job.data, { ...deps, logger: log.child({ jobId: job.id }) });
+      const outcome = await deliverFallback(job.data, {
+        ...deps,
+        markTtlMs,
+        logger: log.child({ jobId: job.id }),
+      });
       if (outcome.recheckAt !== undefined && token !== undefined) {
         // Some users could not be decided yet: the job runs again then, for them only
         // (the others are marked settled). Not an attempt: nothing failed.
@@ -122,6 +169,13 @@ export async function startFallbackWorker(options: FallbackWorkerOptions): Promi
   });
   worker.on('error', (error) => log.error({ err: error }, 'fallback worker error'));
   await worker.waitUntilReady();
+  try {
+    await checkPartitions(redis, keys);
+  } catch (error) {
+    await worker.close();
+    await Promise.all(connections.map((c) => closeRedis(c)));
+    throw error;
+  }
 
   let closing: Promise<void> | undefined;
   return {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { USERS_PER_JOB, type FallbackJobData } from '@herald/contracts';
+import { USERS_PER_SLICE, type FallbackJobData } from '@herald/contracts';
 import { fallbackJobId } from '@herald/dispatcher';
-import { mintToken, sleep, uniqueUser, waitFor } from '@herald/testing';
+import { createKeys } from '@herald/core';
+import { mintToken, sleep, uniqueUser, uniqueUsersOfOnePartition, waitFor } from '@herald/testing';
 import { connectDevice } from '@herald/testing';
 import { addressHash } from '../src/index.js';
 import {
@@ -118,7 +119,8 @@ describe('email fallback for offline users', () => {
 
   it('emails each of three offline users exactly once when the SMTP server refuses one of their emails once', async () => {
     const stack = await startFallbackStack(defer);
-    const users = [uniqueUser('trio'), uniqueUser('trio'), uniqueUser('trio')];
+    // One partition: one stream entry, so one fallback job with the three of them.
+    const users = uniqueUsersOfOnePartition(3, createKeys(stack.prefix).partitionOf, 'trio');
     const addresses = users.map(() => email('trio'));
     // Each user connected earlier with their own email claim, so each has their own address.
     await Promise.all(
@@ -221,7 +223,7 @@ describe('email fallback for offline users', () => {
     const { logger, lines } = captureLogger('info');
     const stack = await startFallbackStack(defer, { workerLogger: logger });
     const checks = Array.from({ length: 4 }, (_, i) => {
-      const userIds = Array.from({ length: USERS_PER_JOB }, () => uniqueUser(`nowhere${i}`));
+      const userIds = Array.from({ length: USERS_PER_SLICE }, () => uniqueUser(`nowhere${i}`));
       return {
         eventId: `evt-${crypto.randomUUID()}`,
         userIds,

@@ -14,7 +14,7 @@ import {
   type Redis,
   type RedisKeys,
 } from '@herald/core';
-import { startDispatcher } from '@herald/dispatcher';
+import { startDispatcher, type DispatcherOptions } from '@herald/dispatcher';
 import { createPublisher, type Publisher } from '@herald/publisher';
 import { startSocketNode } from '@herald/socket-node';
 import {
@@ -24,7 +24,7 @@ import {
   type ReceivedMail,
   type SmtpSink,
 } from '@herald/testing';
-import { startFallbackWorker } from '../src/index.js';
+import { startFallbackWorker, type FallbackWorkerOptions } from '../src/index.js';
 
 export interface FallbackStack {
   prefix: string;
@@ -45,6 +45,10 @@ export interface FallbackStackOptions {
   presenceTtlMs?: number;
   /** The fallback worker's logger (the other processes stay silent). @default silent */
   workerLogger?: Logger;
+  /** More dispatcher options (its fallback attempts, backoff, lock). */
+  dispatcher?: Partial<DispatcherOptions>;
+  /** More fallback worker options (its lock, the other processes' settings it reads). */
+  worker?: Partial<FallbackWorkerOptions>;
 }
 
 /**
@@ -78,6 +82,7 @@ export async function startFallbackStack(
     logger,
     ackTimeoutMs: options.ackTimeoutMs ?? 300,
     fallbackBackoffMs: 200,
+    ...options.dispatcher,
   });
   defer(() => dispatcher.close());
   const worker = await startFallbackWorker({
@@ -86,6 +91,7 @@ export async function startFallbackStack(
     logger: options.workerLogger ?? logger,
     smtpUrl: sink.url,
     mailFrom: 'Herald <herald@test.local>',
+    ...options.worker,
   });
   defer(() => worker.close());
   const publisher = createPublisher({ redisUrl, prefix });

@@ -22,6 +22,7 @@ export const localStackEnv = z.object({
   HERALD_MAX_PAYLOAD_BYTES: envInt(1, 64 * 1024 * 1024).optional(),
   REDIS_URL: envRedisUrl.optional(),
   HERALD_REDIS_PREFIX: envPrefix.default('{herald}'),
+  HERALD_PARTITIONS: commonEnv.HERALD_PARTITIONS,
   HERALD_LOG_LEVEL: envLogLevel.default('info'),
   HERALD_REDIS_TIMEOUT_MS: commonEnv.HERALD_REDIS_TIMEOUT_MS,
   HERALD_ACK_TIMEOUT_MS: envInt(0, 24 * 3600 * 1000).default(DEFAULT_ACK_TIMEOUT_MS),

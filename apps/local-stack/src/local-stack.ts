@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeraldError, HeraldErrorCode } from '@herald/contracts';
 import {
+  DEFAULT_PARTITIONS,
   MIN_SECRET_BYTES,
   closeRedis,
   createKeys,
@@ -36,6 +37,8 @@ export interface LocalStackOptions {
   env?: NodeJS.ProcessEnv;
   /** @default '{herald}' */
   prefix?: string;
+  /** Partitions (`HERALD_PARTITIONS`). @default 16 */
+  partitions?: number;
   /** How long the fallback check waits for an ack (`HERALD_ACK_TIMEOUT_MS`). @default 30_000 */
   ackTimeoutMs?: number;
   /** How long a publish, presence read or handshake waits for Redis (`HERALD_REDIS_TIMEOUT_MS`). @default 2_000 */
@@ -105,6 +108,7 @@ function resolvesWithin(promise: Promise<unknown>, ms: number): Promise<boolean>
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const log = options.logger;
   const prefix = options.prefix ?? '{herald}';
+  const partitions = options.partitions ?? DEFAULT_PARTITIONS;
   const wsPath = options.wsPath ?? '/socket.io/';
   const credentials = createDevCredentials({
     jwtSecret: options.jwtSecret,
@@ -152,7 +156,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     seed.on('error', (error: Error) => log.warn({ err: error }, 'redis connection error'));
     await rememberEmail(
       seed,
-      createKeys(prefix),
+      createKeys(prefix, partitions),
       credentials.userId,
       options.demoEmail ?? 'demo@localhost',
     ).finally(() => closeRedis(seed));
@@ -160,6 +164,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const publisher = createPublisher({
       redisUrl: redis.url,
       prefix,
+      partitions,
       logger: log,
       ...(options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes }),
       ...(options.inboxMax === undefined ? {} : { inboxMax: options.inboxMax }),
@@ -172,6 +177,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const dispatcher = await startDispatcher({
       redisUrl: redis.url,
       prefix,
+      partitions,
       logger: log,
       ...(options.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: options.ackTimeoutMs }),
     });
@@ -180,6 +186,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const fallbackWorker = await startFallbackWorker({
       redisUrl: redis.url,
       prefix,
+      partitions,
       logger: log,
       smtpUrl: options.smtpUrl,
       mailFrom: options.mailFrom,
@@ -194,6 +201,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const node = await startSocketNode({
       redisUrl: redis.url,
       prefix,
+      partitions,
       jwtSecret: credentials.jwtSecret,
       // Laptop only: a short JWT_SECRET is allowed here (warned about above); a real socket node refuses it.
       jwt: { minSecretBytes: 1 },

@@ -17,6 +17,7 @@ const starting = startLocalStack({
   // Parsed, so an empty REDIS_URL counts as unset and the stack finds a Redis itself.
   env: { ...process.env, REDIS_URL: env.REDIS_URL },
   prefix: env.HERALD_REDIS_PREFIX,
+  partitions: env.HERALD_PARTITIONS,
   ackTimeoutMs: env.HERALD_ACK_TIMEOUT_MS,
   redisTimeoutMs: env.HERALD_REDIS_TIMEOUT_MS,
   inboxMax: env.HERALD_INBOX_MAX,

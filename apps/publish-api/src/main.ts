@@ -30,6 +30,7 @@ const logger = createLogger({ name: 'publish-api', level: config.HERALD_LOG_LEVE
 const publisher = createPublisher({
   redisUrl: config.REDIS_URL,
   prefix: config.HERALD_REDIS_PREFIX,
+  partitions: config.HERALD_PARTITIONS,
   maxPayloadBytes: config.HERALD_MAX_PAYLOAD_BYTES,
   inboxMax: config.HERALD_INBOX_MAX,
   inboxTtlS: config.HERALD_INBOX_TTL_S,

@@ -1,6 +1,12 @@
-import { Queue } from 'bullmq';
-import { QueueName, type EventJobData } from '@herald/contracts';
-import { closeRedis, createRedis, silentLogger, type Redis } from '@herald/core';
+import { EventEntryData, type EventItem } from '@herald/contracts';
+import {
+  closeRedis,
+  createKeys,
+  createRedis,
+  readStreamEntries,
+  silentLogger,
+  type Redis,
+} from '@herald/core';
 import { createPublisher, type Publisher } from '@herald/publisher';
 import { uniquePrefix } from '@herald/testing';
 import { startPublishApi, type PublishApi, type StartPublishApiOptions } from '../src/index.js';
@@ -14,11 +20,12 @@ export interface ApiHarness {
   api: PublishApi;
   publisher: Publisher;
   redis: Redis;
-  queue: Queue<EventJobData>;
+  /** Every event item in the partition streams (a `toUsers` has one per partition it spans), by partition. */
+  events(): Promise<EventItem[]>;
   /** fetch against the API with the right key unless `headers` say otherwise. */
   request(path: string, init?: RequestInit): Promise<Response>;
-  /** Jobs in any state on the events queue. */
-  totalJobs(): Promise<number>;
+  /** Entries in the partition streams. */
+  totalEntries(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -37,7 +44,7 @@ export async function startHarness(
     ...options,
   });
   const redis = createRedis(redisUrl);
-  const queue = new Queue<EventJobData>(QueueName.events, { connection: redis, prefix });
+  const keys = createKeys(prefix);
   const url = `http://127.0.0.1:${api.port}`;
   return {
     url,
@@ -45,20 +52,22 @@ export async function startHarness(
     api,
     publisher,
     redis,
-    queue,
+    async events() {
+      return (await readStreamEntries(redis, keys)).flatMap(
+        ({ fields }) => EventEntryData.parse({ events: JSON.parse(fields.events ?? 'null') }).events,
+      );
+    },
     request: (path, init = {}) =>
       fetch(`${url}${path}`, {
         ...init,
         headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json', ...init.headers },
       }),
-    async totalJobs() {
-      const counts = await queue.getJobCounts();
-      return Object.values(counts).reduce((sum, n) => sum + n, 0);
+    async totalEntries() {
+      return (await readStreamEntries(redis, keys)).length;
     },
     async close() {
       await api.close();
       await publisher.close();
-      await queue.close();
       await closeRedis(redis);
     },
   };

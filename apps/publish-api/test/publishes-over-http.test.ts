@@ -1,7 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { EventJobData } from '@herald/contracts';
 import { PresenceRegistry, createKeys, silentLogger } from '@herald/core';
 import { uniqueUser } from '@herald/testing';
 import { createPublishApiHandler } from '../src/index.js';
@@ -18,7 +17,7 @@ describe('the publish API', () => {
     await h.close();
   });
 
-  it('answers 202 { id } for a valid publish and puts the event on the queue as published', async () => {
+  it('answers 202 { id } for a valid publish and puts the event in its stream as published', async () => {
     const userId = uniqueUser();
     const payload = {
       notification: { title: 'From curl', message: 'hi' },
@@ -33,12 +32,10 @@ describe('the publish API', () => {
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
-    const jobs = await h.queue.getJobs(['waiting']);
-    expect(jobs).toHaveLength(1);
-    expect(jobs[0]!.name).toBe('notification:new');
-    const { events } = EventJobData.parse(jobs[0]!.data);
+    const events = await h.events();
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
+      event: 'notification:new',
       eventId: id,
       payload,
       target: { kind: 'users', userIds: [userId] },
@@ -76,16 +73,18 @@ describe('the publish API', () => {
     expect(responses.map((r) => r.status)).toEqual([202, 202, 202, 202, 202]);
     const ids = await Promise.all(responses.map(async (r) => ((await r.json()) as { id: string }).id));
     expect(ids.slice(3)).toEqual(['order-7', 'order-7']);
-    // Sequential requests, one job each; the repeated order-7 is delivered once by the dispatcher's claim.
-    expect(await h.totalJobs()).toBe(5);
-    const orders = (await h.queue.getJobs(['waiting']))
-      .flatMap((j) => EventJobData.parse(j.data).events)
-      .filter((d) => d.eventId === 'order-7')
-      .sort((a, b) => a.publishedAt - b.publishedAt);
-    expect(orders.map((o) => o.part)).toEqual([
-      { index: 0, count: 1 },
-      { index: 0, count: 1 },
+    // Sequential requests, one entry per partition each; the repeated order-7 is appended once.
+    const keys = createKeys(h.prefix);
+    const events = await h.events();
+    expect(events.map((e) => e.event).sort()).toEqual([
+      'leaderboard:updated',
+      'leaderboard:updated',
+      'notification:new',
+      // Users a and b: one slice, or one per partition when they fall in two.
+      ...(keys.partitionOf('a') === keys.partitionOf('b') ? ['xp:gained'] : ['xp:gained', 'xp:gained']),
     ]);
+    const orders = events.filter((d) => d.eventId === 'order-7');
+    expect(orders.map((o) => o.part)).toEqual([{ index: 0, count: 1 }]);
     expect(orders[0]?.fallback).toEqual({ channel: 'email', email: 'c@example.com' });
   });
 

@@ -32,7 +32,7 @@ describe('bad requests to the publish API', () => {
   });
 
   async function expectQueueUnchanged() {
-    expect(await h.totalJobs()).toBe(1);
+    expect(await h.totalEntries()).toBe(1);
     expect((await h.redis.keys(`${h.prefix}*`)).length).toBe(keysBefore);
   }
 

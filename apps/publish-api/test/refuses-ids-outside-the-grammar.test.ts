@@ -44,7 +44,7 @@ describe('ids outside the grammar, at the publish API', () => {
         { path: field, message: `contains ${where}; ids are ${RULE}` },
       ]);
     }
-    expect(await h.totalJobs()).toBe(0);
+    expect(await h.totalEntries()).toBe(0);
   });
 
   it('400 naming the accepted shapes for a `to` of any other shape', async () => {
@@ -68,7 +68,7 @@ describe('ids outside the grammar, at the publish API', () => {
         '{ user: id }, { users: [id, …] }, { room: name } or { broadcast: true }',
       );
     }
-    expect(await h.totalJobs()).toBe(0);
+    expect(await h.totalEntries()).toBe(0);
   });
 
   it('accepts event ids full of specials, and answers presence for user ids full of URL separators', async () => {

@@ -1,7 +1,5 @@
-import { Queue } from 'bullmq';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { QueueName } from '@herald/contracts';
-import { closeRedis, createRedis } from '@herald/core';
+import { closeRedis, createKeys, createRedis, readStreamEntries } from '@herald/core';
 import { spawnApp, uniquePrefix, uniqueUser, type AppProcess } from '@herald/testing';
 import { startHarness, type ApiHarness } from './api-harness.js';
 
@@ -42,7 +40,7 @@ describe('payload size limit over HTTP', () => {
     expect(body.error.issues).toEqual([
       { path: 'payload', message: 'is 65537 bytes as JSON; the limit is 65536 bytes' },
     ]);
-    expect(await h.totalJobs()).toBe(1);
+    expect(await h.totalEntries()).toBe(1);
   });
 
   it('takes the limit from HERALD_MAX_PAYLOAD_BYTES', async () => {
@@ -72,12 +70,9 @@ describe('payload size limit over HTTP', () => {
     );
 
     const redis = createRedis(redisUrl);
-    const queue = new Queue(QueueName.events, { connection: redis, prefix });
     try {
-      const counts = await queue.getJobCounts();
-      expect(Object.values(counts).reduce((sum, n) => sum + n, 0)).toBe(1);
+      expect(await readStreamEntries(redis, createKeys(prefix))).toHaveLength(1);
     } finally {
-      await queue.close();
       await closeRedis(redis);
     }
   });

@@ -61,7 +61,7 @@ describe('requests that are not what they say', () => {
       expect(error.code).toBe('unsupported_media_type');
       expect(error.message).toContain('application/json');
     }
-    expect(await h.totalJobs()).toBe(0);
+    expect(await h.totalEntries()).toBe(0);
     // application/json with or without charset=utf-8 is taken.
     for (const type of [
       'application/json',
@@ -87,7 +87,7 @@ describe('requests that are not what they say', () => {
     const error = ((await res.json()) as ErrorBody).error;
     expect(error.code).toBe('bad_request');
     expect(error.issues.map((i) => i.path)).toEqual(['xp']);
-    expect(await h.totalJobs()).toBe(0);
+    expect(await h.totalEntries()).toBe(0);
   });
 
   it('401 telling a right key sent without "Bearer " that the scheme is missing', async () => {

@@ -1,3 +1,4 @@
+import { createKeys } from '@herald/core';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { uniqueUser } from '@herald/testing';
 import { startHarness, type ApiHarness } from './api-harness.js';
@@ -42,9 +43,8 @@ describe('the Idempotency-Key header', () => {
     expect(await publish(body, key)).toEqual({ status: 202, body: { id: key } });
     expect(await publish(body, key)).toEqual({ status: 202, body: { id: key } });
     expect(await publish({ ...body, eventId: key }, key)).toEqual({ status: 202, body: { id: key } });
-    const jobs = await h.queue.getJobs(['waiting']);
-    expect(jobs.flatMap((j) => j.data.events.map((e) => e.eventId))).toEqual([key, key, key]);
-    expect(await h.redis.llen(`${h.prefix}:inbox:${body.to.user}`)).toBe(1);
+    expect((await h.events()).map((e) => e.eventId)).toEqual([key]);
+    expect(await h.redis.llen(createKeys(h.prefix).inbox(body.to.user))).toBe(1);
   });
 
   it('400 naming both when it differs from the body eventId, and 400 when it is not a valid eventId', async () => {
@@ -54,6 +54,6 @@ describe('the Idempotency-Key header', () => {
     const invalid = await publish(event(), 'has space');
     expect(invalid.status).toBe(400);
     expect(invalid.body.error?.issues.map((i) => i.path)).toEqual(['Idempotency-Key']);
-    expect(await h.totalJobs()).toBe(0);
+    expect(await h.totalEntries()).toBe(0);
   });
 });

@@ -70,6 +70,7 @@ export function socketNodeOptionsFromEnv(env: SocketNodeEnv, logger: Logger): So
   return {
     redisUrl: env.REDIS_URL,
     prefix: env.HERALD_REDIS_PREFIX,
+    partitions: env.HERALD_PARTITIONS,
     ...(env.JWT_SECRET !== undefined ? { jwtSecret: env.JWT_SECRET } : {}),
     jwt: jwtOptionsFromEnv(env),
     tokenExpiryWarningS: env.HERALD_TOKEN_EXPIRY_WARNING_S,

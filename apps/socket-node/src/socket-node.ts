@@ -5,9 +5,11 @@ import { Server } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
 import {
+  DEFAULT_PARTITIONS,
   DEFAULT_PRESENCE_TTL_MS,
   PresenceRegistry,
   DEFAULT_REDIS_TIMEOUT_MS,
+  checkPartitions,
   closeRedis,
   createKeys,
   createNodeId,
@@ -46,8 +48,10 @@ import type { HeraldServer } from './types.js';
 export interface SocketNodeOptions extends HttpTimeoutOptions {
   /** Redis for the adapter, presence and the client-events stream. */
   redisUrl: string;
-  /** Key prefix with a hash tag, e.g. `{herald}`; keys come from `createKeys(prefix)`. */
+  /** Key prefix with a hash tag, e.g. `{herald}`; keys come from `createKeys(prefix, partitions)`. */
   prefix: string;
+  /** Partitions (`HERALD_PARTITIONS`), the same in every process; checked against Redis at start. @default 16 */
+  partitions?: number;
   /**
    * HS secret (at least 32 bytes): the default key for HS tokens without a `kid`.
    * Optional when `jwt.publicKey` or `jwt.keys` verify the tokens instead.
@@ -219,7 +223,7 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
     graceS: verifier.clockToleranceS,
     logger: log,
   });
-  const keys = createKeys(options.prefix);
+  const keys = createKeys(options.prefix, options.partitions ?? DEFAULT_PARTITIONS);
 
   // One connection for commands and the adapter's PUBLISH, one in subscriber mode.
   const redis: Redis = createRedis(options.redisUrl);
@@ -348,6 +352,7 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
     // subscriber is queued behind them): a device accepted earlier would look online in
     // presence yet miss what is emitted to it. ioredis keeps retrying while Redis is away.
     await Promise.all([redis.ping(), sub.ping()]);
+    await checkPartitions(redis, keys);
     httpServer.listen(options.port ?? 3000, host);
     await once(httpServer, 'listening');
   } catch (error) {

@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { DeliveryMeta, SyncAck } from '@herald/contracts';
-import { defineInboxCommands, queueSequencing, type Redis, type RedisKeys } from '@herald/core';
+import { appendEntry, type Redis, type RedisKeys } from '@herald/core';
 import { connectError, mintToken, uniquePrefix, uniqueUser, waitFor } from '@herald/testing';
 import { device, startTestNode, useCleanup, useRedis } from './support.js';
 
-/** Sequences `count` events for `userId` as the publisher does: seq, inbox entry, record. */
+/** Sequences `count` events for `userId` as the publisher does: seq, inbox entry, stream entry. */
 async function sequence(redis: Redis, keys: RedisKeys, userId: string, count: number, inboxMax = 500) {
-  defineInboxCommands(redis);
-  const multi = redis.multi();
   const items = Array.from({ length: count }, () => {
     const eventId = `${userId}-${Math.random().toString(36).slice(2)}`;
     return {
@@ -17,13 +15,13 @@ async function sequence(redis: Redis, keys: RedisKeys, userId: string, count: nu
       event: 'xp:gained',
       payload: { amount: 1, source: eventId, totalXp: 1 },
       publishedAt: Date.now(),
+      idSupplied: false,
     };
   });
-  queueSequencing(multi, keys, `job-${userId}-${Math.random().toString(36).slice(2)}`, items, {
+  await appendEntry(redis, keys, keys.partitionOf(userId), items, JSON.stringify(items), {
     inboxMax,
     inboxTtlS: 600,
   });
-  await multi.exec();
 }
 
 const seqsOf = (received: Array<{ event: string; args: unknown[] }>) =>

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { startSocketNode } from '@herald/socket-node';
-import {
-  closeRedis,
-  createKeys,
-  createRedis,
-  defineInboxCommands,
-  queueSequencing,
-  silentLogger,
-} from '@herald/core';
+import { closeRedis, createKeys, createRedis, appendEntry, silentLogger } from '@herald/core';
 import {
   TEST_JWT_SECRET,
   connectDevice,
@@ -48,23 +41,19 @@ describe('when a node loses its Redis subscription', () => {
 
     // Three events sequenced into the inbox whose emits never reached the node (its
     // subscription was away): nothing on the wire, and no later event to reveal the hole.
-    defineInboxCommands(redis);
-    const multi = redis.multi();
-    queueSequencing(
-      multi,
-      keys,
-      `job-${user}`,
-      range(1, 3).map((n) => ({
-        eventId: `lost-${n}`,
-        part: 0,
-        userIds: [user],
-        event: 'xp:gained',
-        payload: { amount: n, source: 'resync', totalXp: n },
-        publishedAt: Date.now(),
-      })),
-      { inboxMax: 100, inboxTtlS: 600 },
-    );
-    await multi.exec();
+    const lost = range(1, 3).map((n) => ({
+      eventId: `lost-${n}`,
+      part: 0,
+      userIds: [user],
+      event: 'xp:gained',
+      payload: { amount: n, source: 'resync', totalXp: n },
+      publishedAt: Date.now(),
+      idSupplied: false,
+    }));
+    await appendEntry(redis, keys, keys.partitionOf(user), lost, JSON.stringify(lost), {
+      inboxMax: 100,
+      inboxTtlS: 600,
+    });
     expect(sdk.seqs()).toEqual([]);
 
     await redis.client('KILL', 'TYPE', 'pubsub');

@@ -88,6 +88,11 @@ export type FallbackPolicy = z.infer<typeof FallbackPolicy>;
 /** A validated event, ready to enqueue. */
 export const PreparedEvent = z.object({
   eventId: EventId,
+  /**
+   * Whether the producer chose `eventId`. Only such ids get dedupe records: a generated
+   * one (a UUID) cannot come again, so recording it would cost memory for nothing.
+   */
+  idSupplied: z.boolean(),
   event: z.string().min(1),
   payload: z.unknown(),
   target: JobTarget,
@@ -233,6 +238,7 @@ export function prepareEvent(
   }
   return {
     eventId: options.data.eventId ?? (settings.newId ?? (() => crypto.randomUUID()))(),
+    idSupplied: options.data.eventId !== undefined,
     event: input.event,
     // The parsed payload, not the input: it is what the schema vouched for (loose objects keep extra keys).
     payload: payload.data,

@@ -70,13 +70,14 @@ export {
 } from './ids.js';
 export type { PrepareEventInput, PrepareEventSettings } from './envelope.js';
 export {
+  EVENTS_PER_ENTRY,
   EVENTS_PER_JOB,
-  EventJobData,
-  EventJobItem,
+  EventEntryData,
+  EventItem,
   FallbackCheck,
   FallbackJobData,
   QueueName,
-  USERS_PER_JOB,
+  USERS_PER_SLICE,
   chunk,
 } from './jobs.js';
 export type { ClientToServerEvents, ServerToClientEvents, SocketData } from './socket-events.js';

@@ -2,50 +2,58 @@ import { z } from 'zod';
 import { FallbackPolicy, JobTarget } from './envelope.js';
 import { EventId, UserId } from './ids.js';
 
-/** Queue names, under the configured prefix. */
-export const QueueName = { events: 'events', fallback: 'fallback' } as const;
+/** BullMQ queue names, under the configured prefix (events travel on streams, not a queue). */
+export const QueueName = { fallback: 'fallback' } as const;
 
-/** How many user ids one events job carries; larger `toUsers` are split into several jobs. */
-export const USERS_PER_JOB = 500;
+/** How many user ids one slice of an event carries; a larger `toUsers` (of one partition) is split into several. */
+export const USERS_PER_SLICE = 500;
 
-/** How many events one events job carries at most; the publisher packs concurrent publishes into one job. */
+/** How many events (or slices) one stream entry carries at most; the publisher packs concurrent publishes into one entry per partition. */
+export const EVENTS_PER_ENTRY = 1_000;
+
+/** How many ack checks one fallback job carries at most. */
 export const EVENTS_PER_JOB = 1_000;
 
-/** One event (or one slice of a split `toUsers`) inside an events job. */
-export const EventJobItem = z.object({
+/** One event (or one slice of a `toUsers`) inside a stream entry. */
+export const EventItem = z.object({
   eventId: EventId,
   event: z.string().min(1),
   payload: z.unknown(),
   target: JobTarget,
   fallback: FallbackPolicy.nullable(),
   publishedAt: z.number(),
-  /** Which slice of a split `toUsers` this item carries. */
+  /**
+   * Which slice of the event this item carries: a `toUsers` is split by partition, then
+   * into slices of at most `USERS_PER_SLICE` users (partitions in ascending order), so the
+   * split of a given event and target is always the same.
+   */
   part: z.object({ index: z.number().int().nonnegative(), count: z.number().int().positive() }),
 });
-export type EventJobItem = z.infer<typeof EventJobItem>;
+export type EventItem = z.infer<typeof EventItem>;
 
 /**
- * Data of a job on the events queue: a batch of events, validated again when the
- * dispatcher reads it back (each item on its own, so one bad item does not hide the
- * others). Batching amortises the per-job round trips of the queue over many events.
+ * The `events` field of a stream entry: the events (or slices) of one publisher batch
+ * that fall in one partition, validated again when the dispatcher reads it back (each item
+ * on its own, so one bad item does not hide the others). The entry's `seqs` field holds the
+ * seqs the publisher assigned (see `parseEntrySeqs` in core).
  */
-export const EventJobData = z.object({
-  events: z.array(EventJobItem).min(1).max(EVENTS_PER_JOB),
+export const EventEntryData = z.object({
+  events: z.array(EventItem).min(1).max(EVENTS_PER_ENTRY),
 });
-export type EventJobData = z.infer<typeof EventJobData>;
+export type EventEntryData = z.infer<typeof EventEntryData>;
 
 /** The ack check of one event (or `toUsers` slice) for its users. */
 export const FallbackCheck = z
   .object({
     eventId: EventId,
-    /** The users of one item of an events job (at most `USERS_PER_JOB`). */
-    userIds: z.array(UserId).min(1).max(USERS_PER_JOB),
+    /** The users of one item of a stream entry (at most `USERS_PER_SLICE`). */
+    userIds: z.array(UserId).min(1).max(USERS_PER_SLICE),
     event: z.string().min(1),
     payload: z.unknown(),
     fallback: FallbackPolicy,
     publishedAt: z.number(),
     /** Each user's seq for this event, in the order of `userIds`: the check sends only if the user's acked seq is below it. */
-    seqs: z.array(z.number().int().positive()).min(1).max(USERS_PER_JOB),
+    seqs: z.array(z.number().int().positive()).min(1).max(USERS_PER_SLICE),
     /**
      * Users that had plain (non-acking) devices online when the event was emitted: user id →
      * presence member → the entry's expiry then (ms). Such a device still online at the check,
@@ -61,7 +69,7 @@ export type FallbackCheck = z.infer<typeof FallbackCheck>;
 
 /**
  * Data of a delayed job on the fallback queue: the ack checks of the events with a fallback
- * policy of the events jobs one dispatcher delivered within its check linger (one or more,
+ * policy of the stream entries one dispatcher delivered within its check linger (one or more,
  * at most `EVENTS_PER_JOB`). One delayed job for many events jobs, not per event or user: a
  * delayed add is a BullMQ script that costs Redis several times what delivering the event does.
  */

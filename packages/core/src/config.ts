@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { HeraldError, HeraldErrorCode, formatPath } from '@herald/contracts';
 import { DEFAULT_REDIS_TIMEOUT_MS } from './redis-deadline.js';
+import { DEFAULT_PARTITIONS, MAX_PARTITIONS } from './keys.js';
 
 /**
  * Parses environment variables with a zod schema. On failure throws one
@@ -83,5 +84,7 @@ export const commonEnv = {
   /** How long a request waits for Redis before it is answered `unavailable` (503). */
   HERALD_REDIS_TIMEOUT_MS: envInt(50, 60_000).default(DEFAULT_REDIS_TIMEOUT_MS),
   HERALD_REDIS_PREFIX: envPrefix.default('{herald}'),
+  /** Partitions user ids are spread over; the same in every process (checked against Redis at start). */
+  HERALD_PARTITIONS: envInt(1, MAX_PARTITIONS).default(DEFAULT_PARTITIONS),
   HERALD_LOG_LEVEL: envLogLevel.default('info'),
 };

@@ -5,7 +5,7 @@ import { entryTail, type SequenceItem } from './inbox.js';
 const base = {
   eventId: 'e-1',
   part: 0,
-  jobId: 'j',
+  idSupplied: true,
   userIds: ['u1'],
   event: 'notification:new',
   publishedAt: 1_764_000_000_123,

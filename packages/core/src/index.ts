@@ -13,32 +13,54 @@ export {
 export { REDACTED_PATHS, createLogger, silentLogger } from './logger.js';
 export type { Logger, LoggerOptions } from './logger.js';
 export { Redis, closeRedis, createRedis } from './redis.js';
-export { createKeys } from './keys.js';
+export { DEFAULT_PARTITIONS, MAX_PARTITIONS, createKeys, hashId } from './keys.js';
+export { checkPartitions } from './partitions-check.js';
+export {
+  createRedisClient,
+  envRedisClusterNodes,
+  parseRedisClusterNodes,
+  redisSpecFromEnv,
+} from './redis-client.js';
+export type {
+  RedisClient,
+  RedisClientOptions,
+  RedisConnectionSpec,
+  RedisNodeAddress,
+} from './redis-client.js';
 export { DEFAULT_REDIS_TIMEOUT_MS, createRedisDeadline } from './redis-deadline.js';
 export { TimeoutError, withTimeout } from './with-timeout.js';
 export type { RedisDeadline } from './redis-deadline.js';
 export type { RedisKeys } from './keys.js';
 export {
   EVENT_RECORD_TTL_S,
+  appendEntry,
+  claimEventId,
   defineInboxCommands,
-  parseSequenceReply,
-  queueSequencing,
+  entryTail,
+  parseEntrySeqs,
   readAckedSeqs,
-  readDeliveryState,
-  readEventRecords,
   readLatestSeq,
+  readLivePresence,
   readReplay,
   recordAck,
   recordAcks,
 } from './inbox.js';
 export type {
-  DeliveryState,
-  EventRecord,
+  AppendResult,
+  ClaimResult,
+  FingerprintPart,
   InboxSettings,
   Replay,
   SequenceItem,
-  SequenceResult,
 } from './inbox.js';
+export {
+  DEFAULT_MAX_DELIVERIES,
+  DISPATCHERS_GROUP,
+  ensureDispatcherGroups,
+  readStreamBacklog,
+  readStreamEntries,
+} from './event-streams.js';
+export type { StoredEntry, StreamBacklog } from './event-streams.js';
 export {
   DEFAULT_PRESENCE_TTL_MS,
   PresenceReader,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_ID_LENGTH, isId } from '@herald/contracts';
 import { prng, type Random } from '@herald/testing';
-import { createKeys, type RedisKeys } from './keys.js';
+import { createKeys, hashId, type RedisKeys } from './keys.js';
 
 /** Replay a failure with HERALD_PROPERTY_SEED=<the seed in the test's name>. */
 const seed = Number(process.env.HERALD_PROPERTY_SEED ?? Math.floor(Math.random() * 2 ** 32));
@@ -51,9 +51,9 @@ function keysOf(keys: RedisKeys, random: Random): Array<[string, string]> {
     [keys.email(a), `email ${a}`],
     [keys.user(a), `user ${a}`],
     [keys.inbox(a), `inbox ${a}`],
-    [keys.jobSeqs(a), `jobSeqs ${a}`],
+    [keys.eventIdClaim(a), `eventIdClaim ${a}`],
     [keys.fallbackSent(a, b), `fallbackSent ${a} ${b}`],
-    [keys.eventRecord(a, part), `eventRecord ${a} ${part}`],
+    [keys.eventRecord(keys.partitionOf(b), a, part), `eventRecord ${keys.partitionOf(b)} ${a} ${part}`],
   ];
 }
 
@@ -101,30 +101,77 @@ describe(`Redis keys built from ids (seed ${seed})`, () => {
       [keys.clientEvents, 'clientEvents'],
       [keys.clientEventsDead, 'clientEventsDead'],
       [keys.undeliverable, 'undeliverable'],
+      [keys.partitionsRecord, 'partitionsRecord'],
       [keys.socketIoChannel, 'socketIoChannel'],
+      ...keys.partitionNumbers.flatMap((n): Array<[string, string]> => [
+        [keys.stream(n), `stream ${n}`],
+        [keys.deadStream(n), `deadStream ${n}`],
+      ]),
     ];
     for (let i = 0; i < 5_000; i++) entries.push(...keysOf(keys, random));
     for (const [eventId, userId] of splitPairs(random)) {
-      entries.push([keys.eventRecord(eventId, 0), `eventRecord ${eventId} 0`]);
+      entries.push([keys.eventRecord(0, eventId, 0), `eventRecord 0 ${eventId} 0`]);
       entries.push([keys.fallbackSent(eventId, userId), `fallbackSent ${eventId} ${userId}`]);
     }
     expectInjective(entries);
-    // BullMQ owns `{p}:events:*` and `{p}:fallback:*` (the two queues).
-    const sentPrefix = keys.fallbackSentPattern.slice(0, -1);
+    // BullMQ owns `{p}:fallback:*` (the fallback queue).
+    const sentPattern = globToRegExp(keys.fallbackSentPattern);
     for (const [key, input] of entries) {
-      expect(key.startsWith(sentPrefix), input).toBe(input.startsWith('fallbackSent '));
-      expect(key.startsWith(`${prefix}:events:`) || key.startsWith(`${prefix}:fallback:`), input).toBe(false);
+      expect(sentPattern.test(key), input).toBe(input.startsWith('fallbackSent '));
+      expect(key.startsWith(`${prefix}:fallback:`), input).toBe(false);
     }
   });
 
-  it('keeps every key in the prefix’s hash slot, and adds no hash tag under a prefix without one', () => {
+  it("keeps each user's keys in its partition's hash tag, and the rest in the prefix's", () => {
     const random = prng(seed + 2);
-    const untagged = createKeys('herald');
     for (let i = 0; i < 2_000; i++) {
-      for (const [key, input] of keysOf(keys, random))
-        expect(hashTag(key), `seed ${seed}: ${input}`).toBe('herald');
-      for (const [key, input] of keysOf(untagged, random))
-        expect(hashTag(key), `seed ${seed}: ${input}`).toBe(key);
+      const [a, b] = [randomId(random), randomId(random)];
+      const tag = `herald:${keys.partitionOf(a)}`;
+      for (const key of [
+        keys.presence(a),
+        keys.email(a),
+        keys.user(a),
+        keys.inbox(a),
+        keys.fallbackSent(b, a),
+      ])
+        expect(hashTag(key), `seed ${seed}: ${key}`).toBe(tag);
+      expect(hashTag(keys.eventIdClaim(a))).toBe(tag);
     }
+    for (const n of keys.partitionNumbers) {
+      expect(hashTag(keys.stream(n))).toBe(`herald:${n}`);
+      expect(hashTag(keys.deadStream(n))).toBe(`herald:${n}`);
+      expect(hashTag(keys.eventRecord(n, 'e', 3))).toBe(`herald:${n}`);
+    }
+    for (const key of [keys.clientEvents, keys.clientEventsDead, keys.undeliverable, keys.partitionsRecord])
+      expect(hashTag(key)).toBe('herald');
+  });
+
+  it('spreads user ids evenly over the partitions, the same way every time', () => {
+    const counts = new Array<number>(keys.partitions).fill(0);
+    for (let i = 0; i < 16_000; i++) counts[keys.partitionOf(`user-${i}`)]! += 1;
+    // 1,000 expected per partition; a fair hash stays well within ±15%.
+    for (const count of counts) {
+      expect(count).toBeGreaterThan(850);
+      expect(count).toBeLessThan(1_150);
+    }
+    // FNV-1a of "a" is 0xe40c292c: fixed, so another language can place users the same way.
+    expect(hashId('a')).toBe(0xe40c292c);
+    expect(createKeys(prefix, 7).partitionOf('a')).toBe(0xe40c292c % 7);
+  });
+
+  it('refuses a prefix that is not a hash tag, and a partition count out of range', () => {
+    expect(() => createKeys('herald')).toThrow(/hash tag such as \{herald\}/);
+    expect(() => createKeys('{herald}', 0)).toThrow(/HERALD_PARTITIONS/);
+    expect(() => createKeys('{herald}', 1_025)).toThrow(/HERALD_PARTITIONS/);
   });
 });
+
+/** Redis glob (as PSUBSCRIBE and SCAN read it; braces are plain characters there) as a RegExp. */
+function globToRegExp(glob: string): RegExp {
+  return new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
+}

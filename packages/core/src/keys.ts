@@ -1,9 +1,14 @@
+import { HeraldError, HeraldErrorCode } from '@herald/contracts';
+
 /**
- * Every Redis key and channel Herald uses, in one place so the layout can be read
- * at a glance. `prefix` carries a hash tag (`{herald}`), so on Redis Cluster all of
- * them share one slot; BullMQ queues use the same prefix. Ids follow the contracts'
- * grammar (`ID_RULE`: printable ASCII without spaces, braces or `*`), so no id can add
- * a hash tag of its own.
+ * Every Redis key and channel Herald uses, in one place so the layout can be read at a
+ * glance. The prefix is a hash tag (`{herald}`); from its name Herald makes one more tag
+ * per partition (`{herald:0}` … `{herald:15}`). A user's partition is a stable hash of the
+ * user id (`partitionOf`), and every key of that user, and the partition's stream, carry
+ * the partition's tag: one sequencing script touches a single slot, and on Redis Cluster
+ * the partitions spread over the masters. Keys no user owns keep the prefix's own tag.
+ * Ids follow the contracts' grammar (`ID_RULE`: printable ASCII without spaces, braces or
+ * `*`), so no id can add a hash tag of its own.
  *
  * Ids may contain `:`, so a key built from two ids length-prefixes the first
  * (`{len}:{eventId}:{userId}`): `colA:b` + `c` and `colA` + `b:c` would otherwise both
@@ -11,58 +16,123 @@
  * (no `:`), so those need no prefix. `keys.test.ts` checks that distinct inputs never
  * share a key.
  *
+ * `{p}` is the prefix (`{herald}`), `{u}` the tag of the user's partition (`{herald:7}`),
+ * `{n}` the tag of partition n.
+ *
  * | key | type | what |
  * | --- | --- | --- |
- * | `{p}:presence:{userId}` | zset | one member per connected socket (`nodeId|socketId|a` for a device that acks, `…|p` for one that does not), score = expiry (ms) |
- * | `{p}:user:{userId}` | hash | `seq`: the user's latest sequence number; `ack`: the highest seq any of its devices acked. No expiry |
- * | `{p}:inbox:{userId}` | list | the user's last `HERALD_INBOX_MAX` events (JSON `InboxEntry`, oldest first); expires `HERALD_INBOX_TTL_S` after the last append |
- * | `{p}:email:{userId}` | string | last `email` claim seen on connect, for fallback |
+ * | `{u}:presence:{userId}` | zset | one member per connected socket (`nodeId|socketId|a` for a device that acks, `…|p` for one that does not), score = expiry (ms) |
+ * | `{u}:user:{userId}` | hash | `seq`: the user's latest sequence number; `ack`: the highest seq any of its devices acked. No expiry |
+ * | `{u}:inbox:{userId}` | list | the user's last `HERALD_INBOX_MAX` events (JSON `InboxEntry`, oldest first); expires `HERALD_INBOX_TTL_S` after the last append |
+ * | `{u}:email:{userId}` | string | last `email` claim seen on connect, for fallback |
+ * | `{u}:fallback-sent:{len}:{eventId}:{userId}` | string | marks a settled fallback (email sent: its time; `live`; `undeliverable`), so retries never act twice |
+ * | `{n}:events` | stream | the events of partition n, one entry per publisher batch and partition, read by the dispatchers' consumer group |
+ * | `{n}:events:dead` | stream | entries of partition n no dispatcher could deliver, with the reason |
+ * | `{n}:event:{eventId}:{part}` | string | set when slice `part` of a producer-supplied event id was sequenced (in the slice's partition n): a republish of the slice is skipped. 24 h |
+ * | `{e}:event-id:{eventId}` | string | what a producer-supplied event id stands for (`event.to.payload.fallback` short hashes), in the tag of the id's own partition `{e}`: a reuse for another event is refused. 24 h |
+ * | `{p}:partitions` | string | `HERALD_PARTITIONS` of the deployment; every process checks it at start |
  * | `{p}:client-events` | stream | validated client events (`notification:mark_read`) for domain services |
  * | `{p}:client-events:dead` | stream | client events a consumer failed on too often |
- * | `{p}:fallback-sent:{len}:{eventId}:{userId}` | string | marks a settled fallback (email sent: its time; `live`; `undeliverable`), so retries never act twice |
  * | `{p}:stats:undeliverable` | counter | fallbacks that had no address |
- * | `{p}:event:{eventId}:{part}` | string | `{jobId}|{index}|{fingerprint}`: the events job that delivers (eventId, part), the pair's place in it, and `event.to.payload` short hashes of what the id stands for. 24 h, so a republish is skipped and a reuse for another event refused |
- * | `{p}:job-seqs:{jobId}` | string | the seqs of an events job's users: per item, in order, `;`-separated, its users' seqs `,`-separated, or `-` for a pair another job delivers. 24 h |
  * | `{p}:socket.io` | pub/sub | channel key shared by the Socket.IO redis adapter and emitter |
- * | `{p}:events:*`, `{p}:fallback:*` | BullMQ | the two queues |
+ * | `{p}:fallback:*` | BullMQ | the fallback queue (delayed checks) |
  */
 export interface RedisKeys {
   prefix: string;
+  /** How many partitions the user ids are spread over (`HERALD_PARTITIONS`). */
+  partitions: number;
+  /** The partition of a user id (or a room name, or an event id): a stable hash of it. */
+  partitionOf: (id: string) => number;
+  /** Every partition number, 0 … partitions − 1. */
+  partitionNumbers: readonly number[];
   presence(userId: string): string;
   email(userId: string): string;
   clientEvents: string;
   clientEventsDead: string;
-  /** `{len}:{eventId}:{userId}`, `len` the event id's length, so the pair reads back one way only. */
+  /** `{len}:{eventId}:{userId}`, `len` the event id's length, so the pair reads back one way only; in the user's partition. */
   fallbackSent(eventId: string, userId: string): string;
-  /** A glob (PSUBSCRIBE, SCAN) matching every `fallbackSent` key, whatever the ids' lengths. */
+  /** A glob (PSUBSCRIBE, SCAN) matching every `fallbackSent` key, whatever the ids' lengths and partitions. */
   fallbackSentPattern: string;
   undeliverable: string;
   /** The user's sequence counter and acked seq. */
   user(userId: string): string;
   /** The user's inbox: the events a reconnecting device can be replayed. */
   inbox(userId: string): string;
-  /** Written when an event (or `toUsers` slice) is sequenced: publishing its id again within 24 h delivers once. */
-  eventRecord(eventId: string, part: number): string;
-  /** The seqs the publisher gave the users of an events job's items, read by the dispatcher with one GET. */
-  jobSeqs(jobId: string): string;
+  /** The stream of partition `partition`: what the dispatchers deliver. */
+  stream(partition: number): string;
+  /** Where entries of `stream(partition)` that could not be delivered go, with their reason. */
+  deadStream(partition: number): string;
+  /** Set when slice `part` of a producer-supplied event id was sequenced, in that slice's partition. */
+  eventRecord(partition: number, eventId: string, part: number): string;
+  /** What a producer-supplied event id stands for, in the id's own partition. */
+  eventIdClaim(eventId: string): string;
+  /** `HERALD_PARTITIONS` as the first process of the deployment stored it. */
+  partitionsRecord: string;
   /** Passed as `key` to both `createAdapter` and `new Emitter`: they must agree. */
   socketIoChannel: string;
 }
 
-export function createKeys(prefix: string): RedisKeys {
+/** Partitions when `HERALD_PARTITIONS` is not set. */
+export const DEFAULT_PARTITIONS = 16;
+/** The most partitions a deployment may have: one stream and one reader each per dispatcher. */
+export const MAX_PARTITIONS = 1_024;
+
+/**
+ * FNV-1a (32 bits) of the id's UTF-8 bytes. Stable across processes, versions and
+ * languages (a producer in another language can place users the same way), cheap, and
+ * spreads short ids like `user-1` … `user-1000` evenly.
+ */
+export function hashId(id: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(id, 'utf8')) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash;
+}
+
+export function createKeys(prefix: string, partitions: number = DEFAULT_PARTITIONS): RedisKeys {
+  const name = /^\{([^{}\s]+)\}$/.exec(prefix)?.[1];
+  if (name === undefined) {
+    throw new HeraldError(
+      HeraldErrorCode.invalidConfig,
+      `The key prefix must be a hash tag such as {herald} (HERALD_REDIS_PREFIX); got ${JSON.stringify(prefix)}`,
+    );
+  }
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+    throw new HeraldError(
+      HeraldErrorCode.invalidConfig,
+      `HERALD_PARTITIONS must be an integer from 1 to ${MAX_PARTITIONS}; got ${String(partitions)}`,
+    );
+  }
+  const tags = Array.from({ length: partitions }, (_, n) => `{${name}:${n}}`);
+  const partitionOf = (id: string) => hashId(id) % partitions;
+  const tagOf = (id: string) => tags[partitionOf(id)] as string;
+  const tag = (partition: number) => {
+    const found = tags[partition];
+    if (found === undefined) throw new RangeError(`partition ${partition} is not in 0…${partitions - 1}`);
+    return found;
+  };
   return {
     prefix,
-    presence: (userId) => `${prefix}:presence:${userId}`,
-    email: (userId) => `${prefix}:email:${userId}`,
+    partitions,
+    partitionOf,
+    partitionNumbers: tags.map((_, n) => n),
+    presence: (userId) => `${tagOf(userId)}:presence:${userId}`,
+    email: (userId) => `${tagOf(userId)}:email:${userId}`,
     clientEvents: `${prefix}:client-events`,
     clientEventsDead: `${prefix}:client-events:dead`,
-    fallbackSent: (eventId, userId) => `${prefix}:fallback-sent:${eventId.length}:${eventId}:${userId}`,
-    fallbackSentPattern: `${prefix}:fallback-sent:*`,
+    fallbackSent: (eventId, userId) =>
+      `${tagOf(userId)}:fallback-sent:${eventId.length}:${eventId}:${userId}`,
+    fallbackSentPattern: `{${name}:*}:fallback-sent:*`,
     undeliverable: `${prefix}:stats:undeliverable`,
-    user: (userId) => `${prefix}:user:${userId}`,
-    inbox: (userId) => `${prefix}:inbox:${userId}`,
-    eventRecord: (eventId, part) => `${prefix}:event:${eventId}:${part}`,
-    jobSeqs: (jobId) => `${prefix}:job-seqs:${jobId}`,
+    user: (userId) => `${tagOf(userId)}:user:${userId}`,
+    inbox: (userId) => `${tagOf(userId)}:inbox:${userId}`,
+    stream: (partition) => `${tag(partition)}:events`,
+    deadStream: (partition) => `${tag(partition)}:events:dead`,
+    eventRecord: (partition, eventId, part) => `${tag(partition)}:event:${eventId}:${part}`,
+    eventIdClaim: (eventId) => `${tagOf(eventId)}:event-id:${eventId}`,
+    partitionsRecord: `${prefix}:partitions`,
     socketIoChannel: `${prefix}:socket.io`,
   };
 }

@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 
 export { Redis } from 'ioredis';
 
@@ -12,7 +13,7 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
 }
 
 /** Closes a connection politely, falling back to a hard disconnect if Redis is gone. */
-export async function closeRedis(redis: Redis): Promise<void> {
+export async function closeRedis(redis: RedisClient): Promise<void> {
   if (redis.status === 'end') return;
   // QUIT on a connection that is not ready waits in the offline queue for a reconnect that
   // may never come (Redis down since start-up): there is nothing to flush politely then.

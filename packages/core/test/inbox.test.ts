@@ -1,15 +1,17 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { InboxEntry } from '@herald/contracts';
-import { uniquePrefix, uniqueUser } from '@herald/testing';
+import { uniquePrefix, uniqueUser, uniqueUsersOfOnePartition } from '@herald/testing';
 import {
+  appendEntry,
+  claimEventId,
   defineInboxCommands,
-  queueSequencing,
+  parseEntrySeqs,
   readAckedSeqs,
-  readDeliveryState,
-  readEventRecords,
   readLatestSeq,
+  readLivePresence,
   readReplay,
   recordAck,
+  recordAcks,
   type SequenceItem,
 } from '../src/inbox.js';
 import { createKeys, type RedisKeys } from '../src/keys.js';
@@ -26,74 +28,117 @@ afterAll(async () => {
   await redis.quit();
 });
 
-const item = (eventId: string, userIds: string[], jobId = 'job-1'): SequenceItem & { jobId: string } => ({
+const item = (eventId: string, userIds: string[], idSupplied = true): SequenceItem => ({
   eventId,
   part: 0,
-  jobId,
   userIds,
   event: 'xp:gained',
   payload: { amount: 1, source: eventId, totalXp: 1 },
   publishedAt: 1_000,
+  idSupplied,
 });
 
-/** Sequences items in one MULTI, one script call per run of items of the same job (as the publisher does per job). */
-async function sequence(
+/** Appends one entry of `items` (whose users all share `partition`), as the publisher does per batch and partition. */
+async function sequence(keys: RedisKeys, partition: number, items: SequenceItem[], inboxMax = 500) {
+  return appendEntry(redis, keys, partition, items, JSON.stringify(items.map((i) => i.eventId)), {
+    inboxMax,
+    inboxTtlS: 60,
+  });
+}
+
+/** `count` distinct users that share one partition, and that partition. */
+function usersOfOnePartition(
   keys: RedisKeys,
-  items: Array<SequenceItem & { jobId: string }>,
-  inboxMax = 500,
-): Promise<unknown[]> {
-  const multi = redis.multi();
-  const runs: Array<{ jobId: string; items: SequenceItem[] }> = [];
-  for (const { jobId, ...rest } of items) {
-    const last = runs[runs.length - 1];
-    if (last?.jobId === jobId) last.items.push(rest);
-    else runs.push({ jobId, items: [rest] });
-  }
-  for (const run of runs) queueSequencing(multi, keys, run.jobId, run.items, { inboxMax, inboxTtlS: 60 });
-  const results = (await multi.exec()) ?? [];
-  return results.map(([error, value]) => {
-    if (error) throw error;
-    return value;
+  count: number,
+  label = 'user',
+): { partition: number; users: string[] } {
+  const users = uniqueUsersOfOnePartition(count, keys.partitionOf, label);
+  return { partition: keys.partitionOf(users[0] as string), users };
+}
+
+/** The fields of each entry of a partition's stream. */
+async function entriesOf(keys: RedisKeys, partition: number): Promise<Array<Record<string, string>>> {
+  const entries = (await redis.xrange(keys.stream(partition), '-', '+')) as Array<[string, string[]]>;
+  return entries.map(([, fields]) => {
+    const out: Record<string, string> = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i] as string] = fields[i + 1] as string;
+    return out;
   });
 }
 
 describe('the inbox', () => {
-  it('gives each user contiguous seqs, records them per event, and sequences a repeated event id once', async () => {
+  it('gives each user contiguous seqs, appends them with the entry, and sequences a slice of a supplied id once', async () => {
     const keys = createKeys(uniquePrefix());
-    const [ana, ben] = [uniqueUser('ana'), uniqueUser('ben')];
-    expect(
-      await sequence(keys, [item('e1', [ana]), item('e2', [ana, ben]), item('e1', [ana], 'job-2')]),
-    ).toEqual([[1, 1], [0]]);
-    expect(await readLatestSeq(redis, keys, ana)).toBe(2);
-    expect(await readLatestSeq(redis, keys, ben)).toBe(1);
-    expect(
-      await readEventRecords(redis, keys, [
-        { eventId: 'e2', part: 0 },
-        { eventId: 'nope', part: 0 },
-      ]),
-    ).toEqual([{ jobId: 'job-1', seqs: [2, 1], fingerprint: '' }, null]);
-    const entries = (await redis.lrange(keys.inbox(ana), 0, -1)).map((raw) =>
+    const {
+      partition,
+      users: [ana, ben],
+    } = usersOfOnePartition(keys, 2);
+    const first = await sequence(keys, partition, [item('e1', [ana!]), item('e2', [ana!, ben!])]);
+    expect(first.sequenced).toEqual([true, true]);
+    // e1 again (a republish) and a generated id: only the new one is sequenced.
+    const second = await sequence(keys, partition, [item('e1', [ana!]), item('g1', [ana!], false)]);
+    expect(second.sequenced).toEqual([false, true]);
+    // Only republishes: nothing is appended.
+    expect(await sequence(keys, partition, [item('e2', [ana!, ben!])])).toEqual({
+      streamId: null,
+      sequenced: [false],
+    });
+    expect(await readLatestSeq(redis, keys, ana!)).toBe(3);
+    expect(await readLatestSeq(redis, keys, ben!)).toBe(1);
+    const entries = await entriesOf(keys, partition);
+    expect(entries.map((e) => parseEntrySeqs(e.seqs as string))).toEqual([
+      [[1], [2, 1]],
+      [null, [3]],
+    ]);
+    expect(entries.map((e) => JSON.parse(e.events as string) as unknown)).toEqual([
+      ['e1', 'e2'],
+      ['e1', 'g1'],
+    ]);
+    // Records only for supplied ids, in the slice's partition, for 24 h.
+    expect(await redis.ttl(keys.eventRecord(partition, 'e1', 0))).toBeGreaterThan(23 * 3_600);
+    expect(await redis.exists(keys.eventRecord(partition, 'g1', 0))).toBe(0);
+    const inbox = (await redis.lrange(keys.inbox(ana!), 0, -1)).map((raw) =>
       InboxEntry.parse(JSON.parse(raw)),
     );
-    expect(entries.map((e) => [e.seq, e.id])).toEqual([
+    expect(inbox.map((e) => [e.seq, e.id])).toEqual([
       [1, 'e1'],
       [2, 'e2'],
+      [3, 'g1'],
     ]);
-    expect(entries[0]).toEqual({
+    expect(inbox[0]).toEqual({
       seq: 1,
       id: 'e1',
       event: 'xp:gained',
       ts: 1_000,
       payload: item('e1', []).payload,
     });
-    expect(await redis.ttl(keys.inbox(ana))).toBeGreaterThan(50);
-    expect(await redis.ttl(keys.user(ana))).toBe(-1);
+    expect(await redis.ttl(keys.inbox(ana!))).toBeGreaterThan(50);
+    expect(await redis.ttl(keys.user(ana!))).toBe(-1);
+  });
+
+  it('refuses a user of another partition rather than touch a key outside the slot', async () => {
+    const keys = createKeys(uniquePrefix());
+    const { partition, users } = usersOfOnePartition(keys, 1);
+    let other = uniqueUser('other');
+    while (keys.partitionOf(other) === partition) other = uniqueUser('other');
+    await expect(sequence(keys, partition, [item('x', [users[0]!, other])])).rejects.toThrow(/partition/);
+  });
+
+  it('claims a supplied event id once per fingerprint and names the parts of another that differ', async () => {
+    const keys = createKeys(uniquePrefix());
+    expect(await claimEventId(redis, keys, 'c1', 'a.b.c.d')).toEqual({ kind: 'new' });
+    expect(await claimEventId(redis, keys, 'c1', 'a.b.c.d')).toEqual({ kind: 'same' });
+    expect(await claimEventId(redis, keys, 'c1', 'a.X.c.Y')).toEqual({
+      kind: 'conflict',
+      differ: ['to', 'fallback'],
+    });
+    expect(await redis.ttl(keys.eventIdClaim('c1'))).toBeGreaterThan(23 * 3_600);
   });
 
   it('replays after a cursor, and reports what the trimmed inbox no longer holds as a gap', async () => {
     const keys = createKeys(uniquePrefix());
     const user = uniqueUser('trim');
-    for (let i = 1; i <= 8; i++) await sequence(keys, [item(`e${i}`, [user])], 5);
+    for (let i = 1; i <= 8; i++) await sequence(keys, keys.partitionOf(user), [item(`e${i}`, [user])], 5);
     const seqs = (replay: { entries: string[] }) =>
       replay.entries.map((raw) => (JSON.parse(raw) as InboxEntry).seq);
 
@@ -125,7 +170,11 @@ describe('the inbox', () => {
   it('keeps the highest ack of any device, never above the latest seq, and creates nothing for a user without events', async () => {
     const keys = createKeys(uniquePrefix());
     const [user, stranger] = [uniqueUser('ack'), uniqueUser('stranger')];
-    await sequence(keys, [item('a1', [user]), item('a2', [user]), item('a3', [user])]);
+    await sequence(keys, keys.partitionOf(user), [
+      item('a1', [user]),
+      item('a2', [user]),
+      item('a3', [user]),
+    ]);
     expect(await recordAck(redis, keys, user, 2)).toBe(2);
     expect(await recordAck(redis, keys, user, 1)).toBe(2);
     expect(await recordAck(redis, keys, user, 99)).toBe(3);
@@ -137,6 +186,16 @@ describe('the inbox', () => {
         [stranger, 0],
       ]),
     );
+  });
+
+  it('records the acks of users of many partitions in one call, answering in their order', async () => {
+    const keys = createKeys(uniquePrefix());
+    const users = Array.from({ length: 40 }, (_, i) => uniqueUser(`many${i}`));
+    expect(new Set(users.map((u) => keys.partitionOf(u))).size).toBeGreaterThan(5);
+    for (const user of users) await sequence(keys, keys.partitionOf(user), [item(`m-${user}`, [user])]);
+    const acks = new Map(users.map((user, i) => [user, i % 2 === 0 ? 1 : 7]));
+    expect(await recordAcks(redis, keys, acks)).toEqual(users.map((_, i) => (i % 2 === 0 ? 1 : 1)));
+    expect(await readAckedSeqs(redis, keys, users)).toEqual(new Map(users.map((user) => [user, 1])));
   });
 });
 
@@ -165,39 +224,21 @@ describe('presence by device kind', () => {
 });
 
 describe('the dispatcher reads', () => {
-  it("reads a job's seqs and its users' presence in one call, the same as one command each", async () => {
+  it("reads an entry's users' live presence in one call, the same as one command each", async () => {
     const keys = createKeys(uniquePrefix());
-    const [ana, ben, gone] = [uniqueUser('ana'), uniqueUser('ben'), uniqueUser('gone')];
-    // r1 stands for a room or broadcast item: recorded, no users, no seqs.
-    await sequence(keys, [item('e1', [ana, ben]), item('e2', [ben]), item('r1', [])]);
-    // job-2 carries e2 again (a republish) and a new event: only the new one is its own.
-    await sequence(keys, [item('e2', [ben], 'job-2'), item('e3', [ana], 'job-2')]);
+    const {
+      users: [ana, ben, gone],
+    } = usersOfOnePartition(keys, 3);
     const node = new PresenceRegistry({ redis, keys, nodeId: 'n', ttlMs: 60_000 });
-    await node.add(ana, 's1', true);
-    await node.add(ana, 's2', false);
+    await node.add(ana!, 's1', true);
+    await node.add(ana!, 's2', false);
     // An entry whose expiry has passed (a dead node's left-over) does not count.
-    await redis.zadd(keys.presence(gone), Date.now() - 1, 'dead|s9|a');
-    const users = [ana, ben, gone];
-    const state = await readDeliveryState(redis, keys, 'job-1', users);
-    expect(state.jobSeqs).toEqual([[1, 1], [2], []]);
-    expect((await readDeliveryState(redis, keys, 'job-2', [])).jobSeqs).toEqual([null, [2]]);
-    expect((await readDeliveryState(redis, keys, 'no-such-job', [])).jobSeqs).toBeNull();
-    expect(state.devices).toEqual(await new PresenceReader(redis, keys).devicesAmong(users));
-    expect([...state.devices.keys()]).toEqual([ana]);
-    // Each pair's record names the job that delivers it and finds its seqs there.
-    expect(
-      await readEventRecords(redis, keys, [
-        { eventId: 'e2', part: 0 },
-        { eventId: 'nope', part: 0 },
-        { eventId: 'e1', part: 0 },
-        { eventId: 'e3', part: 0 },
-      ]),
-    ).toEqual([
-      { jobId: 'job-1', seqs: [2], fingerprint: '' },
-      null,
-      { jobId: 'job-1', seqs: [1, 1], fingerprint: '' },
-      { jobId: 'job-2', seqs: [2], fingerprint: '' },
-    ]);
+    await redis.zadd(keys.presence(gone!), Date.now() - 1, 'dead|s9|a');
+    const users = [ana!, ben!, gone!];
+    const devices = await readLivePresence(redis, keys, users);
+    expect(devices).toEqual(await new PresenceReader(redis, keys).devicesAmong(users));
+    expect([...devices.keys()]).toEqual([ana]);
+    expect(await readLivePresence(redis, keys, [])).toEqual(new Map());
     await node.clearLocal();
   });
 });

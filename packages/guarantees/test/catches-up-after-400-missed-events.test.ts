@@ -3,8 +3,7 @@ import { uniquePrefix, uniqueUser, waitFor } from '@herald/testing';
 import {
   countStatuses,
   deliveryProblems,
-  eventJobCounts,
-  openEventsQueue,
+  backlogOf,
   openRedis,
   printFigures,
   publishRounds,
@@ -32,7 +31,7 @@ describe('a device offline for 400 events', () => {
     // The device's network: cut and restored without the SDK knowing anything but a lost connection.
     const network = await startRoundRobinProxy(defer, [node.port]);
     const publisher = startPublisher(defer, where);
-    const events = openEventsQueue(defer, where, openRedis(defer, where));
+    const backlog = backlogOf(where, openRedis(defer, where));
     const user = uniqueUser('e');
 
     const device = startDevice(defer, network.url, user);
@@ -58,13 +57,10 @@ describe('a device offline for 400 events', () => {
     await publishRounds(publisher, [user], LIVE_BEFORE + 1, TOTAL);
     const publishMs = performance.now() - publishStart;
     // Every live emit happened (to no device): what the device gets now can only come from its replay.
-    await waitFor(
-      async () => {
-        const counts = await eventJobCounts(events);
-        return counts.pending === 0 && counts.active === 0;
-      },
-      { timeoutMs: 30_000, message: 'every events job done' },
-    );
+    await waitFor(async () => (await backlog()).settled, {
+      timeoutMs: 30_000,
+      message: 'every stream entry delivered',
+    });
     expect(device.client.lastSeq).toBe(LIVE_BEFORE);
 
     const restoredAt = performance.now();

@@ -1,17 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { QueueName } from '@herald/contracts';
-import { closeRedis, createKeys, createRedis } from '@herald/core';
+import { closeRedis, createKeys, createRedis, readStreamBacklog } from '@herald/core';
 import { createPublisher, type Publisher } from '@herald/publisher';
 import { uniquePrefix, uniqueUser, waitFor } from '@herald/testing';
 import {
   memoryStorage,
-  openQueue,
   range,
   recordClient,
   spawnDispatcher,
   spawnSocketNode,
-  unfinishedJobs,
   useCleanup,
   type Defer,
   type RecordedClient,
@@ -34,18 +31,18 @@ async function startApps(defer: Defer) {
     spawnSocketNode({ redisUrl, prefix }, defer),
     spawnDispatcher({ redisUrl, prefix }, defer),
   ]);
-  const events = openQueue(QueueName.events, redis, prefix, defer);
+  const keys = createKeys(prefix);
   /**
    * Resolves once the dispatcher has delivered every published event. A publish resolves
-   * when its job is queued; a device that reconnected before the dispatcher got to the job
-   * would get those events live, and its gap would (rightly) be narrower.
+   * when its entry is appended; a device that reconnected before the dispatcher got to the
+   * entry would get those events live, and its gap would (rightly) be narrower.
    */
   const dispatched = () =>
-    waitFor(async () => (await unfinishedJobs(events)) === 0, {
+    waitFor(async () => (await readStreamBacklog(redis, keys)).settled, {
       timeoutMs: 30_000,
       message: 'the dispatcher delivered every published event',
     });
-  return { redisUrl, prefix, redis, keys: createKeys(prefix), url, dispatched };
+  return { redisUrl, prefix, redis, keys, url, dispatched };
 }
 
 /** What the app saw, as seqs and gaps in order: `[1, 2, {gap}, 18, …]`. */

@@ -1,9 +1,8 @@
 export { useCleanup, type Defer } from '@herald/testing';
 import { once } from 'node:events';
 import net from 'node:net';
-import { Queue } from 'bullmq';
 import { inject } from 'vitest';
-import { QueueName, type DeliveryMeta, type GapPayload } from '@herald/contracts';
+import type { DeliveryMeta, GapPayload } from '@herald/contracts';
 import {
   createHeraldClient,
   type ClientErrorReport,
@@ -11,7 +10,14 @@ import {
   type HeraldClient,
   type HeraldClientOptions,
 } from '@herald/client';
-import { closeRedis, createRedis, type Redis } from '@herald/core';
+import {
+  closeRedis,
+  createKeys,
+  createRedis,
+  readStreamBacklog,
+  type Redis,
+  type StreamBacklog,
+} from '@herald/core';
 import { createPublisher, type Publisher, type PublisherOptions } from '@herald/publisher';
 import { TEST_JWT_SECRET, mintToken, spawnApp, waitFor, type AppProcess, type Defer } from '@herald/testing';
 
@@ -149,27 +155,10 @@ export function openRedis(defer: Defer, where: Where): Redis {
   return redis;
 }
 
-/** The events queue of the test's prefix, for reading job counts; closed after the test. */
-export function openEventsQueue(defer: Defer, where: Where, connection: Redis): Queue {
-  const queue = new Queue(QueueName.events, { connection, prefix: where.prefix });
-  defer(() => queue.close());
-  return queue;
-}
-
-/** Job counts of the events queue: every job is done once nothing waits, runs or is delayed. */
-export async function eventJobCounts(queue: Queue): Promise<{
-  pending: number;
-  active: number;
-  completed: number;
-  failed: number;
-}> {
-  const counts = await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'completed', 'failed');
-  return {
-    pending: (counts.wait ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0),
-    active: counts.active ?? 0,
-    completed: counts.completed ?? 0,
-    failed: counts.failed ?? 0,
-  };
+/** Reads the dispatchers' backlog on the test's prefix: entries appended, pending, whether all were delivered. */
+export function backlogOf(where: Where, redis: Redis): () => Promise<StreamBacklog> {
+  const keys = createKeys(where.prefix);
+  return () => readStreamBacklog(redis, keys);
 }
 
 /**

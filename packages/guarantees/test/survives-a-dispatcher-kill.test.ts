@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { uniquePrefix, uniqueUser, waitFor } from '@herald/testing';
 import {
+  backlogOf,
   deliveryProblems,
-  eventJobCounts,
   launchDispatcher,
-  openEventsQueue,
   openRedis,
   printFigures,
   publishRounds,
@@ -29,20 +28,19 @@ const KILL_AT_WIRE_COPIES = 250;
 describe('the dispatcher SIGKILLed mid-stream', () => {
   const defer = useCleanup();
 
-  it('loses nothing: a new dispatcher delivers the rest, the killed one’s jobs run again, every handler sees each of its user’s events once, in order', async () => {
+  it('loses nothing: a new dispatcher delivers the rest, claims the killed one’s entries, every handler sees each of its user’s events once, in order', async () => {
     const where = { prefix: uniquePrefix('guarantee-b') };
     const nodes = await Promise.all([spawnSocketNode(defer, where), spawnSocketNode(defer, where)]);
-    // Small jobs (5 events each): many of them, so the dispatcher is between jobs as rarely as possible.
+    // Small entries (5 events each): many of them, so the dispatcher is between entries as rarely as possible.
     const publisher = startPublisher(defer, where, { maxBatchEvents: 5 });
-    const events = openEventsQueue(defer, where, openRedis(defer, where));
+    const backlog = backlogOf(where, openRedis(defer, where));
 
     const users = Array.from({ length: USERS }, (_, i) => uniqueUser(`b${i}`));
     const devices = users.map((user, i) => startDevice(defer, nodes[i % nodes.length]!.url, user));
     await Promise.all(devices.map((d) => d.client.ready));
 
     await publishRounds(publisher, users, 1, QUEUED_ROUNDS);
-    const queued = await eventJobCounts(events);
-    expect(queued.pending).toBeGreaterThan(0);
+    expect((await backlog()).caughtUp).toBe(false);
 
     // The kill fires from the wire itself, in the tick the threshold copy arrives: the dispatcher is mid-backlog.
     let killedAt = 0;
@@ -62,11 +60,9 @@ describe('the dispatcher SIGKILLed mid-stream', () => {
     });
     expect(await killed).toBeNull();
 
-    // What the dead dispatcher held: its jobs stay active (locked) until BullMQ finds them stalled.
-    const held = await events.getJobs(['active']);
-    const heldEvents = held.reduce((sum, job) => sum + (job.data as { events: unknown[] }).events.length, 0);
-    expect(held.length).toBeGreaterThan(0);
-    const atKill = await eventJobCounts(events);
+    // What the dead dispatcher held: its entries stay pending until another claims them (HERALD_DISPATCHER_LOCK_MS idle).
+    const atKill = await backlog();
+    expect(atKill.pending).toBeGreaterThan(0);
 
     // Producers go on while no dispatcher runs: their events are sequenced and queued.
     await publishRounds(publisher, users, QUEUED_ROUNDS + 1, QUEUED_ROUNDS + WHILE_DOWN_ROUNDS);
@@ -75,16 +71,14 @@ describe('the dispatcher SIGKILLed mid-stream', () => {
 
     await Promise.all(devices.map((d) => d.untilHandled(ROUNDS - 1, 120_000)));
     const handledAllAt = performance.now();
-    // The killed dispatcher's jobs run again once their locks expired and a stalled check saw them twice.
-    await waitFor(
-      async () => {
-        const counts = await eventJobCounts(events);
-        return counts.pending === 0 && counts.active === 0;
-      },
-      { timeoutMs: 150_000, intervalMs: 250, message: 'the killed dispatcher’s jobs ran again' },
-    );
+    // The killed dispatcher's entries are claimed and delivered again once they were idle for the lock time.
+    await waitFor(async () => (await backlog()).settled, {
+      timeoutMs: 150_000,
+      intervalMs: 250,
+      message: 'the killed dispatcher’s entries were claimed and delivered',
+    });
     const drainedAt = performance.now();
-    expect((await eventJobCounts(events)).failed).toBe(0);
+    expect((await backlog()).dead).toBe(0);
 
     // A last round after everything else: Redis pub/sub keeps order, so once it is handled every
     // earlier emit (the re-run jobs' ones included) is on the wire and counted.
@@ -101,7 +95,7 @@ describe('the dispatcher SIGKILLed mid-stream', () => {
     printFigures(
       'b',
       `${USERS * ROUNDS} events to ${USERS} users over 2 nodes; dispatcher SIGKILLed at ${KILL_AT_WIRE_COPIES} copies on the wire ` +
-        `holding ${held.length} jobs (${heldEvents} events) in flight, ${atKill.pending} jobs waiting; ` +
+        `holding ${atKill.pending} entries in flight, ${atKill.added} appended by then; ` +
         `${WHILE_DOWN_ROUNDS * USERS} events published while down; handled ${handled} (${handled - USERS * ROUNDS} extra), ` +
         `0 out of order, 0 gaps, ${synced} handled from a sync replay`,
     );
@@ -114,7 +108,7 @@ describe('the dispatcher SIGKILLed mid-stream', () => {
     printFigures(
       'b',
       `timing: kill → new dispatcher ready ${Math.round(secondReadyAt - killedAt)} ms; kill → every handler at seq ${ROUNDS - 1} ` +
-        `${Math.round(handledAllAt - killedAt)} ms; kill → killed dispatcher's jobs re-run (queue drained) ${Math.round(drainedAt - killedAt)} ms`,
+        `${Math.round(handledAllAt - killedAt)} ms; kill → killed dispatcher's entries claimed and delivered (streams settled) ${Math.round(drainedAt - killedAt)} ms`,
     );
   });
 });

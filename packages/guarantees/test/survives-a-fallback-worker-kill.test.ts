@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { QueueName, type FallbackJobData } from '@herald/contracts';
 import { closeRedis, createKeys, createRedis } from '@herald/core';
 import { createPublisher } from '@herald/publisher';
-import { startRedisServer, uniquePrefix, uniqueUser, waitFor } from '@herald/testing';
+import { startRedisServer, uniquePrefix, uniqueUsersOfOnePartition, waitFor } from '@herald/testing';
 import {
   ms,
   openQueue,
@@ -100,8 +100,8 @@ describe('a fallback worker killed while it sends', () => {
     defer(() => publisher.close());
     const fallbackQueue = openQueue(QueueName.fallback, redis, prefix, defer);
 
-    const offline = Array.from({ length: OFFLINE_USERS }, () => uniqueUser('off'));
-    const acking = uniqueUser('acks');
+    // One partition for all: each event is one stream entry, so one fallback job.
+    const [acking = '', ...offline] = uniqueUsersOfOnePartition(OFFLINE_USERS + 1, keys.partitionOf, 'off');
     const device = recordClient(url, acking, defer);
     await device.client.ready;
     const run = crypto.randomUUID().slice(0, 6);

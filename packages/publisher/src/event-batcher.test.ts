@@ -1,15 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { defaultCatalog, prepareEvent } from '@herald/contracts';
-import { createEventBatcher, type EventBatcherOptions, type JobOutcome } from './event-batcher.js';
-import { toEventItems, type EventJob } from './event-jobs.js';
+import { createKeys } from '@herald/core';
+import { createEventBatcher, type EventBatcherOptions, type EntryOutcome } from './event-batcher.js';
+import { toEventItems, type EventEntry } from './event-entries.js';
 
-const item = (n: number) =>
+/** One partition: entries are packed as one list, which is what most of these tests look at. */
+const onePartition = createKeys('{batcher}', 1);
+const item = (n: number, keys = onePartition) =>
   toEventItems(
     prepareEvent(defaultCatalog, {
       event: 'xp:gained',
       to: { user: `u${n}` },
       payload: { amount: n, source: 's', totalXp: n },
     }),
+    keys,
   );
 /** How a promise settled: 'resolved', or its error's message (handled at once, so no rejection goes unhandled). */
 const outcomeOf = (promise: Promise<void>) =>
@@ -19,24 +23,24 @@ const outcomeOf = (promise: Promise<void>) =>
   );
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
-/** A batcher whose sends complete when the test says so, recording the jobs of each send. */
+/** A batcher whose sends complete when the test says so, recording the entries of each send. */
 function controlled(maxEvents = 200, gate?: EventBatcherOptions['gate']) {
-  const sends: Array<{ jobs: EventJob[]; done(error?: Error, outcomes?: JobOutcome[]): void }> = [];
+  const sends: Array<{ jobs: EventEntry[]; done(error?: Error, outcomes?: EntryOutcome[]): void }> = [];
   const batcher = createEventBatcher({
     maxEvents,
     maxBytes: 1024 * 1024,
     lingerMs: 0,
     ...(gate ? { gate } : {}),
-    addBulk: (jobs) =>
-      new Promise<readonly JobOutcome[]>((resolve, reject) =>
+    append: (jobs) =>
+      new Promise<readonly EntryOutcome[]>((resolve, reject) =>
         sends.push({
           jobs,
           done: (error, outcomes) =>
-            error ? reject(error) : resolve(outcomes ?? jobs.map(() => ({ added: true }))),
+            error ? reject(error) : resolve(outcomes ?? jobs.map(() => ({ appended: true }))),
         }),
       ),
   });
-  const sizes = () => sends.map((s) => s.jobs.flatMap((j) => j.data.events).length);
+  const sizes = () => sends.map((s) => s.jobs.flatMap((j) => j.items).length);
   return { batcher, sends, sizes };
 }
 
@@ -79,7 +83,7 @@ describe('createEventBatcher', () => {
     for (const result of await Promise.allSettled(full)) expect(result.status).toBe('rejected');
   });
 
-  it('settles each event by the jobs that carry it: a failed job rejects only its own events', async () => {
+  it('settles each event by the entries that carry it: a failed entry rejects only its own events', async () => {
     const { batcher, sends } = controlled();
     const many = (from: number, count: number) =>
       toEventItems(
@@ -88,17 +92,42 @@ describe('createEventBatcher', () => {
           to: { users: Array.from({ length: count }, (_, i) => `u${from + i}`) },
           payload: { amount: 1, source: 's', totalXp: 1 },
         }),
+        onePartition,
       );
     const before = batcher.add(item(0)).done;
-    const wide = batcher.add(many(1, 1_000)).done; // two slices of 500 users: two jobs
+    const wide = batcher.add(many(1, 1_000)).done; // two slices of 500 users: two entries
     const after = batcher.add(item(2_000)).done;
     await tick();
-    expect(sends.map((s) => s.jobs.map((j) => j.data.events.length))).toEqual([[1, 1, 1, 1]]);
-    const ok: JobOutcome = { added: true };
-    sends[0]!.done(undefined, [ok, ok, { added: false, error: new Error('second slice refused') }, ok]);
+    expect(sends.map((s) => s.jobs.map((j) => j.items.length))).toEqual([[1, 1, 1, 1]]);
+    const ok: EntryOutcome = { appended: true };
+    sends[0]!.done(undefined, [ok, ok, { appended: false, error: new Error('second slice refused') }, ok]);
     const settled = await Promise.allSettled([before, wide, after]);
     expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect((settled[1] as PromiseRejectedResult).reason).toEqual(new Error('second slice refused'));
+  });
+
+  it('settles each event by its own entries when the batch spreads over partitions', async () => {
+    const keys = createKeys('{batcher}', 16);
+    const { batcher, sends } = controlled();
+    const users = Array.from({ length: 40 }, (_, i) => i);
+    const outcomes = users.map((n) => outcomeOf(batcher.add(item(n, keys)).done));
+    await tick();
+    const entries = sends[0]!.jobs;
+    expect(entries.length).toBeGreaterThan(5);
+    // Each entry holds one partition; together they hold every event once.
+    for (const entry of entries)
+      for (const sized of entry.items) expect(sized.partition).toBe(entry.partition);
+    expect(entries.flatMap((e) => e.sources).sort((a, b) => a - b)).toEqual(users);
+    // The entry of u7's partition fails: exactly the events in it are rejected.
+    const failed = entries.findIndex((e) => e.sources.includes(7));
+    sends[0]!.done(
+      undefined,
+      entries.map((_, i) =>
+        i === failed ? { appended: false, error: new Error('lost') } : { appended: true },
+      ),
+    );
+    const rejected = new Set(entries[failed]!.sources);
+    expect(await Promise.all(outcomes)).toEqual(users.map((n) => (rejected.has(n) ? 'lost' : 'resolved')));
   });
 
   it('under load, lets a batch wait busy.lingerMs to fill, and goes back to the short linger once the load is gone', async () => {
@@ -108,9 +137,9 @@ describe('createEventBatcher', () => {
       maxBytes: 1024 * 1024,
       lingerMs: 0,
       busy: { rate: 1_000, lingerMs: 40 },
-      addBulk: (jobs) => {
-        sent.push(jobs.flatMap((j) => j.data.events).length);
-        return Promise.resolve(jobs.map((): JobOutcome => ({ added: true })));
+      append: (jobs) => {
+        sent.push(jobs.flatMap((j) => j.items).length);
+        return Promise.resolve(jobs.map((): EntryOutcome => ({ appended: true })));
       },
     });
     const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -145,12 +174,12 @@ describe('createEventBatcher', () => {
     expect(drained).toBe(true);
   });
 
-  it('rejects only the event whose item Redis refused on its own, though its job went in', async () => {
+  it('rejects only the event whose item was refused on its own, though its entry went in', async () => {
     const { batcher, sends } = controlled();
     const first = outcomeOf(batcher.add(item(0)).done);
     const second = outcomeOf(batcher.add(item(1)).done);
     await tick();
-    sends[0]!.done(undefined, [{ added: true, refused: new Map([[1, new Error('conflict')]]) }]);
+    sends[0]!.done(undefined, [{ appended: true, refused: new Map([[1, new Error('conflict')]]) }]);
     expect([await first, await second]).toEqual(['resolved', 'conflict']);
   });
 
@@ -169,7 +198,7 @@ describe('createEventBatcher', () => {
     sends[0]!.done();
     await first.done;
     await tick();
-    expect(sends[1]!.jobs.flatMap((j) => j.data.events.map((e) => e.target))).toEqual([
+    expect(sends[1]!.jobs.flatMap((j) => j.items.map((e) => e.item.target))).toEqual([
       { kind: 'users', userIds: ['u2'] },
     ]);
     sends[1]!.done();

@@ -1,18 +1,18 @@
-import { packEventJobs, type EventJob, type JobLimits, type SizedItem } from './event-jobs.js';
+import { packEventEntries, type EntryLimits, type EventEntry, type SizedItem } from './event-entries.js';
 import { createRateMeter } from './rate-meter.js';
 
-/** What became of one job of a send. */
-export type JobOutcome =
+/** What became of one stream entry of a send. */
+export type EntryOutcome =
   /**
-   * The job is in Redis. `refused` holds, by the item's index in the job, the error of each
-   * item Redis refused on its own (an `eventId` reused for another event): its publish
-   * fails, and the dispatcher skips it, while the job's other items are delivered.
+   * The entry is in its stream. `refused` holds, by the item's index in the entry, the
+   * error of each item refused on its own (an `eventId` reused for another event): its
+   * publish fails and it was left out, while the entry's other items are delivered.
    */
-  | { added: true; refused?: ReadonlyMap<number, unknown> }
-  /** The job is not in Redis, for this reason. */
-  | { added: false; error: unknown };
+  | { appended: true; refused?: ReadonlyMap<number, unknown> }
+  /** The entry is not in Redis, for this reason. */
+  | { appended: false; error: unknown };
 
-export interface EventBatcherOptions extends JobLimits {
+export interface EventBatcherOptions extends EntryLimits {
   /** How long a batch waits for more events once it has one; 0 = until the end of the current tick. */
   lingerMs: number;
   /**
@@ -28,16 +28,16 @@ export interface EventBatcherOptions extends JobLimits {
    */
   gate?(): undefined | Error | Promise<unknown>;
   /**
-   * Adds the jobs of one flush in one round trip, each job all or nothing. Resolves to
-   * one outcome per job, in order.
+   * Appends the entries of one flush, each entry all or nothing. Resolves to one outcome
+   * per entry, in order.
    */
-  addBulk(jobs: EventJob[]): Promise<readonly JobOutcome[]>;
+  append(entries: EventEntry[]): Promise<readonly EntryOutcome[]>;
 }
 
 /** One event handed to the batcher. */
 export interface PendingAdd {
   /**
-   * Resolves once the jobs carrying the event's items are in Redis; rejects if adding
+   * Resolves once the entries carrying the event's items are in Redis; rejects if appending
    * failed, if Redis refused one of its items, or with the reason given to `withdraw`.
    */
   done: Promise<void>;
@@ -63,22 +63,27 @@ interface Waiter {
 }
 
 /**
- * Settles each waiter by the jobs that carry its items: it resolves when all of them are
- * in Redis, and rejects with the first error among them. Jobs hold the batch's items in
- * order, so a waiter's items are a run of consecutive ones.
+ * Settles each waiter by the entries that carry its items: it resolves when all of them
+ * are in Redis, and rejects with the first error among them. The batch's items are the
+ * waiters' items in order (a waiter's items are a run of consecutive ones); entries say
+ * where each of theirs came from.
  */
 function settleWaiters(
   waiters: readonly Waiter[],
-  jobs: readonly EventJob[],
-  outcomes: readonly JobOutcome[],
+  entries: readonly EventEntry[],
+  outcomes: readonly EntryOutcome[],
 ) {
   const errorOfItem: unknown[] = [];
-  jobs.forEach((job, j) => {
-    const outcome = outcomes[j];
-    for (let i = 0; i < job.data.events.length; i++) {
-      if (outcome === undefined) errorOfItem.push(new Error('addBulk returned no outcome for a job'));
-      else errorOfItem.push(outcome.added ? outcome.refused?.get(i) : outcome.error);
-    }
+  entries.forEach((entry, e) => {
+    const outcome = outcomes[e];
+    entry.sources.forEach((source, i) => {
+      errorOfItem[source] =
+        outcome === undefined
+          ? new Error('append returned no outcome for an entry')
+          : outcome.appended
+            ? outcome.refused?.get(i)
+            : outcome.error;
+    });
   });
   let next = 0;
   for (const waiter of waiters) {
@@ -90,10 +95,9 @@ function settleWaiters(
 }
 
 /**
- * Coalesces the events published concurrently into few jobs: one round trip to
- * Redis (and one job for the dispatcher to fetch, lock and complete) per batch
- * instead of per event, which is what BullMQ costs most of (its add and complete
- * scripts cost Redis far more than the PUBLISH does).
+ * Coalesces the events published concurrently into few stream entries: one script call
+ * per batch and partition instead of per event (and one entry for a dispatcher to read,
+ * parse and acknowledge), which amortises each call's fixed cost over many events.
  *
  * Group commit: a batch is sent at the end of the tick it started in (`lingerMs` 0,
  * `setImmediate`) when no send is in flight, so a lone event waits for no timer and
@@ -101,13 +105,14 @@ function settleWaiters(
  * go out together as soon as it returns, so under load batches grow to fit the round
  * trip by themselves. A batch that reaches `maxEvents` items or `maxBytes` payload
  * bytes is sent at once regardless. Sends go out in call order on one connection, so
- * events one caller publishes one after another stay in order.
+ * events one caller publishes one after another stay in order (a batch holding
+ * producer-supplied ids goes out after its claims' round trip: see `appendEntries`).
  *
- * Under load (`busy`), batches wait longer, to fill: every events job costs BullMQ and
- * the dispatcher a fixed amount (its add, fetch and complete scripts, its lock, its
- * parse) that is worth tens of events, and at high rates the round trip alone leaves
- * jobs of a few dozen events. There, a few more milliseconds of latency buy fewer,
- * fuller jobs, while a steady trickle below the rate keeps the short linger.
+ * Under load (`busy`), batches wait longer, to fill: every entry costs Redis and the
+ * dispatcher a fixed amount (the script call, the read, the parse, the acknowledgement),
+ * and at high rates the round trip alone leaves entries of a few events. There, a few
+ * more milliseconds of latency buy fewer, fuller entries, while a steady trickle below
+ * the rate keeps the short linger.
  *
  * During an outage nothing waits behind a send Redis does not answer: an event still
  * pending (gathered behind that send, or held by the gate) can be withdrawn at its
@@ -180,11 +185,11 @@ export function createEventBatcher(options: EventBatcherOptions): EventBatcher {
     sending += 1;
     const sent = (async () => {
       try {
-        const jobs = packEventJobs(
+        const entries = packEventEntries(
           settle.flatMap((waiter) => waiter.items),
           options,
         );
-        settleWaiters(settle, jobs, await options.addBulk(jobs));
+        settleWaiters(settle, entries, await options.append(entries));
       } catch (error) {
         for (const waiter of settle) waiter.reject(error);
       } finally {

@@ -1,27 +1,27 @@
-import { Queue } from 'bullmq';
 import {
   DEFAULT_INBOX_MAX,
   DEFAULT_INBOX_TTL_S,
   DEFAULT_MAX_PAYLOAD_BYTES,
-  EVENTS_PER_JOB,
+  EVENTS_PER_ENTRY,
   HeraldError,
   HeraldErrorCode,
-  QueueName,
   UserId,
   defaultCatalog,
   prepareEvent,
   toFieldIssues,
   type Catalog,
   type DefaultCatalog,
-  type EventJobData,
   type PayloadOf,
   type PrepareEventInput,
   type PublishOptions,
   type PublishRequest,
 } from '@herald/contracts';
 import {
+  DEFAULT_PARTITIONS,
   DEFAULT_REDIS_TIMEOUT_MS,
+  MAX_PARTITIONS,
   PresenceReader,
+  checkPartitions,
   closeRedis,
   consumeClientEvents as consumeStream,
   createKeys,
@@ -34,17 +34,23 @@ import {
   type Logger,
   type Redis,
 } from '@herald/core';
+import { appendEntries } from './append-entries.js';
 import { createEventBatcher, type EventBatcher } from './event-batcher.js';
-import { toEventItems } from './event-jobs.js';
-import { addSequencedJobs } from './sequenced-jobs.js';
+import { toEventItems } from './event-entries.js';
 
 export interface PublisherOptions<C extends Catalog = DefaultCatalog> {
   /** Redis to connect to. One of `redisUrl` or `connection` is required. */
   redisUrl?: string;
   /** An ioredis connection to reuse instead of opening one; `close()` leaves it open. */
   connection?: Redis;
-  /** Key prefix of every Herald key and queue; must match the dispatcher's. @default '{herald}' */
+  /** Key prefix of every Herald key and queue, a hash tag; must match the dispatcher's. @default '{herald}' */
   prefix?: string;
+  /**
+   * Partitions user ids are spread over (`HERALD_PARTITIONS`); the same in every process.
+   * Checked against the value stored in Redis before the first publish.
+   * @default 16
+   */
+  partitions?: number;
   /** Events this publisher may send, with their payload schemas. @default defaultCatalog */
   catalog?: C;
   /**
@@ -55,39 +61,32 @@ export interface PublisherOptions<C extends Catalog = DefaultCatalog> {
    */
   maxPayloadBytes?: number;
   /**
-   * Most events one events job carries. Concurrent publishes are validated one by one
-   * and then sent together, as one job, which amortises the queue's per-job round
-   * trips; a batch is sent as soon as it reaches this many events (or `maxBatchBytes`).
-   * 1 turns batching off (one job per event and `toUsers` slice).
+   * Most events (or `toUsers` slices) one stream entry carries. Concurrent publishes are
+   * validated one by one and then sent together, one entry per partition, which amortises
+   * each script call's and each entry's fixed cost; a batch is sent as soon as it reaches
+   * this many events (or `maxBatchBytes`). 1 turns batching off (one entry per event slice).
    * @default 200
    */
   maxBatchEvents?: number;
   /**
-   * Most payload bytes (JSON, summed) one events job carries; an event larger than
-   * this still goes, alone in its job.
+   * Most payload bytes (JSON, summed) one entry carries; an event larger than this still
+   * goes, alone in its entry.
    * @default 1_048_576 (1 MiB)
    */
   maxBatchBytes?: number;
   /**
    * How long a batch waits for more events after its first, in milliseconds. 0 sends
    * it at the end of the current tick (`setImmediate`). Either way, events published
-   * while a send is in flight gather and go together when it returns. The default of
-   * 2 ms lets a steady trickle share jobs too: each job costs the queue several scripts
-   * and each event in it far less, so at 2,000 events/s it lowered Redis time per event
-   * from 216 to 157 µs, raised the sustained rate from 6,349 to 8,157/s and lowered
-   * p50 latency (two `pnpm bench` runs minutes apart, BENCH_LINGER_MS 0 vs 2).
+   * while a send is in flight gather and go together when it returns. A short linger lets
+   * a steady trickle share entries too (the bench README has the measurements).
    * @default 2
    */
   lingerMs?: number;
   /**
    * Under load, batches wait `busyLingerMs` instead of `lingerMs` to fill: while this
    * publisher gets at least `busyRate` events per second (measured over 100 ms windows).
-   * Each job costs BullMQ and the dispatcher about as much as dozens of events, and at
-   * high rates the round trip alone leaves jobs of a few dozen. On 2 cores, Herald-only
-   * bench runs (`pnpm bench --scenario 1 --paths herald`) sustained the 8,192/s step in
-   * 10 of 11 runs with it and 2 of 8 without (median maximum 8,090/s against 7,218/s);
-   * in an interleaved pair, CPU at 5,120/s fell by a quarter and p50 there rose from
-   * 15–18 to 19–21 ms. 0 turns it off.
+   * At high rates the round trip alone leaves entries of a few events, and each entry
+   * costs Redis and the dispatcher a fixed amount. 0 turns it off.
    * @default 4_000
    */
   busyRate?: number;
@@ -165,7 +164,7 @@ export interface Publisher<C extends Catalog = DefaultCatalog> {
    * `close()` stops every consumer started here.
    */
   consumeClientEvents(handler: ClientEventHandler, options?: PublisherConsumeOptions): ClientEventsConsumer;
-  /** Stops consumers, closes the queue and the connection this publisher opened (not a passed `connection`). */
+  /** Stops consumers, sends what was accepted, and closes the connection this publisher opened (not a passed `connection`). */
   close(): Promise<void>;
 }
 
@@ -237,6 +236,7 @@ async function addWithin(
   batcher: EventBatcher,
   items: Parameters<EventBatcher['add']>[0],
   eventId: string,
+  idSupplied: boolean,
   timeoutMs: number,
 ): Promise<void> {
   const pending = batcher.add(items);
@@ -246,11 +246,14 @@ async function addWithin(
       const notSent = notPublished(`event ${eventId}`, `no answer in ${timeoutMs} ms`);
       // Withdrawn: `pending.done` rejects with notSent.
       if (pending.withdraw(notSent)) return;
+      // Only a producer-supplied id is recorded: a retry under a generated one is not deduped.
+      const retry = idSupplied
+        ? `retry with the same eventId "${eventId}", which is deduped`
+        : 'a retry may deliver it twice: give events your own eventId to make retries safe';
       reject(
         new HeraldError(
           HeraldErrorCode.unavailable,
-          `Redis did not confirm event ${eventId} within ${timeoutMs} ms: it may still be published; ` +
-            `retry with the same eventId "${eventId}", which is deduped`,
+          `Redis did not confirm event ${eventId} within ${timeoutMs} ms: it may still be published; ${retry}`,
         ),
       );
     }, timeoutMs);
@@ -280,12 +283,13 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
     );
   }
   const prefix = options.prefix ?? '{herald}';
-  if (typeof prefix !== 'string' || !/^\S+$/.test(prefix)) {
+  if (typeof prefix !== 'string' || !/^\{[^{}\s]+\}$/.test(prefix)) {
     throw new HeraldError(
       HeraldErrorCode.invalidConfig,
-      `createPublisher: prefix must be a non-empty string without spaces, such as {herald}; got ${JSON.stringify(prefix)}`,
+      `createPublisher: prefix must be a hash tag without spaces, such as {herald}; got ${JSON.stringify(prefix)}`,
     );
   }
+  const partitions = checkOption('partitions', options.partitions ?? DEFAULT_PARTITIONS, 1, MAX_PARTITIONS);
   const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   if (
     !Number.isInteger(maxPayloadBytes) ||
@@ -297,7 +301,7 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
       `createPublisher: maxPayloadBytes must be an integer from 1 to ${MAX_PAYLOAD_BYTES_LIMIT}; got ${String(maxPayloadBytes)}`,
     );
   }
-  const maxBatchEvents = checkOption('maxBatchEvents', options.maxBatchEvents ?? 200, 1, EVENTS_PER_JOB);
+  const maxBatchEvents = checkOption('maxBatchEvents', options.maxBatchEvents ?? 200, 1, EVENTS_PER_ENTRY);
   const maxBatchBytes = checkOption(
     'maxBatchBytes',
     options.maxBatchBytes ?? 1024 * 1024,
@@ -322,11 +326,18 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
   const ownsConnection = !options.connection;
   const redis = options.connection ?? createRedis(options.redisUrl as string);
   if (ownsConnection) redis.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
-  const keys = createKeys(prefix);
+  const keys = createKeys(prefix, partitions);
   const presenceReader = new PresenceReader(redis, keys);
-  const queue = new Queue<EventJobData>(QueueName.events, { connection: redis, prefix });
-  // An EventEmitter 'error' without a listener would crash the producer's process.
-  queue.on('error', (error) => log.error({ err: error }, 'events queue error'));
+  /** Resolves once this deployment's partitions match ours; checked once, before the first append. */
+  let partitionsChecked: Promise<void> | undefined;
+  const checkPartitionsOnce = () => {
+    partitionsChecked ??= checkPartitions(redis, keys).catch((error: unknown) => {
+      // A connection error is not a mismatch: check again at the next send.
+      if (!(error instanceof HeraldError)) partitionsChecked = undefined;
+      throw error;
+    });
+    return partitionsChecked;
+  };
   const deadline = createRedisDeadline(redis, redisTimeoutMs);
   /** Resolves at the connection's next `ready`: a batch published before the first one waits for it, unsent. */
   let nextReady: Promise<unknown> | undefined;
@@ -343,7 +354,10 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
       });
       return nextReady;
     },
-    addBulk: (jobs) => addSequencedJobs(queue, keys, jobs, inbox),
+    append: async (entries) => {
+      await checkPartitionsOnce();
+      return appendEntries(redis, keys, entries, inbox);
+    },
   });
   const consumers = new Set<ClientEventsConsumer>();
   let closed = false;
@@ -360,10 +374,10 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
     assertOpen();
     // Validation throws before anything touches Redis: a bad event is never enqueued.
     const prepared = prepareEvent(catalog, input, { maxPayloadBytes });
-    const items = toEventItems(prepared);
+    const items = toEventItems(prepared, keys);
     // Known down: refuse at once, unsent, rather than queue behind the reconnect.
     if (deadline.isDown()) throw notPublished(`event ${prepared.eventId}`, `connection ${redis.status}`);
-    await addWithin(batcher, items, prepared.eventId, redisTimeoutMs);
+    await addWithin(batcher, items, prepared.eventId, prepared.idSupplied, redisTimeoutMs);
     log.debug(
       { eventId: prepared.eventId, event: prepared.event, target: prepared.target.kind, parts: items.length },
       'published',
@@ -416,12 +430,11 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
     async close() {
       if (closed) return;
       closed = true;
-      // Consumers block on their own duplicated connections; stop them before the queue.
+      // Consumers block on their own duplicated connections; stop them first.
       await Promise.all([...consumers].map((consumer) => consumer.stop()));
       consumers.clear();
-      // Publishes already accepted are sent before the queue closes.
+      // Publishes already accepted are sent before the connection closes.
       await batcher.drain();
-      await queue.close();
       if (ownsConnection) await closeRedis(redis);
     },
   };

@@ -1,20 +1,19 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { EventJobData, QueueName } from '@herald/contracts';
 import { uniquePrefix, uniqueUser } from '@herald/testing';
 import { createPublisher, type Publisher } from '../src/index.js';
-import { probeQueue, type QueueProbe } from './queue-probe.js';
+import { probeStreams, type StreamProbe } from './stream-probe.js';
 
 const redisUrl = inject('redisUrl');
 
 describe('publishing valid events', () => {
   let prefix: string;
   let publisher: Publisher;
-  let probe: QueueProbe;
+  let probe: StreamProbe;
 
   beforeEach(() => {
     prefix = uniquePrefix('pub');
     publisher = createPublisher({ redisUrl, prefix });
-    probe = probeQueue(redisUrl, prefix);
+    probe = probeStreams(redisUrl, prefix);
   });
 
   afterEach(async () => {
@@ -22,7 +21,7 @@ describe('publishing valid events', () => {
     await probe.close();
   });
 
-  it('enqueues one job named for the event, whose data is EventJobData with the payload as published', async () => {
+  it("appends one entry to the user's partition stream, carrying the event as published and its seq", async () => {
     const userId = uniqueUser();
     const payload = {
       notification: { id: 'n-1', title: 'Welcome', message: 'Hi', extra: { kept: true } },
@@ -31,15 +30,13 @@ describe('publishing valid events', () => {
 
     const id = await publisher.toUser(userId).emit('notification:new', payload);
 
-    const jobs = await probe.jobs();
-    expect(jobs).toHaveLength(1);
-    const job = jobs[0]!;
-    expect(job.name).toBe('notification:new');
-    expect(job.queueName).toBe(QueueName.events);
-    const data = EventJobData.parse(job.data);
-    expect(Object.keys(job.data)).toEqual(['events']);
-    expect(data.events).toHaveLength(1);
-    expect(data.events[0]).toMatchObject({
+    const entries = await probe.entries();
+    expect(entries).toHaveLength(1);
+    const entry = entries[0]!;
+    expect(entry.partition).toBe(probe.keys.partitionOf(userId));
+    expect(entry.seqs).toEqual([[1]]);
+    expect(entry.events).toHaveLength(1);
+    expect(entry.events[0]).toMatchObject({
       eventId: id,
       event: 'notification:new',
       payload,
@@ -47,30 +44,34 @@ describe('publishing valid events', () => {
       fallback: { channel: 'email' },
       part: { index: 0, count: 1 },
     });
-    expect(job.opts).toMatchObject({ attempts: 5, backoff: { type: 'exponential', delay: 1_000 } });
-    // The queue lives under the configured prefix, so the dispatcher finds it there.
-    expect((await probe.keys()).some((key) => key.startsWith(`${prefix}:${QueueName.events}:`))).toBe(true);
+    // The user's keys and the stream share the partition's hash tag; a generated id leaves no record.
+    const tag = `{${prefix.slice(1, -1)}:${entry.partition}}`;
+    expect(await probe.allKeys()).toEqual(
+      [`${prefix}:partitions`, `${tag}:events`, `${tag}:inbox:${userId}`, `${tag}:user:${userId}`].sort(),
+    );
   });
 
-  it('splits a toUsers of 1,200 ids into 3 jobs of at most 500 ids, covering every id once', async () => {
+  it('splits a toUsers of 1,200 ids by partition into slices of at most 500, covering every id once', async () => {
     const userIds = Array.from({ length: 1_200 }, (_, i) => `bulk-${i}`);
 
     const id = await publisher
       .toUsers(userIds)
       .emit('xp:gained', { amount: 5, source: 'quest', totalXp: 50 });
 
-    const jobs = (await probe.jobs()).map((job) => EventJobData.parse(job.data));
-    expect(jobs).toHaveLength(3);
-    const items = jobs.flatMap((job) => job.events).sort((a, b) => a.part.index - b.part.index);
-    expect(items.map((item) => item.part)).toEqual([
-      { index: 0, count: 3 },
-      { index: 1, count: 3 },
-      { index: 2, count: 3 },
-    ]);
-    const sizes = items.map((item) => (item.target.kind === 'users' ? item.target.userIds.length : 0));
-    expect(sizes).toEqual([500, 500, 200]);
-    expect(items.flatMap((item) => (item.target.kind === 'users' ? item.target.userIds : []))).toEqual(
-      userIds,
+    const entries = await probe.entries();
+    // One entry per partition (each holds about 75 of these users).
+    expect(entries).toHaveLength(16);
+    const items = entries.flatMap((entry) => entry.events).sort((a, b) => a.part.index - b.part.index);
+    expect(items.map((item) => item.part)).toEqual(items.map((_, index) => ({ index, count: 16 })));
+    for (const entry of entries) {
+      for (const item of entry.events) {
+        const ids = item.target.kind === 'users' ? item.target.userIds : [];
+        for (const userId of ids) expect(probe.keys.partitionOf(userId)).toBe(entry.partition);
+        expect(entry.seqs[0]).toEqual(ids.map(() => 1));
+      }
+    }
+    expect(items.flatMap((item) => (item.target.kind === 'users' ? item.target.userIds : [])).sort()).toEqual(
+      [...userIds].sort(),
     );
     expect(new Set(items.map((item) => item.eventId))).toEqual(new Set([id]));
     // xp:gained has no fallback by default.

@@ -7,19 +7,19 @@ import {
   type Publisher,
   type WebSocketService,
 } from '../src/index.js';
-import { probeQueue, type QueueProbe } from './queue-probe.js';
+import { probeStreams, type StreamProbe } from './stream-probe.js';
 
 const redisUrl = inject('redisUrl');
 
 describe("the original module's WebSocketService facade", () => {
   let publisher: Publisher;
-  let probe: QueueProbe;
+  let probe: StreamProbe;
   let ws: WebSocketService;
 
   beforeEach(() => {
     const prefix = uniquePrefix('facade');
     publisher = createPublisher({ redisUrl, prefix });
-    probe = probeQueue(redisUrl, prefix);
+    probe = probeStreams(redisUrl, prefix);
     ws = createWebSocketService(publisher);
   });
 
@@ -28,12 +28,17 @@ describe("the original module's WebSocketService facade", () => {
     await probe.close();
   });
 
-  /** The one event a call enqueued, found by the id it resolved to. */
+  /**
+   * The one event a call enqueued, found by the id it resolved to: its name, and its data
+   * with the users of all its slices (a `toUsers` is split by partition) in one target.
+   */
   async function enqueued(id: string | undefined) {
-    const jobs = await probe.events();
-    const mine = jobs.filter((job) => job.data.eventId === id);
-    expect(mine).toHaveLength(1);
-    return mine[0]!;
+    const mine = (await probe.events()).filter((e) => e.data.eventId === id).map((e) => e.data);
+    expect(mine.length).toBeGreaterThan(0);
+    const first = mine[0]!;
+    const users = mine.flatMap((item) => (item.target.kind === 'users' ? item.target.userIds : []));
+    const target = first.target.kind === 'users' ? { kind: 'users' as const, userIds: users } : first.target;
+    return { name: first.event, data: { ...first, target } };
   }
 
   it('emitNotificationToUser → notification:new { notification, timestamp } to that user', async () => {
@@ -57,13 +62,15 @@ describe("the original module's WebSocketService facade", () => {
       await ws.emitNotificationToUsers(ids, { title: 'Group message', type: 'group_message' }),
     );
     expect(job.name).toBe('notification:new');
-    expect(job.data.target).toEqual({ kind: 'users', userIds: ids });
+    expect(job.data.target).toEqual({ kind: 'users', userIds: expect.arrayContaining(ids) });
+    expect(job.data.target).toMatchObject({ userIds: { length: 3 } });
     expect(job.data.payload).toMatchObject({
       notification: { title: 'Group message', type: 'group_message' },
     });
 
+    const entries = await probe.total();
     expect(await ws.emitNotificationToUsers([], { title: 'nobody' })).toBeUndefined();
-    expect(await probe.total()).toBe(1);
+    expect(await probe.total()).toBe(entries);
   });
 
   it('broadcastLeaderboardUpdate → leaderboard:updated { leaderboard } to everyone', async () => {

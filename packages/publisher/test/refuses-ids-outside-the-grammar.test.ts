@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { refusal, uniquePrefix } from '@herald/testing';
 import { createPublisher, type Publisher } from '../src/index.js';
-import { probeQueue, type QueueProbe } from './queue-probe.js';
+import { probeStreams, type StreamProbe } from './stream-probe.js';
 
 const redisUrl = inject('redisUrl');
 
@@ -11,12 +11,12 @@ const payload = { amount: 1, source: 's', totalXp: 1 };
 
 describe('ids outside the grammar, at the publisher', () => {
   let publisher: Publisher;
-  let probe: QueueProbe;
+  let probe: StreamProbe;
 
   beforeEach(async () => {
     const prefix = uniquePrefix('ids');
     publisher = createPublisher({ redisUrl, prefix });
-    probe = probeQueue(redisUrl, prefix);
+    probe = probeStreams(redisUrl, prefix);
     await publisher.toUser('baseline').emit('xp:gained', payload);
   });
 
@@ -26,7 +26,7 @@ describe('ids outside the grammar, at the publisher', () => {
   });
 
   it('refuses user ids, room names and event ids with { } * whitespace or non-ASCII, naming the field, the character and the rule; nothing enqueued', async () => {
-    const keysBefore = await probe.keys();
+    const keysBefore = await probe.allKeys();
     const cases: Array<[() => Promise<unknown>, string, string]> = [
       [() => publisher.toUser('a{b').emit('xp:gained', payload), 'to.user', "'{' (U+007B) at index 1"],
       [() => publisher.toUser('tag}').emit('xp:gained', payload), 'to.user', "'}' (U+007D) at index 3"],
@@ -53,7 +53,7 @@ describe('ids outside the grammar, at the publisher', () => {
       expect(error.message, field).toContain(`${field}: contains ${where}; ids are ${RULE}`);
     }
     expect(await probe.total()).toBe(1);
-    expect(await probe.keys()).toEqual(keysBefore);
+    expect(await probe.allKeys()).toEqual(keysBefore);
   });
 
   it("refuses a room that is a user's own room (user:{id}): it would skip that user's seq, inbox and fallback", async () => {
@@ -97,7 +97,9 @@ describe('ids outside the grammar, at the publisher', () => {
     expect(
       await publisher.toUsers(['colA:b', 'b:c', 'u|1/2?3#4%5']).emit('xp:gained', payload, { eventId }),
     ).toBe(eventId);
-    const item = (await probe.events()).find((e) => e.data.eventId === eventId);
-    expect(item?.data.target).toEqual({ kind: 'users', userIds: ['colA:b', 'b:c', 'u|1/2?3#4%5'] });
+    const users = (await probe.events())
+      .filter((e) => e.data.eventId === eventId)
+      .flatMap((e) => (e.data.target.kind === 'users' ? e.data.target.userIds : []));
+    expect(users.sort()).toEqual(['b:c', 'colA:b', 'u|1/2?3#4%5']);
   });
 });

@@ -3,19 +3,19 @@ import { z } from 'zod';
 import type { HeraldError } from '@herald/contracts';
 import { uniquePrefix, uniqueUser, refusal } from '@herald/testing';
 import { createPublisher, defaultCatalog, defineEvent, extendCatalog, type Publisher } from '../src/index.js';
-import { probeQueue, type QueueProbe } from './queue-probe.js';
+import { probeStreams, type StreamProbe } from './stream-probe.js';
 
 const redisUrl = inject('redisUrl');
 
 describe('invalid events', () => {
   let prefix: string;
   let publisher: Publisher;
-  let probe: QueueProbe;
+  let probe: StreamProbe;
 
   beforeEach(async () => {
     prefix = uniquePrefix('bad');
     publisher = createPublisher({ redisUrl, prefix });
-    probe = probeQueue(redisUrl, prefix);
+    probe = probeStreams(redisUrl, prefix);
     // One valid event first, so "unchanged" is measured against a queue that exists.
     await publisher.toUser('baseline').emit('xp:gained', { amount: 1, source: 'seed', totalXp: 1 });
   });
@@ -27,11 +27,11 @@ describe('invalid events', () => {
 
   /** Asserts the refusal changed nothing in Redis: same job counts, same keys. */
   async function expectNothingEnqueued(publish: () => Promise<unknown>): Promise<HeraldError> {
-    const countsBefore = await probe.queue.getJobCounts();
-    const keysBefore = await probe.keys();
+    const countsBefore = await probe.total();
+    const keysBefore = await probe.allKeys();
     const error = await refusal(publish);
-    expect(await probe.queue.getJobCounts()).toEqual(countsBefore);
-    expect(await probe.keys()).toEqual(keysBefore);
+    expect(await probe.total()).toEqual(countsBefore);
+    expect(await probe.allKeys()).toEqual(keysBefore);
     expect(await probe.total()).toBe(1);
     return error;
   }
@@ -128,7 +128,7 @@ describe('a catalog extended with an application event', () => {
       ),
     });
     const publisher = createPublisher({ redisUrl, prefix, catalog });
-    const probe = probeQueue(redisUrl, prefix);
+    const probe = probeStreams(redisUrl, prefix);
     try {
       const id = await publisher.toUser('buyer-1').emit('order:shipped', { orderId: 'o-9', carrier: 'dhl' });
       // Default events stay available next to the custom one.

@@ -2,7 +2,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '@herald/contracts';
 import { uniquePrefix, uniqueUser, useCleanup, refusal } from '@herald/testing';
 import { createPublisher } from '../src/index.js';
-import { probeQueue } from './queue-probe.js';
+import { probeStreams } from './stream-probe.js';
 
 const redisUrl = inject('redisUrl');
 
@@ -20,7 +20,7 @@ describe('payload size limit', () => {
       ...(maxPayloadBytes === undefined ? {} : { maxPayloadBytes }),
     });
     defer(() => publisher.close());
-    const probe = probeQueue(redisUrl, prefix);
+    const probe = probeStreams(redisUrl, prefix);
     defer(() => probe.close());
     return { publisher, probe };
   }
@@ -30,7 +30,7 @@ describe('payload size limit', () => {
     const user = uniqueUser();
     expect(JSON.stringify(payloadOf(DEFAULT_MAX_PAYLOAD_BYTES))).toHaveLength(65_536);
     const id = await publisher.toUser(user).emit('notification:new', payloadOf(DEFAULT_MAX_PAYLOAD_BYTES));
-    const keysBefore = await probe.keys();
+    const keysBefore = await probe.allKeys();
 
     const error = await refusal(() =>
       publisher.toUser(user).emit('notification:new', payloadOf(DEFAULT_MAX_PAYLOAD_BYTES + 1)),
@@ -55,7 +55,7 @@ describe('payload size limit', () => {
     }
 
     expect((await probe.events()).map((e) => e.data.eventId)).toEqual([id]);
-    expect(await probe.keys()).toEqual(keysBefore);
+    expect(await probe.allKeys()).toEqual(keysBefore);
   });
 
   it('takes its limit from maxPayloadBytes', async () => {

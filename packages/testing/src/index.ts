@@ -1,4 +1,4 @@
-export { uniquePrefix, uniqueUser } from './ids.js';
+export { uniquePrefix, uniqueUser, uniqueUsersOfOnePartition } from './ids.js';
 export { TEST_JWT_SECRET, mintToken, mintUnsignedToken, signToken } from './tokens.js';
 export type { MintTokenOptions } from './tokens.js';
 export { sleep, waitFor } from './wait.js';
@@ -11,8 +11,13 @@ export { connectDevice, connectError } from './devices.js';
 export type { ConnectDeviceOptions, Device, Received } from './devices.js';
 export { REPO_ROOT, spawnApp } from './child-process.js';
 export type { AppProcess } from './child-process.js';
-export { freePort, startRedisServer } from '@herald/local-redis';
-export type { RedisServerChild } from '@herald/local-redis';
+export { freePort, keySlot, startRedisCluster, startRedisServer } from '@herald/local-redis';
+export type {
+  ClusterNode,
+  RedisCluster,
+  RedisServerChild,
+  StartRedisClusterOptions,
+} from '@herald/local-redis';
 export { leakedSecrets, pinoLines } from './log-lines.js';
 export { useCleanup } from './cleanup.js';
 export type { Defer } from './cleanup.js';

@@ -1,0 +1,278 @@
+import {
+  DISPATCHERS_GROUP,
+  ensureDispatcherGroups,
+  type Logger,
+  type Redis,
+  type RedisKeys,
+} from '@herald/core';
+
+/** What a handler says about an entry it was given. */
+export type EntryVerdict =
+  /** Delivered: acknowledge it. */
+  | { kind: 'done' }
+  /** Can never be delivered (or only in part): acknowledge it and keep it in the dead stream with the reason. */
+  | { kind: 'dead'; reason: string };
+
+export interface PartitionReaderOptions {
+  /** Duplicated for the blocking reads; used as is for acknowledgements, claims and trims. */
+  redis: Redis;
+  keys: RedisKeys;
+  /** This process's name in the dispatchers' group. */
+  consumer: string;
+  /** Delivers one entry. A throw leaves it pending: it is claimed again after `claimIdleMs`. */
+  handle(partition: number, id: string, fields: string[]): Promise<EntryVerdict>;
+  /** Entries delivered at once, over all partitions. */
+  concurrency: number;
+  /** An entry pending this long on any consumer (a dead one, or this one after an error) is claimed and delivered again. */
+  claimIdleMs: number;
+  /** Deliveries after which an entry that was never acknowledged goes to the dead stream instead. */
+  maxDeliveries: number;
+  /** How long one blocking read waits before it reads again. */
+  blockMs: number;
+  /** How often the streams are trimmed below what the group acknowledged. */
+  trimEveryMs: number;
+  logger: Logger;
+}
+
+export interface PartitionReader {
+  /** Stops reading, waits for the entries being delivered, and closes the blocking connection. */
+  stop(): Promise<void>;
+}
+
+type StreamEntry = [id: string, fields: string[]];
+
+/** Dead streams keep about this many entries each: enough to look at, bounded if something goes badly wrong. */
+const DEAD_STREAM_MAXLEN = 10_000;
+
+/**
+ * Reads every partition's stream as a member of the dispatchers' group and hands each
+ * entry to `handle`, at most `concurrency` at a time; acknowledges an entry (`XACK`)
+ * only once `handle` resolved, so an entry a dispatcher took and did not finish stays
+ * pending and is claimed by another (`XCLAIM` after `claimIdleMs` idle). An entry delivered
+ * `maxDeliveries` times without an acknowledgement, or that `handle` calls dead, goes to
+ * the partition's dead stream with its reason, as poison jobs went to BullMQ's failed set.
+ *
+ * One blocking `XREADGROUP` covers every partition on one connection: a dispatcher holds
+ * two connections for reading whatever the number of partitions (its blocking one, and
+ * the shared one for acknowledgements, claims and trims).
+ *
+ * The streams are trimmed with `XTRIM MINID` only below the oldest entry some group has
+ * not acknowledged (its oldest pending entry, else everything up to what it last read):
+ * an entry no dispatcher acknowledged is never trimmed.
+ */
+export function readPartitions(options: PartitionReaderOptions): PartitionReader {
+  const { keys, redis, consumer, logger: log } = options;
+  const streams = keys.partitionNumbers.map((partition) => keys.stream(partition));
+  const partitionOfStream = new Map(streams.map((stream, partition) => [stream, partition]));
+  const blocking = redis.duplicate();
+  // A duplicate has none of the original's listeners: without one an error event would crash the process.
+  blocking.on('error', (error: Error) => log.warn({ err: error }, 'redis connection error (stream reads)'));
+  let running = true;
+  const inFlight = new Set<Promise<void>>();
+  let wakeReader: (() => void) | undefined;
+
+  const deadLetter = async (partition: number, id: string, fields: string[], reason: string) => {
+    await redis
+      .multi()
+      .xadd(
+        keys.deadStream(partition),
+        'MAXLEN',
+        '~',
+        DEAD_STREAM_MAXLEN,
+        '*',
+        'sourceId',
+        id,
+        'reason',
+        reason,
+        ...fields,
+      )
+      .xack(keys.stream(partition), DISPATCHERS_GROUP, id)
+      .exec();
+  };
+
+  const deliver = (partition: number, [id, fields]: StreamEntry) => {
+    const run = (async () => {
+      try {
+        const verdict = await options.handle(partition, id, fields);
+        if (verdict.kind === 'dead') {
+          log.error({ partition, id, reason: verdict.reason }, 'stream entry moved to the dead stream');
+          await deadLetter(partition, id, fields, verdict.reason);
+        } else {
+          await redis.xack(keys.stream(partition), DISPATCHERS_GROUP, id);
+        }
+      } catch (error) {
+        // Left pending: claimed again after claimIdleMs, by this dispatcher or another.
+        if (running)
+          log.warn({ err: error, partition, id }, 'delivering a stream entry failed; it will be retried');
+      }
+    })();
+    inFlight.add(run);
+    void run.finally(() => {
+      inFlight.delete(run);
+      wakeReader?.();
+    });
+  };
+
+  const slotFree = async () => {
+    while (running && inFlight.size >= options.concurrency) {
+      await new Promise<void>((resolve) => (wakeReader = resolve));
+    }
+  };
+
+  const readLoop = async () => {
+    while (running) {
+      try {
+        await slotFree();
+        if (!running) break;
+        const reply = (await blocking.xreadgroup(
+          'GROUP',
+          DISPATCHERS_GROUP,
+          consumer,
+          'COUNT',
+          options.concurrency - inFlight.size,
+          'BLOCK',
+          options.blockMs,
+          'STREAMS',
+          ...streams,
+          ...streams.map(() => '>'),
+        )) as Array<[string, StreamEntry[]]> | null;
+        for (const [stream, entries] of reply ?? []) {
+          const partition = partitionOfStream.get(stream) as number;
+          for (const entry of entries) deliver(partition, entry);
+        }
+      } catch (error) {
+        if (!running) break;
+        if (error instanceof Error && error.message.includes('NOGROUP')) {
+          // The streams or the group went away (a Redis restarted without persistence).
+          await ensureDispatcherGroups(redis, keys).catch(() => undefined);
+        } else {
+          log.error({ err: error }, 'reading the event streams failed; retrying in 1 s');
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    }
+  };
+
+  /** Claims the entries pending too long on any consumer, or dead-letters those delivered too often. */
+  const claimStale = async () => {
+    for (const partition of keys.partitionNumbers) {
+      const stream = keys.stream(partition);
+      const stale = (await redis.xpending(
+        stream,
+        DISPATCHERS_GROUP,
+        'IDLE',
+        options.claimIdleMs,
+        '-',
+        '+',
+        options.concurrency,
+      )) as Array<[id: string, owner: string, idleMs: number, deliveries: number]>;
+      for (const [id, , , deliveries] of stale) {
+        if (!running) return;
+        const claimed = (await redis.xclaim(
+          stream,
+          DISPATCHERS_GROUP,
+          consumer,
+          options.claimIdleMs,
+          id,
+        )) as StreamEntry[];
+        // Another dispatcher claimed it first (or it was acknowledged or trimmed meanwhile).
+        const entry = claimed[0];
+        if (!entry || !entry[1]) continue;
+        if (deliveries >= options.maxDeliveries) {
+          const reason = `delivered ${deliveries} times without an acknowledgement`;
+          log.error({ partition, id, deliveries }, 'stream entry moved to the dead stream');
+          await deadLetter(partition, id, entry[1], reason);
+          continue;
+        }
+        await slotFree();
+        if (!running) return;
+        log.warn(
+          { partition, id, deliveries },
+          'delivering a stream entry another dispatcher did not finish',
+        );
+        deliver(partition, entry);
+      }
+    }
+  };
+
+  /** The id just after `id` (`ms-seq`): XTRIM MINID keeps entries with ids at or above it. */
+  const after = (id: string) => {
+    const [ms = '0', seq = '0'] = id.split('-');
+    return `${ms}-${BigInt(seq) + 1n}`;
+  };
+
+  /** Trims each stream below what every group acknowledged (never an unacknowledged entry). */
+  const trim = async () => {
+    for (const stream of streams) {
+      const groups = (await redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[][];
+      if (groups.length === 0) continue;
+      let minId: string | undefined;
+      for (const fields of groups) {
+        const info = new Map<string, unknown>();
+        for (let i = 0; i + 1 < fields.length; i += 2) info.set(String(fields[i]), fields[i + 1]);
+        let keepFrom = after(String((info.get('last-delivered-id') as string | undefined) ?? '0-0'));
+        if (Number(info.get('pending') ?? 0) > 0) {
+          const summary = (await redis.xpending(stream, String(info.get('name')))) as [
+            number,
+            string | null,
+            string | null,
+            unknown,
+          ];
+          if (summary[1]) keepFrom = summary[1];
+        }
+        if (minId === undefined || compareIds(keepFrom, minId) < 0) minId = keepFrom;
+      }
+      if (minId !== undefined) await redis.xtrim(stream, 'MINID', minId);
+    }
+  };
+
+  const every = (ms: number, task: () => Promise<void>, what: string) => {
+    let timer: NodeJS.Timeout | undefined;
+    let current: Promise<void> = Promise.resolve();
+    const tick = () => {
+      current = task()
+        .catch((error: unknown) => {
+          if (running) log.warn({ err: error }, `${what} failed; trying again later`);
+        })
+        .finally(() => {
+          if (running) timer = setTimeout(tick, ms);
+        });
+    };
+    timer = setTimeout(tick, ms);
+    return async () => {
+      clearTimeout(timer);
+      await current;
+    };
+  };
+
+  const reading = readLoop();
+  // Half the idle time: a dead dispatcher's entries wait between 1× and 1.5× claimIdleMs.
+  const stopClaiming = every(
+    Math.max(100, Math.floor(options.claimIdleMs / 2)),
+    claimStale,
+    'claiming stale entries',
+  );
+  const stopTrimming = every(options.trimEveryMs, trim, 'trimming the event streams');
+
+  return {
+    async stop() {
+      if (!running) return;
+      running = false;
+      wakeReader?.();
+      // A blocking XREADGROUP only returns after blockMs; disconnecting ends it at once.
+      blocking.disconnect();
+      await Promise.all([reading, stopClaiming(), stopTrimming()]);
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
+    },
+  };
+}
+
+/** Orders two stream ids (`ms-seq`). */
+function compareIds(a: string, b: string): number {
+  const [am = '0', as = '0'] = a.split('-');
+  const [bm = '0', bs = '0'] = b.split('-');
+  const ms = BigInt(am) - BigInt(bm);
+  if (ms !== 0n) return ms < 0n ? -1 : 1;
+  const seq = BigInt(as) - BigInt(bs);
+  return seq === 0n ? 0 : seq < 0n ? -1 : 1;
+}

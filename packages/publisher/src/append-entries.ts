@@ -1,0 +1,129 @@
+import { HeraldError, HeraldErrorCode } from '@herald/contracts';
+import {
+  appendEntry,
+  claimEventId,
+  type ClaimResult,
+  type InboxSettings,
+  type Redis,
+  type RedisKeys,
+  type SequenceItem,
+} from '@herald/core';
+import type { EntryOutcome } from './event-batcher.js';
+import { entryEventsJson, type EventEntry, type SizedItem } from './event-entries.js';
+
+/** The refusal of an event whose producer-supplied id was claimed for another event. */
+function conflictError(eventId: string, claim: Extract<ClaimResult, { kind: 'conflict' }>): HeraldError {
+  const differ = claim.differ.join(' and ');
+  return new HeraldError(
+    HeraldErrorCode.eventIdConflict,
+    `eventId "${eventId}" was published within the last 24 h with another ${differ}: this event was not ` +
+      'published. Use a new eventId for a new event; resending the same event, target, payload and fallback is deduped',
+    {
+      issues: claim.differ.map((path) => ({
+        path,
+        message: `differs from the first publish of eventId "${eventId}"`,
+      })),
+    },
+  );
+}
+
+function toSequenceItem({ item, payloadJson, idSupplied }: SizedItem): SequenceItem {
+  return {
+    eventId: item.eventId,
+    part: item.part.index,
+    userIds: item.target.kind === 'users' ? item.target.userIds : [],
+    event: item.event,
+    payload: item.payload,
+    payloadJson,
+    publishedAt: item.publishedAt,
+    idSupplied,
+  };
+}
+
+/**
+ * Appends the entries of one batch: each entry's items are sequenced (their users' next
+ * seqs and inbox entries, a slice record for a producer-supplied id) and the entry goes
+ * into its partition's stream, in one script call per entry. So an item is sequenced, in
+ * the inboxes and in the stream, or none of these, and events one producer publishes one
+ * after another (awaiting each) get their seqs in that order, whichever dispatcher later
+ * delivers them: order is fixed before any dispatcher sees them.
+ *
+ * Producer-supplied event ids are claimed first, once per event (`claimEventId`): an id
+ * already claimed for another event, target, payload or fallback is refused with
+ * `event_id_conflict` naming what differs, and none of its slices is appended. The same
+ * event again (a retry) passes the claim, and each of its slices that was sequenced before
+ * is skipped by its record, so only what a failed first try missed is delivered.
+ *
+ * The calls are written together, in order, on one connection, and Redis runs each as it
+ * arrives: a dispatcher can deliver the first slices of a 10,000-user `toUsers` while
+ * Redis still sequences the others.
+ *
+ * Nothing is written while the connection is not ready: ioredis would hold the calls and
+ * run them after a reconnect, long after their publish was refused. Such entries are
+ * refused `unavailable` instead, and were not sent.
+ *
+ * Resolves to one outcome per entry, in order.
+ */
+export async function appendEntries(
+  redis: Redis,
+  keys: RedisKeys,
+  entries: readonly EventEntry[],
+  settings: InboxSettings,
+): Promise<EntryOutcome[]> {
+  if (redis.status !== 'ready') {
+    const error = new HeraldError(
+      HeraldErrorCode.unavailable,
+      `Redis is unavailable (connection ${redis.status}): the events were not published; retry later (with the same eventId)`,
+    );
+    return entries.map(() => ({ appended: false, error }));
+  }
+  // One claim per (event id, fingerprint), in order of first appearance: the same event
+  // twice in a batch claims once; another event under the same id is refused.
+  const claims = new Map<string, Promise<ClaimResult>>();
+  for (const entry of entries) {
+    for (const sized of entry.items) {
+      if (!sized.idSupplied) continue;
+      const key = `${sized.fingerprint}|${sized.item.eventId}`;
+      if (!claims.has(key)) claims.set(key, claimEventId(redis, keys, sized.item.eventId, sized.fingerprint));
+    }
+  }
+  let claimed = new Map<string, ClaimResult>();
+  // Without claims the appends go out at once, in call order with the batches around them.
+  if (claims.size > 0) {
+    try {
+      const results = await Promise.all(claims.values());
+      claimed = new Map([...claims.keys()].map((key, i) => [key, results[i] as ClaimResult]));
+    } catch (error) {
+      // A claim alone delivers nothing, and a retry of the same event passes it again.
+      return entries.map(() => ({ appended: false, error }));
+    }
+  }
+
+  return Promise.all(
+    entries.map(async (entry): Promise<EntryOutcome> => {
+      const refused = new Map<number, unknown>();
+      const kept: SizedItem[] = [];
+      entry.items.forEach((sized, i) => {
+        const claim = sized.idSupplied
+          ? claimed.get(`${sized.fingerprint}|${sized.item.eventId}`)
+          : undefined;
+        if (claim?.kind === 'conflict') refused.set(i, conflictError(sized.item.eventId, claim));
+        else kept.push(sized);
+      });
+      if (kept.length === 0) return { appended: true, refused };
+      try {
+        await appendEntry(
+          redis,
+          keys,
+          entry.partition,
+          kept.map(toSequenceItem),
+          entryEventsJson(kept),
+          settings,
+        );
+        return { appended: true, refused };
+      } catch (error) {
+        return { appended: false, error: error ?? new Error('appending the entry failed') };
+      }
+    }),
+  );
+}
