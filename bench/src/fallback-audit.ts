@@ -9,8 +9,8 @@
  * (and acked after: both are correct), and one never handled must be emailed, since
  * the devices carry an address in their token.
  *
- * Emails name their event (`X-Herald-Event-Id`, the bench's `{phase}-{number}`) and user
- * (`benchEmail`), so the audit attributes each to its step.
+ * Emails name their event (the subject is the bench event's title, `Bench {phase}-{number}`)
+ * and user (`benchEmail`), so the audit attributes each to its step.
  */
 import { sleep, type BenchContext } from './context.js';
 import type { SunkMail } from './smtp-sink-process.js';
@@ -117,12 +117,12 @@ export class FallbackAudit {
     this.attribute(await ctx.stack.takeMails());
   }
 
-  /** Attributes mails to the registered phases by their event id (`{phase}-{number}`). */
+  /** Attributes mails to the registered phases by the bench's event id (`{phase}-{number}`). */
   attribute(mails: readonly SunkMail[]): void {
     for (const mail of mails) {
-      const dash = mail.eventId.lastIndexOf('-');
-      const record = dash > 0 ? this.phases.get(mail.eventId.slice(0, dash)) : undefined;
-      const s = Number(mail.eventId.slice(dash + 1));
+      const dash = mail.benchId.lastIndexOf('-');
+      const record = dash > 0 ? this.phases.get(mail.benchId.slice(0, dash)) : undefined;
+      const s = Number(mail.benchId.slice(dash + 1));
       if (!record || !Number.isInteger(s) || s >= record.latency.length) {
         this.otherEmails += 1;
         continue;

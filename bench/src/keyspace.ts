@@ -18,9 +18,20 @@ const SAMPLE = 20;
 /** SCAN calls at most (1,000 keys each): the summary must stay bounded on a large Redis. */
 const MAX_SCANS = 2_000;
 
+/**
+ * A glob for every key of the run: those under the prefix's own tag (`{bench-x}:…`) and those
+ * under a partition's tag (`{bench-x:7}:…`).
+ */
+export function runKeysGlob(prefix: string): string {
+  return `${prefix.slice(0, -1)}[}:]*`;
+}
+
 export function keyPattern(key: string, prefix: string): string {
-  const rest = key.startsWith(prefix) ? key.slice(prefix.length) : key;
-  return `{p}${rest
+  const name = prefix.slice(0, -1);
+  // `{name}` → `{p}`, `{name:7}` → `{n}` (a partition's tag).
+  const tag = key.startsWith(`${name}}`) ? '{p}' : key.startsWith(`${name}:`) ? '{n}' : '';
+  const rest = tag ? key.slice(key.indexOf('}') + 1) : key;
+  return `${tag}${rest
     .split(':')
     .map((part) => (/\d/.test(part) ? '*' : part))
     .join(':')}`;
@@ -31,7 +42,7 @@ export async function keyspaceSummary(redis: Redis, prefix: string): Promise<Key
   const groups = new Map<string, { keys: number; sample: string[] }>();
   let cursor = '0';
   for (let i = 0; i < MAX_SCANS; i++) {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
+    const [next, keys] = await redis.scan(cursor, 'MATCH', runKeysGlob(prefix), 'COUNT', 1_000);
     for (const key of keys) {
       const pattern = keyPattern(key, prefix);
       const group = groups.get(pattern) ?? { keys: 0, sample: [] };

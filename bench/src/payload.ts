@@ -22,7 +22,9 @@ export type BenchPayload = {
 export const BENCH_EVENT = 'notification:new';
 
 export function benchPayload(phase: string, seq: number): BenchPayload {
-  return { notification: { id: `${phase}-${seq}`, title: 'Bench' }, timestamp: now(), k: phase, s: seq };
+  // The id is in the title too: a fallback email's subject is the title, so it names the event.
+  const id = `${phase}-${seq}`;
+  return { notification: { id, title: `Bench ${id}` }, timestamp: now(), k: phase, s: seq };
 }
 
 /**

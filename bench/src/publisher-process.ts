@@ -136,20 +136,19 @@ function heraldSender(): Sender {
   });
   // `--herald-no-fallback` (a diagnostic): scenario 1's events skip the ack-based fallback check.
   const noFallback = process.env.BENCH_HERALD_NO_FALLBACK === '1';
-  // The event id is the notification's (`{phase}-{number}`, unique in the run), as a producer
-  // with its own ids would publish: a fallback email names it (X-Herald-Event-Id), so the
-  // bench can tell which step's event, and whether its device had acked it.
+  // No eventId: Herald generates one, as for a producer without ids of its own (a supplied id
+  // costs a 24 h dedupe record). A fallback email names its event by the payload's title.
   return {
     one: (userId, payload, email) =>
-      publisher.toUser(userId).emit(BENCH_EVENT, payload, {
-        eventId: payload.notification.id,
-        ...(email !== undefined ? { fallback: { email } } : noFallback ? { fallback: false } : {}),
-      }),
+      publisher
+        .toUser(userId)
+        .emit(
+          BENCH_EVENT,
+          payload,
+          email !== undefined ? { fallback: { email } } : noFallback ? { fallback: false } : {},
+        ),
     many: (userIds, payload, fallback) =>
-      publisher.toUsers(userIds).emit(BENCH_EVENT, payload, {
-        eventId: payload.notification.id,
-        ...(fallback === false ? { fallback: false } : {}),
-      }),
+      publisher.toUsers(userIds).emit(BENCH_EVENT, payload, fallback === false ? { fallback: false } : {}),
     close: () => publisher.close(),
   };
 }

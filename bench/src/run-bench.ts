@@ -9,6 +9,7 @@ import { openRedis, redisEnv, resolveRedisTarget, type RedisTarget } from './red
 import { ChildRegistry, REPO_ROOT } from './children.js';
 import { DEFAULT_SCENARIOS, type BenchOptions, type ScenarioName } from './cli-options.js';
 import { ACK_SLACK_MS, FallbackAudit } from './fallback-audit.js';
+import { runKeysGlob } from './keyspace.js';
 import { FULL_SCALE, QUICK_SCALE, type BenchContext } from './context.js';
 import { ProcSampler } from './proc-sampler.js';
 import type { BenchResults } from './results.js';
@@ -49,11 +50,11 @@ async function redisInfo(redis: Redis): Promise<{ version: string; pid: number |
   return { version, pid: local ? pid : null };
 }
 
-/** Removes the run's keys from a Redis the bench did not start (REDIS_URL), in bounded batches. */
+/** Removes the run's keys (partitions' included) from a Redis the bench did not start (REDIS_URL), in bounded batches. */
 async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
   let cursor = '0';
   for (let i = 0; i < 10_000; i++) {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
+    const [next, keys] = await redis.scan(cursor, 'MATCH', runKeysGlob(prefix), 'COUNT', 1_000);
     if (keys.length > 0) await redis.unlink(...keys);
     cursor = next;
     if (cursor === '0') return;

@@ -88,7 +88,7 @@ export async function runFanOut(ctx: BenchContext, paths: readonly BenchPath[]):
       if (path === 'herald') {
         await waitForFallback(ctx, sent.settledAt + ctx.audit.ackTimeoutMs);
         const mails = await ctx.stack.takeMails();
-        run.emails = mails.filter((m) => m.eventId === `${phase}-0`).length;
+        run.emails = mails.filter((m) => m.benchId === `${phase}-0`).length;
       }
       all.push(receipts.latencies);
       runs.push(run);

@@ -191,12 +191,12 @@ export async function runSoak(ctx: BenchContext, minutes: number, sharedRedis: b
   const takeMails = async () => {
     for (const mail of await ctx.stack.takeMails()) {
       const user = userOfBenchEmail(mail.to);
-      if (user === null || !mail.eventId.startsWith('soak-')) continue;
+      if (user === null || !mail.benchId.startsWith('soak-')) continue;
       if (!neverSet.has(user)) {
         unexpectedEmails += 1;
         continue;
       }
-      const key = `${mail.eventId}|${user}`;
+      const key = `${mail.benchId}|${user}`;
       emailed.set(key, (emailed.get(key) ?? 0) + 1);
     }
   };

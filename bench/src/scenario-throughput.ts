@@ -9,6 +9,7 @@ import type { BenchPath } from './stack.js';
 import { round, summarize, type LatencySummary } from './stats.js';
 import { addTally, emptyTally, type FallbackTally } from './fallback-audit.js';
 import { redisCpuMicros } from './redis-target.js';
+import { DISPATCHERS_GROUP, createKeys, readStreamBacklog } from '@herald/core';
 
 /** Trials each step runs by default; the step reports their median (see `aggregateTrials`). */
 export const TRIALS_PER_STEP = 3;
@@ -77,7 +78,10 @@ export interface TrialResult {
   drainMs: number | null;
   /** How long the publisher's last calls took to resolve after it stopped issuing (publisher-side congestion). */
   publishSettleMs: number;
-  /** Jobs still waiting or active in the path's queue once every publish had resolved (consumer-side backlog). */
+  /**
+   * What was still to deliver once every publish had resolved (consumer-side backlog): naive,
+   * jobs waiting or active; Herald, stream entries unread or unacknowledged by the dispatchers.
+   */
   queuedAtEnd: number;
   /** Redis time per published event by command (INFO commandstats before and after the step), largest first. */
   redisCommands: RedisCommandCost[];
@@ -252,7 +256,7 @@ async function runTrial(
   ctx.sampler.sampleNow();
   // Where a backlog sits when publishing ends: jobs still queued (the consumer is behind).
   const queuedAtEnd =
-    path === 'ceiling' ? 0 : await queuedJobs(ctx, path === 'naive' ? 'naive-events' : 'events');
+    path === 'ceiling' ? 0 : path === 'naive' ? await naiveQueued(ctx) : await heraldQueued(ctx);
   const usage = ctx.sampler.usage(Math.floor(run.startedAt), Math.ceil(run.endedAt) + 1);
   await waitForReceipts(ctx, phase, run.published, { stallMs: 2_000, maxMs: 30_000 });
   // After delivery, so the commands of every published event are counted (and a few of the bench's own).
@@ -393,32 +397,45 @@ function perEvent(
   return { totalUsec: round(total / Math.max(1, events), 1), top: rows.slice(0, 16) };
 }
 
-/** Waiting + active jobs of a BullMQ queue under the run's prefix. */
-async function queuedJobs(ctx: BenchContext, queue: string): Promise<number> {
+/** Waiting + active jobs of the naive pipeline's BullMQ queue. */
+async function naiveQueued(ctx: BenchContext): Promise<number> {
+  const queue = `${ctx.prefix}:naive-events`;
   const [wait, active, prioritized] = await Promise.all([
-    ctx.redis.llen(`${ctx.prefix}:${queue}:wait`),
-    ctx.redis.llen(`${ctx.prefix}:${queue}:active`),
-    ctx.redis.zcard(`${ctx.prefix}:${queue}:prioritized`),
+    ctx.redis.llen(`${queue}:wait`),
+    ctx.redis.llen(`${queue}:active`),
+    ctx.redis.zcard(`${queue}:prioritized`),
   ]);
   return wait + active + prioritized;
 }
 
-/** Waits until neither the events queue nor the naive queue holds waiting or active jobs (bounded). */
+/**
+ * Herald's events not yet delivered: over every partition stream, the entries the dispatchers'
+ * group has not read (`lag`) plus those read and not yet acknowledged (`pending`).
+ */
+async function heraldQueued(ctx: BenchContext): Promise<number> {
+  const keys = createKeys(ctx.prefix);
+  const counts = await Promise.all(
+    keys.partitionNumbers.map(async (partition) => {
+      const groups = (await ctx.redis.xinfo('GROUPS', keys.stream(partition)).catch(() => [])) as unknown[][];
+      for (const fields of groups) {
+        const info = new Map<string, unknown>();
+        for (let i = 0; i + 1 < fields.length; i += 2) info.set(String(fields[i]), fields[i + 1]);
+        if (info.get('name') === DISPATCHERS_GROUP)
+          return Number(info.get('lag') ?? 0) + Number(info.get('pending') ?? 0);
+      }
+      return 0;
+    }),
+  );
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+/** Waits until Herald's streams are settled and the naive queue holds no waiting or active jobs (bounded). */
 export async function waitForQueuesIdle(ctx: BenchContext, maxMs: number): Promise<void> {
   const deadline = Date.now() + maxMs;
-  const keys = ['events', 'naive-events'].flatMap((q) => [
-    `${ctx.prefix}:${q}:wait`,
-    `${ctx.prefix}:${q}:active`,
-    `${ctx.prefix}:${q}:prioritized`,
-  ]);
+  const keys = createKeys(ctx.prefix);
   while (Date.now() < deadline) {
-    const pipeline = ctx.redis.pipeline();
-    for (const key of keys) {
-      if (key.endsWith(':prioritized')) pipeline.zcard(key);
-      else pipeline.llen(key);
-    }
-    const results = (await pipeline.exec()) ?? [];
-    if (results.every(([error, n]) => !error && n === 0)) return;
+    const [backlog, naive] = await Promise.all([readStreamBacklog(ctx.redis, keys), naiveQueued(ctx)]);
+    if (backlog.settled && naive === 0) return;
     await sleep(100);
   }
 }

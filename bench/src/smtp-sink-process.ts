@@ -2,7 +2,7 @@
  * The bench's SMTP server: `@herald/testing`'s sink on a free loopback port, in a process
  * of its own (so its CPU is sampled like the others' and it never slows the orchestrator).
  * The fallback worker sends to it (`SMTP_URL`); nothing leaves the machine. The
- * orchestrator takes what arrived over IPC, reduced to recipient and event id.
+ * orchestrator takes what arrived over IPC, reduced to recipient and the bench's event id.
  */
 import { startSmtpSink } from '@herald/testing';
 import { serveRpc } from './rpc.js';
@@ -10,8 +10,12 @@ import { serveRpc } from './rpc.js';
 export interface SunkMail {
   /** The first recipient (the fallback worker sends one message per user). */
   to: string;
-  /** `X-Herald-Event-Id` of the message ('' when absent). */
-  eventId: string;
+  /**
+   * The bench's id of the event (`{phase}-{number}`), read from the subject: a bench event's
+   * title is `Bench {id}`, and the `notification:new` template makes the title the subject
+   * ('' for any other mail).
+   */
+  benchId: string;
 }
 
 const sink = await startSmtpSink();
@@ -23,7 +27,7 @@ function take(): { mails: SunkMail[]; received: number } {
   received += raw.length;
   const mails = raw.map((mail) => ({
     to: (mail.to[0] ?? '').toLowerCase(),
-    eventId: /^X-Herald-Event-Id: *(.*)$/im.exec(mail.raw)?.[1]?.trim() ?? '',
+    benchId: /^Bench (\S+)$/.exec(mail.subject ?? '')?.[1] ?? '',
   }));
   return { mails, received };
 }
