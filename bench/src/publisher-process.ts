@@ -3,7 +3,7 @@
  *
  * - `ceiling`: straight through `@socket.io/redis-emitter` into `user:{id}` rooms (no queue);
  * - `naive`: one BullMQ job per event (`Queue.add`), emitted by `naive-worker.ts`;
- * - `herald`: `@herald/publisher` → events queue → `apps/dispatcher` → socket nodes.
+ * - `herald`: `@herald/publisher` → partition streams → `apps/dispatcher` → socket nodes.
  *
  * `run` offers events at a fixed rate, one user each, round-robin over the users.
  * Events it cannot issue on time (in-flight cap reached, or the loop fell behind by

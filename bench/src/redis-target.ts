@@ -6,8 +6,11 @@
  * cluster target will have to sum over its nodes.
  *
  * Only a single Redis exists today (`REDIS_URL`, else a private `redis-server`). A
- * `--redis cluster` option would add a `kind: 'cluster'` target here (its node list,
- * what env its processes need) and nothing outside this file would change shape.
+ * `--redis cluster` option would add a `kind: 'cluster'` target here: started with
+ * `startRedisCluster` (`@herald/local-redis`), its processes given `REDIS_CLUSTER_NODES`
+ * (core's `RedisConnectionSpec`), the orchestrator's connection opened with
+ * `createRedisClient`, and `INFO` summed over the masters. Nothing outside this file would
+ * change shape.
  */
 import { createRedis, type Redis } from '@herald/core';
 import { resolveRedis } from '@herald/local-redis';

@@ -137,7 +137,7 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
     out.push(
       'Paths: **ceiling** emits straight through `@socket.io/redis-emitter` into `user:{id}` (no queue); ' +
         '**naive** is one BullMQ job per event (`Queue.add`) and a worker that emits it; **herald** is ' +
-        '`@herald/publisher` → events queue → `apps/dispatcher` → socket nodes. Same clients, same nodes, same Redis: ' +
+        '`@herald/publisher` → partition streams → `apps/dispatcher` → socket nodes. Same clients, same nodes, same Redis: ' +
         "every device is an `@herald/client` (seq order, replay cursor and batched acks for Herald's events, which carry a seq; " +
         "the ceiling's and naive's events carry only an id, which the SDK dedupes by and hands on at once). " +
         `Dispatcher concurrency ${r.config.dispatcherConcurrency}; naive worker concurrency ${r.config.naiveConcurrency}; ` +
@@ -284,7 +284,7 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
     out.push('');
     out.push(
       'Ceiling: one emitter message addressed to every room; naive: one job whose worker emits to each room in turn; ' +
-        "herald: `toUsers`, split into jobs of 500, sequenced into each user's inbox, emitted to the online users, one delayed ack check per job " +
+        "herald: `toUsers`, split into slices of 500, sequenced into each user's inbox, emitted to the online users, with delayed ack checks " +
         (r.config.ackTimeoutMs >= 600_000
           ? `(ack timeout ${fmt(r.config.ackTimeoutMs / 60_000, 0)} min, so no check ran during the bench).`
           : `(ack timeout ${fmt(r.config.ackTimeoutMs / 1000, 0)} s; the bench waits for the checks after each Herald run, so the next run ` +

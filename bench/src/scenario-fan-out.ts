@@ -5,7 +5,7 @@
  * - ceiling: one emitter message addressed to all 10,000 rooms;
  * - naive: one job carrying the 10,000 ids; the worker emits to each room in turn
  *   (the original module's `emitNotificationToUsers` loop, moved behind a queue);
- * - herald: `toUsers(ids)`, split into jobs of 500; the dispatcher emits to the online
+ * - herald: `toUsers(ids)`, split into slices of 500; the dispatcher emits to the online
  *   users and schedules the fallback checks, which run `HERALD_ACK_TIMEOUT_MS` later: the
  *   online users have acked by then, the offline ones have no address (no email, counted
  *   undeliverable). The bench waits for them after each Herald run, so no run pays for
