@@ -1,6 +1,6 @@
 /**
- * What the run's keys hold, grouped by shape: every id-like part of a key (one with a digit)
- * becomes `*`, so `{p}:event:soak-3-17:0` and `{p}:event:soak-4-2:0` are one group. Each
+ * What the run's keys hold, grouped by shape: every id-like part of a key (one with a digit,
+ * or a long token) becomes `*`, so `{p}:event:soak-3-17:0` and `{p}:event:soak-4-2:0` are one group. Each
  * group's size is estimated from `MEMORY USAGE` of a sample of its keys. The soak takes
  * one at its start and one at its end, so a growth is named by the keys that grew.
  */
@@ -26,6 +26,11 @@ export function runKeysGlob(prefix: string): string {
   return `${prefix.slice(0, -1)}[}:]*`;
 }
 
+/** An id-like part of a key: one with a digit, or a long token (generated job ids such as `fbg-qJVV…`). */
+function isId(part: string): boolean {
+  return /\d/.test(part) || part.length >= 20;
+}
+
 export function keyPattern(key: string, prefix: string): string {
   const name = prefix.slice(0, -1);
   // `{name}` → `{p}`, `{name:7}` → `{n}` (a partition's tag).
@@ -33,7 +38,7 @@ export function keyPattern(key: string, prefix: string): string {
   const rest = tag ? key.slice(key.indexOf('}') + 1) : key;
   return `${tag}${rest
     .split(':')
-    .map((part) => (/\d/.test(part) ? '*' : part))
+    .map((part) => (isId(part) ? '*' : part))
     .join(':')}`;
 }
 
