@@ -28,4 +28,6 @@ export default [
   project('apps/local-stack', 120_000),
   project('packages/client', 120_000),
   project('packages/guarantees', 180_000),
+  // The bench's own logic (trial medians, the fallback audit, key patterns): no Redis needed.
+  { test: { name: 'bench', root: './bench', include: ['src/**/*.test.ts'] } },
 ];

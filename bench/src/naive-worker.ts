@@ -13,7 +13,10 @@ import { NAIVE_QUEUE, type NaiveJobData } from './naive-job.js';
 
 const redisUrl = process.env.REDIS_URL ?? '';
 const prefix = process.env.HERALD_REDIS_PREFIX ?? '{herald}';
-const concurrency = Number(process.env.BENCH_NAIVE_CONCURRENCY ?? 4);
+// Set by the orchestrator to the dispatcher's concurrency (`DISPATCHER_CONCURRENCY` in stack.ts).
+const concurrency = Number(process.env.BENCH_NAIVE_CONCURRENCY);
+if (!Number.isInteger(concurrency) || concurrency < 1)
+  throw new Error('BENCH_NAIVE_CONCURRENCY must be a positive integer (the orchestrator sets it)');
 
 // Same connection set-up as Herald's dispatcher: one auto-pipelined connection for PUBLISH.
 const redis = createRedis(redisUrl, { enableAutoPipelining: true });

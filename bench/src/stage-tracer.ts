@@ -19,7 +19,7 @@
  * for the breakdown, not for the results. Clocks: one machine, so Redis's ms, the
  * publisher's `Date.now()` and this process's clock agree to about a millisecond.
  *
- * Env: BENCH_TRACE_REDIS_URL, BENCH_TRACE_PREFIX, BENCH_TRACE_OUT (file, appended).
+ * Env: REDIS_URL, BENCH_TRACE_PREFIX, BENCH_TRACE_OUT (file, appended).
  */
 import { appendFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -34,11 +34,11 @@ const notepack = emitterRequire('notepack.io') as { decode(buffer: Buffer): unkn
 /** Items with at least this many users are traced as a fan-out timeline. */
 const FAN_OUT_USERS = 100;
 
-const url = process.env.BENCH_TRACE_REDIS_URL;
+const url = process.env.REDIS_URL;
 const prefix = process.env.BENCH_TRACE_PREFIX;
 const out = process.env.BENCH_TRACE_OUT;
 if (!url || !prefix || !out)
-  throw new Error('BENCH_TRACE_REDIS_URL, BENCH_TRACE_PREFIX and BENCH_TRACE_OUT are required');
+  throw new Error('REDIS_URL, BENCH_TRACE_PREFIX and BENCH_TRACE_OUT are required');
 
 const write = (line: string) => appendFileSync(out, `${new Date().toISOString().slice(11, 23)} ${line}\n`);
 const clock = () => performance.timeOrigin + performance.now();
