@@ -101,7 +101,7 @@ describe(`Redis keys built from ids (seed ${seed})`, () => {
       [keys.clientEvents, 'clientEvents'],
       [keys.clientEventsDead, 'clientEventsDead'],
       [keys.undeliverable, 'undeliverable'],
-      [keys.socketIoChannel, 'socketIoChannel'],
+      [keys.socketIoChannelPrefix, 'socketIoChannelPrefix'],
     ];
     for (let i = 0; i < 5_000; i++) entries.push(...keysOf(keys, random));
     for (const [eventId, userId] of splitPairs(random)) {
@@ -126,5 +126,16 @@ describe(`Redis keys built from ids (seed ${seed})`, () => {
       for (const [key, input] of keysOf(untagged, random))
         expect(hashTag(key), `seed ${seed}: ${input}`).toBe(key);
     }
+  });
+});
+
+describe('the Socket.IO channel prefix', () => {
+  it('is the key prefix without its hash tag, so rooms’ sharded channels spread over the slots', () => {
+    expect(createKeys('{herald}').socketIoChannelPrefix).toBe('herald:socket.io');
+    expect(createKeys('herald').socketIoChannelPrefix).toBe('herald:socket.io');
+    // A channel is hashed whole when it has no tag: two rooms' channels do not share a tag.
+    const channel = (room: string) => `${createKeys('{herald}').socketIoChannelPrefix}#/#${room}#`;
+    expect(hashTag(channel('user:a'))).toBe(channel('user:a'));
+    expect(hashTag(channel('user:b'))).not.toBe(hashTag(channel('user:a')));
   });
 });

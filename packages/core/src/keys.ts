@@ -1,7 +1,9 @@
 /**
  * Every Redis key and channel Herald uses, in one place so the layout can be read
- * at a glance. `prefix` carries a hash tag (`{herald}`), so on Redis Cluster all of
- * them share one slot; BullMQ queues use the same prefix. Ids follow the contracts'
+ * at a glance. `prefix` carries a hash tag (`{herald}`), so on Redis Cluster all keys
+ * share one slot; BullMQ queues use the same prefix. The Socket.IO channels do not: their
+ * prefix is the key prefix without braces (`herald:socket.io`), so each room's sharded
+ * channel hashes by its own name and the rooms spread over the cluster's slots. Ids follow the contracts'
  * grammar (`ID_RULE`: printable ASCII without spaces, braces or `*`), so no id can add
  * a hash tag of its own.
  *
@@ -23,7 +25,9 @@
  * | `{p}:stats:undeliverable` | counter | fallbacks that had no address |
  * | `{p}:event:{eventId}:{part}` | string | `{jobId}|{index}|{fingerprint}`: the events job that delivers (eventId, part), the pair's place in it, and `event.to.payload` short hashes of what the id stands for. 24 h, so a republish is skipped and a reuse for another event refused |
  * | `{p}:job-seqs:{jobId}` | string | the seqs of an events job's users: per item, in order, `;`-separated, its users' seqs `,`-separated, or `-` for a pair another job delivers. 24 h |
- * | `{p}:socket.io` | pub/sub | channel key shared by the Socket.IO redis adapter and emitter |
+ * | `p:socket.io#/#` | sharded pub/sub | the namespace's channel (`p` = the prefix without braces): broadcasts, several rooms at once, the adapter's own requests; every node subscribes |
+ * | `p:socket.io#/#{room}#` | sharded pub/sub | one room's channel (`user:{userId}` and named rooms); only nodes holding a socket in the room subscribe |
+ * | `p:socket.io#/#{uid}#` | sharded pub/sub | one node's replies channel (the adapter's `uid`), for its fetchSockets / serverSideEmit requests |
  * | `{p}:events:*`, `{p}:fallback:*` | BullMQ | the two queues |
  */
 export interface RedisKeys {
@@ -45,8 +49,11 @@ export interface RedisKeys {
   eventRecord(eventId: string, part: number): string;
   /** The seqs the publisher gave the users of an events job's items, read by the dispatcher with one GET. */
   jobSeqs(jobId: string): string;
-  /** Passed as `key` to both `createAdapter` and `new Emitter`: they must agree. */
-  socketIoChannel: string;
+  /**
+   * The `channelPrefix` of both the sharded adapter and `createShardedEmitter`: they must agree.
+   * The key prefix without its braces, so the channels carry no common hash tag.
+   */
+  socketIoChannelPrefix: string;
 }
 
 export function createKeys(prefix: string): RedisKeys {
@@ -63,6 +70,6 @@ export function createKeys(prefix: string): RedisKeys {
     inbox: (userId) => `${prefix}:inbox:${userId}`,
     eventRecord: (eventId, part) => `${prefix}:event:${eventId}:${part}`,
     jobSeqs: (jobId) => `${prefix}:job-seqs:${jobId}`,
-    socketIoChannel: `${prefix}:socket.io`,
+    socketIoChannelPrefix: `${prefix.replace(/[{}]/g, '')}:socket.io`,
   };
 }
