@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
 import {
   DEFAULT_PRESENCE_TTL_MS,
@@ -33,6 +33,7 @@ import { corsOptions, createOriginCheck, describeBadOrigins } from './origin-che
 import { createConnectionHandler } from './connection-handler.js';
 import { createHttpRoutes } from './http-routes.js';
 import { createRedisGate } from './redis-gate.js';
+import { trackRoomSubscriptions } from './room-subscriptions.js';
 import { createTokenLifetime } from './token-lifetime.js';
 import { trimConnection } from './trim-connection.js';
 import { createTokenVerifier, type JwtOptions } from './verification-keys.js';
@@ -221,7 +222,7 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
   });
   const keys = createKeys(options.prefix);
 
-  // One connection for commands and the adapter's PUBLISH, one in subscriber mode.
+  // One connection for commands and the adapter's SPUBLISH, one in subscriber mode.
   const redis: Redis = createRedis(options.redisUrl);
   const sub: Redis = redis.duplicate();
   const onRedisError = (error: Error) => log.warn({ err: error }, 'redis connection error');
@@ -229,8 +230,15 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
   sub.on('error', onRedisError);
   // Every door that needs Redis goes through it: commands would otherwise wait for a
   // reconnect forever (maxRetriesPerRequest: null), and a device or probe with them.
-  const deadline = createRedisDeadline(redis, options.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS);
-  handleAdapterUnsubscribes(sub, log);
+  const redisTimeoutMs = options.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
+  const deadline = createRedisDeadline(redis, redisTimeoutMs);
+  // Before the adapter exists: it wraps the subscriber's SSUBSCRIBE and SUNSUBSCRIBE.
+  const roomSubscriptions = trackRoomSubscriptions({
+    sub,
+    channelPrefix: keys.socketIoChannelPrefix,
+    timeoutMs: redisTimeoutMs,
+    logger: log,
+  });
 
   const presence = new PresenceRegistry({
     redis,
@@ -284,8 +292,13 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
       logger: log,
     }),
     maxHttpBufferSize: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
-    // Classic (not sharded) pub/sub: @socket.io/redis-emitter only speaks PUBLISH.
-    adapter: createAdapter(redis, sub, { key: keys.socketIoChannel }),
+    // Sharded pub/sub, subscribed per room: this node receives only what is emitted to rooms
+    // it holds a socket in (plus broadcasts), not every user's events. Emitters outside
+    // (dispatcher, fallback worker) use createShardedEmitter with the same channel prefix.
+    adapter: createShardedAdapter(redis, sub, {
+      channelPrefix: keys.socketIoChannelPrefix,
+      subscriptionMode: 'dynamic',
+    }),
   });
   io.of('/').adapter.on('error', (error: unknown) => log.error({ err: error }, 'socket.io adapter error'));
   // First `connection` listener: frees each connection's upgrade request, headers and token.
@@ -301,6 +314,8 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
   );
   // After authentication, so a bad token is told so whatever the state of Redis.
   io.use(createRedisGate({ redis, sub, deadline, logger: log }));
+  // After the rooms were joined (authentication) and Redis answered (the gate).
+  io.use(roomSubscriptions.awaitSubscribed);
   // After authentication (it needs the token's userId), before presence (registered on `connection`).
   if (options.maxDevicesPerUser !== 0) {
     io.use(
@@ -400,9 +415,12 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
 
 /**
  * While the subscriber connection is away, events emitted through Redis never reach this
- * node, and its devices cannot tell. When the subscription is back (ioredis reconnects and
- * subscribes again by itself), every local device gets `herald:resync`, so those with a
- * cursor (the SDK) replay what they missed instead of waiting for a later event to reveal it.
+ * node, and its devices cannot tell. Redis keeps no subscription across a lost connection
+ * (nor a restart); ioredis SSUBSCRIBEs again, one command per channel it held, to the
+ * namespace's, this node's reply channel and every room channel, before it sends anything
+ * else. Once the PING sent after them is answered every room is subscribed again, and every
+ * local device gets `herald:resync`, so those with a cursor (the SDK) replay what they
+ * missed instead of waiting for a later event to reveal it.
  */
 function askToResyncAfterSubscriptionLoss(io: HeraldServer, sub: Redis, log: Logger): void {
   let lost = false;
@@ -412,7 +430,7 @@ function askToResyncAfterSubscriptionLoss(io: HeraldServer, sub: Redis, log: Log
   sub.on('ready', () => {
     if (!lost) return;
     lost = false;
-    // The PING's reply comes after those of the SUBSCRIBEs ioredis sent on reconnecting.
+    // The PING's reply comes after those of the SSUBSCRIBEs ioredis sent on reconnecting.
     sub
       .ping()
       .then(() => {
@@ -421,24 +439,4 @@ function askToResyncAfterSubscriptionLoss(io: HeraldServer, sub: Redis, log: Log
       })
       .catch((error: unknown) => log.warn({ err: error }, 'could not confirm the redis subscription'));
   });
-}
-
-/**
- * @socket.io/redis-adapter's `close()` (run by `io.close()`) sends UNSUBSCRIBE and
- * PUNSUBSCRIBE on `sub` without handling their promises. While Redis is away they wait in
- * the offline queue, and disconnecting `sub` afterwards rejects them with "Connection is
- * closed.": unhandled rejections that crashed the process on stop. Their failure is harmless
- * then (the connection is being dropped), so it is logged at debug level.
- */
-function handleAdapterUnsubscribes(sub: Redis, log: Logger): void {
-  for (const command of ['unsubscribe', 'punsubscribe'] as const) {
-    const send = sub[command].bind(sub) as (...args: unknown[]) => Promise<unknown>;
-    (sub as unknown as Record<typeof command, (...args: unknown[]) => Promise<unknown>>)[command] = (
-      ...args
-    ) => {
-      const reply = send(...args);
-      reply.catch((error: unknown) => log.debug({ err: error, command }, 'unsubscribing failed'));
-      return reply;
-    };
-  }
 }
