@@ -1,8 +1,8 @@
-import { Emitter, RESERVED_EVENTS } from '@socket.io/redis-emitter';
 import { UnrecoverableError } from 'bullmq';
 import { EventJobItem, describeIssues, toFieldIssues, userRoom, type DeliveryMeta } from '@herald/contracts';
 import {
-  batchPublishes,
+  RESERVED_EVENTS,
+  createShardedEmitter,
   hasPlainDevice,
   readDeliveryState,
   type Logger,
@@ -131,8 +131,7 @@ export async function deliverEvent(
   // Per unique item: its users' seqs, null where another job delivers it, undefined where nothing is recorded.
   const seqsOf: Array<number[] | null | undefined> = unique.map(({ index }) => jobSeqs?.[index]);
 
-  const publishes = batchPublishes(deps.redis);
-  const emitter = new Emitter(publishes.client, { key: deps.keys.socketIoChannel });
+  const emitter = createShardedEmitter(deps.redis, { channelPrefix: deps.keys.socketIoChannelPrefix });
   const checked: CheckedItem[] = [];
   let delivered = 0;
   let emitted = 0;
@@ -182,8 +181,8 @@ export async function deliverEvent(
     // sequencing (another tool adding to the queue), has none: nothing to deliver it with.
     deps.logger.warn({ jobId, unrecorded }, 'events without a sequencing record were skipped');
   }
-  // The job must not complete before Redis took every PUBLISH and holds its checks.
-  await Promise.all([publishes.send(), deps.checks.add(checked)]);
+  // The job must not complete before Redis took every SPUBLISH and holds its checks.
+  await Promise.all([emitter.send(), deps.checks.add(checked)]);
 
   const result: DeliveryResult = {
     events: parsed.length,
