@@ -24,7 +24,10 @@ describe('sharded pub/sub, subscribed per room', () => {
     const prefix = uniquePrefix('sharded');
     const [nodeA, nodeB] = [await startTestNode(prefix, defer), await startTestNode(prefix, defer)];
     const { redis, keys } = useRedis(prefix, defer);
-    const [userX, userY] = [uniqueUser('x'), uniqueUser('y')];
+    // 15 characters: `user:{X}` is as long as a socket id, which the adapter's own emits treat
+    // differently (on the namespace channel); Herald's emitter names only rooms.
+    const [userX, userY] = [`x-${crypto.randomUUID().slice(0, 13)}`, uniqueUser('y')];
+    expect(`user:${userX}`).toHaveLength(20);
     const channelX = roomChannel(keys.socketIoChannelPrefix, `user:${userX}`);
     const channelY = roomChannel(keys.socketIoChannelPrefix, `user:${userY}`);
     const subscribers = async (channel: string) =>

@@ -33,7 +33,7 @@ export interface ShardedEmitterOptions {
 
 /** The rooms (or none: everyone) one `emit` goes to. */
 export interface ShardedBroadcast {
-  /** Adds rooms to emit to; a socket in several of them gets the event once. */
+  /** Adds rooms (by name; never a socket id) to emit to; a socket in several of them gets the event once. */
   to(room: string | readonly string[]): ShardedBroadcast;
   /** Leaves out the sockets in these rooms. */
   except(room: string | readonly string[]): ShardedBroadcast;
@@ -75,14 +75,15 @@ export function namespaceChannel(channelPrefix: string): string {
 }
 
 /**
- * In `dynamic` mode the adapter sends a room that could be a socket id (20 characters) on
- * the namespace channel: a socket's own room has no channel of its own. Mirrored, so an
- * emit to a socket id reaches it.
+ * One room: its own channel. The adapter itself sends a room of 20 characters (the length
+ * of a socket id, whose room has no channel of its own) on the namespace channel instead;
+ * not mirrored here, as a process outside the servers never knows a socket id, and every
+ * room it names is public, subscribed by its name whatever its length. So `user:` and a
+ * 15-character id reach only the nodes holding that user, like any other room.
  */
 function channelFor(channelPrefix: string, rooms: readonly string[]): string {
   const only = rooms.length === 1 ? rooms[0] : undefined;
-  if (only === undefined || only.length === 20) return namespaceChannel(channelPrefix);
-  return roomChannel(channelPrefix, only);
+  return only === undefined ? namespaceChannel(channelPrefix) : roomChannel(channelPrefix, only);
 }
 
 function isCluster(redis: Redis | Cluster): redis is Cluster {
