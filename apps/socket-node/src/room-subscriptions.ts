@@ -10,6 +10,11 @@ export interface RoomSubscriptions {
    * longer than `timeoutMs`.
    */
   awaitSubscribed: (socket: HeraldSocket, next: (error?: ExtendedError) => void) => void;
+  /**
+   * Resolves once Redis confirmed every subscription sent so far (at start-up: the
+   * namespace's and this node's reply channel); rejects with Redis's refusal.
+   */
+  confirmed: () => Promise<void>;
 }
 
 export interface RoomSubscriptionsOptions {
@@ -65,6 +70,9 @@ export function trackRoomSubscriptions(options: RoomSubscriptionsOptions): RoomS
   };
 
   return {
+    confirmed: async () => {
+      await Promise.all(pending.values());
+    },
     awaitSubscribed: (socket, next) => {
       const replies: Array<Promise<unknown>> = [];
       for (const room of socket.rooms) {

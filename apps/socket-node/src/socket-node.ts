@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
+import { HeraldError, HeraldErrorCode } from '@herald/contracts';
 import {
   DEFAULT_PRESENCE_TTL_MS,
   PresenceRegistry,
@@ -359,10 +360,21 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
   };
 
   try {
-    // Listen only once Redis answers and the adapter's subscriptions are in place (PING on the
-    // subscriber is queued behind them): a device accepted earlier would look online in
-    // presence yet miss what is emitted to it. ioredis keeps retrying while Redis is away.
-    await Promise.all([redis.ping(), sub.ping()]);
+    // Listen only once Redis answers and the adapter's subscriptions are in place: a device
+    // accepted earlier would look online in presence yet miss what is emitted to it. ioredis
+    // keeps retrying while Redis is away. A Redis that refuses SSUBSCRIBE (before 7.0) would
+    // otherwise leave a node that listens and never receives an event.
+    await Promise.all([
+      redis.ping(),
+      sub.ping(),
+      roomSubscriptions.confirmed().catch((error: unknown) => {
+        throw new HeraldError(
+          HeraldErrorCode.invalidConfig,
+          `Redis refused SSUBSCRIBE (${error instanceof Error ? error.message : String(error)}): socket nodes use sharded pub/sub, which needs Redis 7 or newer`,
+          { cause: error },
+        );
+      }),
+    ]);
     httpServer.listen(options.port ?? 3000, host);
     await once(httpServer, 'listening');
   } catch (error) {
