@@ -1,7 +1,7 @@
 /**
  * A publisher process for one of the three paths the bench compares, driven over IPC:
  *
- * - `ceiling`: straight through `@socket.io/redis-emitter` into `user:{id}` rooms (no queue);
+ * - `ceiling`: straight through `createShardedEmitter` into `user:{id}` rooms (no queue);
  * - `naive`: one BullMQ job per event (`Queue.add`), emitted by `naive-worker.ts`;
  * - `herald`: `@herald/publisher` → partition streams → `apps/dispatcher` → socket nodes.
  *
@@ -10,10 +10,9 @@
  * more than 50 ms worth) are counted as `skipped`, not sent late in a burst, so the
  * achieved offered rate shows when the publishing side itself is the bottleneck.
  */
-import { Emitter } from '@socket.io/redis-emitter';
 import { Queue } from 'bullmq';
 import { createPublisher } from '@herald/publisher';
-import { closeRedis, createKeys, createRedis } from '@herald/core';
+import { closeRedis, createKeys, createRedis, createShardedEmitter } from '@herald/core';
 import { serveRpc } from './rpc.js';
 import { BENCH_EVENT, benchEmail, benchPayload, now, type BenchPayload } from './payload.js';
 import { NAIVE_QUEUE, type NaiveJobData } from './naive-job.js';
@@ -82,24 +81,16 @@ function ceilingSender(): Sender {
   // Auto-pipelined, as Herald's dispatcher connection is: the ceiling should be the best the emitter
   // can do. BENCH_CEILING_PLAIN=1 (`--ceiling-plain`) measures one write per PUBLISH instead.
   const redis = createRedis(redisUrl, { enableAutoPipelining: process.env.BENCH_CEILING_PLAIN !== '1' });
-  let last: Promise<number> = Promise.resolve(0);
-  // The emitter drops the PUBLISH promise; keep it so in-flight publishes can be counted.
-  const client = {
-    publish(channel: string, message: string | Buffer) {
-      last = redis.publish(channel, message);
-      return last;
-    },
-  };
-  const emitter = new Emitter(client, { key: createKeys(prefix).socketIoChannel });
+  const emitter = createShardedEmitter(redis, { channelPrefix: createKeys(prefix).socketIoChannelPrefix });
   const meta = (payload: BenchPayload) => ({ id: payload.notification.id, ts: Date.now() });
   return {
     one(userId, payload) {
       emitter.to(`user:${userId}`).emit(BENCH_EVENT, payload, meta(payload));
-      return last;
+      return emitter.send();
     },
     many(userIds, payload) {
       emitter.to(userIds.map((id) => `user:${id}`)).emit(BENCH_EVENT, payload, meta(payload));
-      return last;
+      return emitter.send();
     },
     close: () => closeRedis(redis),
   };

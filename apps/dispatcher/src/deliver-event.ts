@@ -1,7 +1,7 @@
-import { Emitter, RESERVED_EVENTS } from '@socket.io/redis-emitter';
 import { EventItem, describeIssues, toFieldIssues, userRoom, type DeliveryMeta } from '@herald/contracts';
 import {
-  batchPublishes,
+  RESERVED_EVENTS,
+  createShardedEmitter,
   hasPlainDevice,
   parseEntrySeqs,
   readLivePresence,
@@ -151,8 +151,7 @@ export async function deliverEntry(
   }
   const devices = await readLivePresence(deps.redis, deps.keys, [...userIds]);
 
-  const publishes = batchPublishes(deps.redis);
-  const emitter = new Emitter(publishes.client, { key: deps.keys.socketIoChannel });
+  const emitter = createShardedEmitter(deps.redis, { channelPrefix: deps.keys.socketIoChannelPrefix });
   const checked: CheckedItem[] = [];
   let emitted = 0;
   let fallbacks = 0;
@@ -188,8 +187,8 @@ export async function deliverEntry(
         break;
     }
   });
-  // The entry must not be acknowledged before Redis took every PUBLISH and holds its checks.
-  await Promise.all([publishes.send(), deps.checks.add(checked)]);
+  // The entry must not be acknowledged before Redis took every SPUBLISH and holds its checks.
+  await Promise.all([emitter.send(), deps.checks.add(checked)]);
 
   const result: DeliveryResult = {
     events: parsed.items.length + parsed.invalid.length,
