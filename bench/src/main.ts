@@ -1,5 +1,5 @@
 /**
- * `pnpm bench`: Herald beside its ceiling (the redis-emitter alone) and a
+ * `pnpm bench`: Herald beside its ceiling (the sharded emitter alone) and a
  * one-job-per-event pipeline, as real processes on one Redis. Reads the command
  * line, runs, prints progress and where the reports went. See bench/README.md.
  */

@@ -20,7 +20,7 @@ export function renderReadmeBlock(r: BenchResults): string {
   lines.push('');
   lines.push(
     `Maximum sustained delivered events/s: Herald ${n(max.herald)}, ` +
-      `ceiling (redis-emitter alone) ${n(max.ceiling)}, one BullMQ job per event ${n(max.naive)}.`,
+      `ceiling (sharded emitter alone) ${n(max.ceiling)}, one BullMQ job per event ${n(max.naive)}.`,
   );
   lines.push('');
   lines.push(headlineLine(r) + '.');

@@ -135,7 +135,7 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
     );
     out.push('');
     out.push(
-      'Paths: **ceiling** emits straight through `@socket.io/redis-emitter` into `user:{id}` (no queue); ' +
+      'Paths: **ceiling** emits straight through the sharded emitter (SPUBLISH) into `user:{id}` (no queue); ' +
         '**naive** is one BullMQ job per event (`Queue.add`) and a worker that emits it; **herald** is ' +
         '`@herald/publisher` → partition streams → `apps/dispatcher` → socket nodes. Same clients, same nodes, same Redis: ' +
         "every device is an `@herald/client` (seq order, replay cursor and batched acks for Herald's events, which carry a seq; " +

@@ -217,7 +217,12 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       registry.start({
         name: 'stage-tracer',
         entry: 'bench/src/stage-tracer.ts',
-        env: { ...redisEnv(resolved), BENCH_TRACE_PREFIX: prefix, BENCH_TRACE_OUT: file },
+        env: {
+          ...redisEnv(resolved),
+          BENCH_TRACE_PREFIX: prefix,
+          BENCH_TRACE_OUT: file,
+          BENCH_TRACE_USERS: String(scale.users),
+        },
       });
       stamp(`tracing Herald's stages into ${file} (a diagnostic: it costs CPU)`);
     }
