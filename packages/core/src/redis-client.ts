@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { HeraldError, HeraldErrorCode } from '@herald/contracts';
 import { envRedisUrl } from './config.js';
+import { defineHeraldScripts } from './herald-scripts.js';
 
 /** A connection to one Redis (`Redis`) or to a Redis Cluster (`Cluster`); both have `duplicate()`. */
 export type RedisClient = Redis | Cluster;
@@ -122,7 +123,11 @@ export interface RedisClientOptions {
  */
 export function createRedisClient(spec: RedisConnectionSpec, options: RedisClientOptions = {}): RedisClient {
   const redisOptions: RedisOptions = { maxRetriesPerRequest: null, ...options.redis };
-  if (spec.kind === 'url') return new Redis(spec.url, redisOptions);
+  if (spec.kind === 'url') {
+    const redis = new Redis(spec.url, redisOptions);
+    defineHeraldScripts(redis);
+    return redis;
+  }
   if (spec.nodes.length === 0) {
     throw new HeraldError(
       HeraldErrorCode.invalidConfig,
@@ -152,8 +157,11 @@ export function createRedisClient(spec: RedisConnectionSpec, options: RedisClien
   if (enableReadyCheck !== undefined) onCluster.enableReadyCheck = enableReadyCheck;
   if (lazyConnect !== undefined) onCluster.lazyConnect = lazyConnect;
   if (retryStrategy !== undefined) onCluster.clusterRetryStrategy = retryStrategy;
-  return new Cluster(
+  const cluster = new Cluster(
     spec.nodes.map((node) => ({ ...node })),
     { shardedSubscribers: true, ...onCluster, ...options.cluster, redisOptions: perNode },
   );
+  // Before any command: see defineHeraldScripts for what a late definition breaks.
+  defineHeraldScripts(cluster);
+  return cluster;
 }

@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { defineHeraldScripts } from './herald-scripts.js';
 import type { RedisClient } from './redis-client.js';
 
 export { Redis } from 'ioredis';
@@ -9,7 +10,10 @@ export { Redis } from 'ioredis';
  * reconnect instead of failing after 20 tries while Redis restarts.
  */
 export function createRedis(url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, ...options });
+  const redis = new Redis(url, { maxRetriesPerRequest: null, ...options });
+  // Before any command: see defineHeraldScripts for what a late definition breaks.
+  defineHeraldScripts(redis);
+  return redis;
 }
 
 /** Closes a connection politely, falling back to a hard disconnect if Redis is gone. */

@@ -4,7 +4,6 @@ import { uniquePrefix, uniqueUser, uniqueUsersOfOnePartition } from '@herald/tes
 import {
   appendEntry,
   claimEventId,
-  defineInboxCommands,
   parseEntrySeqs,
   readAckedSeqs,
   readLatestSeq,
@@ -21,7 +20,6 @@ import { createRedis, type Redis } from '../src/redis.js';
 let redis: Redis;
 beforeAll(() => {
   redis = createRedis(inject('redisUrl'));
-  defineInboxCommands(redis);
 });
 afterAll(async () => {
   await redis.quit();
@@ -239,5 +237,25 @@ describe('the dispatcher reads', () => {
     expect([...devices.keys()]).toEqual([ana]);
     expect(await readLivePresence(redis, keys, [])).toEqual(new Map());
     await node.clearLocal();
+  });
+});
+
+describe('scripts on an auto-pipelining connection', () => {
+  it('run in the same tick as the connection’s first command (they are defined when it is made)', async () => {
+    const keys = createKeys(uniquePrefix());
+    const user = uniqueUser('pipelined');
+    const pipelined = createRedis(inject('redisUrl'), { enableAutoPipelining: true });
+    try {
+      // The PING opens an auto pipeline; the script joins it in the same tick. A script
+      // defined only now would be missing from that pipeline, and ioredis would crash.
+      const [pong, devices] = await Promise.all([
+        pipelined.ping(),
+        readLivePresence(pipelined, keys, [user]),
+      ]);
+      expect(pong).toBe('PONG');
+      expect(devices).toEqual(new Map());
+    } finally {
+      await pipelined.quit();
+    }
   });
 });
