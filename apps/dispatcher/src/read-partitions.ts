@@ -69,7 +69,12 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
   blocking.on('error', (error: Error) => log.warn({ err: error }, 'redis connection error (stream reads)'));
   let running = true;
   const inFlight = new Set<Promise<void>>();
-  let wakeReader: (() => void) | undefined;
+  /** Who waits for a free slot: the read loop and the claim pass may both be waiting. */
+  const slotWaiters = new Set<() => void>();
+  const wakeSlotWaiters = () => {
+    for (const wake of slotWaiters) wake();
+    slotWaiters.clear();
+  };
 
   const deadLetter = async (partition: number, id: string, fields: string[], reason: string) => {
     await redis
@@ -109,13 +114,13 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
     inFlight.add(run);
     void run.finally(() => {
       inFlight.delete(run);
-      wakeReader?.();
+      wakeSlotWaiters();
     });
   };
 
   const slotFree = async () => {
     while (running && inFlight.size >= options.concurrency) {
-      await new Promise<void>((resolve) => (wakeReader = resolve));
+      await new Promise<void>((resolve) => slotWaiters.add(resolve));
     }
   };
 
@@ -258,7 +263,7 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
     async stop() {
       if (!running) return;
       running = false;
-      wakeReader?.();
+      wakeSlotWaiters();
       // A blocking XREADGROUP only returns after blockMs; disconnecting ends it at once.
       blocking.disconnect();
       await Promise.all([reading, stopClaiming(), stopTrimming()]);
