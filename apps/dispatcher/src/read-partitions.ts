@@ -19,9 +19,14 @@ export interface PartitionReaderOptions {
   keys: RedisKeys;
   /** This process's name in the dispatchers' group. */
   consumer: string;
-  /** Delivers one entry. A throw leaves it pending: it is claimed again after `claimIdleMs`. */
-  handle(partition: number, id: string, fields: string[]): Promise<EntryVerdict>;
-  /** Entries delivered at once, over all partitions. */
+  /**
+   * Delivers one entry. A throw leaves it pending: it is claimed again after `claimIdleMs`.
+   * `release` frees the entry's slot before it resolves, once what costs CPU is done and
+   * only waiting is left (its ack checks lingering to share a fallback job): the entry is
+   * still acknowledged only when `handle` resolves.
+   */
+  handle(partition: number, id: string, fields: string[], release: () => void): Promise<EntryVerdict>;
+  /** Entries being delivered at once (until `release`d), over all partitions. */
   concurrency: number;
   /** An entry pending this long on any consumer (a dead one, or this one after an error) is claimed and delivered again. */
   claimIdleMs: number;
@@ -68,7 +73,10 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
   // A duplicate has none of the original's listeners: without one an error event would crash the process.
   blocking.on('error', (error: Error) => log.warn({ err: error }, 'redis connection error (stream reads)'));
   let running = true;
+  /** Entries until acknowledged (what `stop` waits for). */
   const inFlight = new Set<Promise<void>>();
+  /** Entries holding a slot: being delivered and not yet released. */
+  let holding = 0;
   /** Who waits for a free slot: the read loop and the claim pass may both be waiting. */
   const slotWaiters = new Set<() => void>();
   const wakeSlotWaiters = () => {
@@ -96,9 +104,17 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
   };
 
   const deliver = (partition: number, [id, fields]: StreamEntry) => {
+    holding += 1;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      holding -= 1;
+      wakeSlotWaiters();
+    };
     const run = (async () => {
       try {
-        const verdict = await options.handle(partition, id, fields);
+        const verdict = await options.handle(partition, id, fields, release);
         if (verdict.kind === 'dead') {
           log.error({ partition, id, reason: verdict.reason }, 'stream entry moved to the dead stream');
           await deadLetter(partition, id, fields, verdict.reason);
@@ -114,12 +130,12 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
     inFlight.add(run);
     void run.finally(() => {
       inFlight.delete(run);
-      wakeSlotWaiters();
+      release();
     });
   };
 
   const slotFree = async () => {
-    while (running && inFlight.size >= options.concurrency) {
+    while (running && holding >= options.concurrency) {
       await new Promise<void>((resolve) => slotWaiters.add(resolve));
     }
   };
@@ -134,7 +150,7 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
           DISPATCHERS_GROUP,
           consumer,
           'COUNT',
-          options.concurrency - inFlight.size,
+          options.concurrency - holding,
           'BLOCK',
           options.blockMs,
           'STREAMS',

@@ -37,8 +37,9 @@ export interface DispatcherOptions {
    */
   ackTimeoutMs?: number;
   /**
-   * Stream entries delivered at once. An entry holds its slot until its ack checks are in
-   * a fallback job (`checkLingerMs` at most), so there are more than the CPU alone would need.
+   * Stream entries delivered at once: read, presence read and SPUBLISHes. An entry then
+   * gives up its slot while its ack checks linger to share a fallback job (`checkLingerMs`),
+   * and is acknowledged once they are in Redis.
    * @default 32
    */
   concurrency?: number;
@@ -147,7 +148,12 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
   const deps = { redis, keys, checks, logger: log };
 
   let delivered = 0;
-  const handle = async (_partition: number, id: string, fields: string[]): Promise<EntryVerdict> => {
+  const handle = async (
+    _partition: number,
+    id: string,
+    fields: string[],
+    release: () => void,
+  ): Promise<EntryVerdict> => {
     let parsed;
     try {
       parsed = parseEntry(fields);
@@ -155,7 +161,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
       if (error instanceof PoisonEntryError) return { kind: 'dead', reason: error.message };
       throw error;
     }
-    await deliverEntry(parsed, deps, id);
+    await deliverEntry(parsed, deps, id, release);
     delivered += 1;
     // The valid items were delivered; the entry is kept in the dead stream for the others.
     if (parsed.invalid.length > 0)
