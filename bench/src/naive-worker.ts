@@ -7,7 +7,7 @@
  */
 import { Emitter } from '@socket.io/redis-emitter';
 import { Worker } from 'bullmq';
-import { closeRedis, createKeys, createRedis, trackPublishes } from '@herald/core';
+import { Redis, closeRedis, createKeys, createRedis, trackPublishes } from '@herald/core';
 import { serveRpc } from './rpc.js';
 import { NAIVE_QUEUE, type NaiveJobData } from './naive-job.js';
 
@@ -16,7 +16,8 @@ const prefix = process.env.HERALD_REDIS_PREFIX ?? '{herald}';
 const concurrency = Number(process.env.BENCH_NAIVE_CONCURRENCY ?? 4);
 
 // Same connection set-up as Herald's dispatcher: one auto-pipelined connection for PUBLISH.
-const redis = createRedis(redisUrl, { enableAutoPipelining: true });
+// The bench runs on one Redis, so this is a plain `Redis` (createRedis may give a Cluster).
+const redis = new Redis(redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
 const workerRedis = createRedis(redisUrl);
 const channel = createKeys(prefix).socketIoChannel;
 

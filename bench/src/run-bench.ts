@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { closeRedis, createRedis, type Redis } from '@herald/core';
+import { Redis, closeRedis } from '@herald/core';
 import { DEFAULT_ACK_DELAY_MS } from '@herald/client';
 import { resolveRedis, type ResolvedRedis } from '@herald/local-redis';
 import { ChildRegistry, REPO_ROOT } from './children.js';
@@ -159,7 +159,8 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
 
   try {
     resolved = await resolveRedis({ tryContainer: false });
-    redis = createRedis(resolved.url);
+    // The bench runs on one Redis (resolveRedis finds no cluster): it reads one server's INFO and keys.
+    redis = new Redis(resolved.url, { maxRetriesPerRequest: null });
     redis.on('error', () => undefined);
     const info = await redisInfo(redis);
     stamp(

@@ -7,6 +7,7 @@ import {
   readLivePresence,
   type Logger,
   type Redis,
+  type RedisClient,
   type RedisKeys,
 } from '@herald/core';
 import type { CheckBatcher } from './check-batcher.js';
@@ -14,7 +15,7 @@ import type { CheckedItem, FallbackUser } from './fallback-jobs.js';
 
 export interface DeliverEventDeps {
   /** Connection for the presence read and the PUBLISHes (auto-pipelined). */
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   /** Queues the job's ack checks in a shared delayed fallback job. */
   checks: CheckBatcher;
@@ -151,7 +152,9 @@ export async function deliverEntry(
   }
   const devices = await readLivePresence(deps.redis, deps.keys, [...userIds]);
 
-  const publishes = batchPublishes(deps.redis);
+  // Classic PUBLISH (in a script without keys) also works on a cluster, which relays it to
+  // every node; the sharded emitter replaces this.
+  const publishes = batchPublishes(deps.redis as Redis);
   const emitter = new Emitter(publishes.client, { key: deps.keys.socketIoChannel });
   const checked: CheckedItem[] = [];
   let emitted = 0;

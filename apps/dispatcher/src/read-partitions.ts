@@ -1,8 +1,9 @@
 import {
   DISPATCHERS_GROUP,
   ensureDispatcherGroups,
+  isCluster,
   type Logger,
-  type Redis,
+  type RedisClient,
   type RedisKeys,
 } from '@herald/core';
 
@@ -15,7 +16,7 @@ export type EntryVerdict =
 
 export interface PartitionReaderOptions {
   /** Duplicated for the blocking reads; used as is for acknowledgements, claims and trims. */
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   /** This process's name in the dispatchers' group. */
   consumer: string;
@@ -35,7 +36,9 @@ export interface PartitionReaderOptions {
 }
 
 export interface PartitionReader {
-  /** Stops reading, waits for the entries being delivered, and closes the blocking connection. */
+  /** Connections held for the blocking reads: 1 on one Redis, one per partition on a Redis Cluster. */
+  readonly readConnections: number;
+  /** Stops reading, waits for the entries being delivered, and closes the blocking connections. */
   stop(): Promise<void>;
 }
 
@@ -52,9 +55,13 @@ const DEAD_STREAM_MAXLEN = 10_000;
  * `maxDeliveries` times without an acknowledgement, or that `handle` calls dead, goes to
  * the partition's dead stream with its reason, as poison jobs went to BullMQ's failed set.
  *
- * One blocking `XREADGROUP` covers every partition on one connection: a dispatcher holds
- * two connections for reading whatever the number of partitions (its blocking one, and
- * the shared one for acknowledgements, claims and trims).
+ * On one Redis, one blocking `XREADGROUP` covers every partition on one connection: a
+ * dispatcher holds two connections for reading whatever the number of partitions (its
+ * blocking one, and the shared one for acknowledgements, claims and trims). On a Redis
+ * Cluster a multi-key command must stay in one slot and each partition is a slot of its
+ * own, so that read would be refused (CROSSSLOT): there each partition is read by a
+ * blocking `XREADGROUP` on a connection of its own (a `duplicate()` of the cluster, which
+ * follows its partition's slot to whichever master owns it, also after a failover).
  *
  * The streams are trimmed with `XTRIM MINID` only below the oldest entry some group has
  * not acknowledged (its oldest pending entry, else everything up to what it last read):
@@ -64,12 +71,25 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
   const { keys, redis, consumer, logger: log } = options;
   const streams = keys.partitionNumbers.map((partition) => keys.stream(partition));
   const partitionOfStream = new Map(streams.map((stream, partition) => [stream, partition]));
-  const blocking = redis.duplicate();
-  // A duplicate has none of the original's listeners: without one an error event would crash the process.
-  blocking.on('error', (error: Error) => log.warn({ err: error }, 'redis connection error (stream reads)'));
+  // Each reader: a blocking connection and the streams one XREADGROUP of it covers.
+  const readers = (isCluster(redis) ? streams.map((stream) => [stream]) : [streams]).map((group) => {
+    const blocking = redis.duplicate();
+    // A duplicate has none of the original's listeners: without one an error event would crash
+    // the process. During a cluster failover a Cluster emits one per reconnect (some 100 a
+    // second): debug, since the read loop reports the failure that matters once per retry.
+    blocking.on('error', (error: Error) =>
+      log.debug({ err: error }, 'redis connection error (stream reads)'),
+    );
+    return { blocking, streams: group };
+  });
   let running = true;
   const inFlight = new Set<Promise<void>>();
-  let wakeReader: (() => void) | undefined;
+  /** Readers waiting for a free delivery slot. */
+  const waitingForSlot = new Set<() => void>();
+  const wakeReaders = () => {
+    for (const wake of waitingForSlot) wake();
+    waitingForSlot.clear();
+  };
 
   const deadLetter = async (partition: number, id: string, fields: string[], reason: string) => {
     await redis
@@ -109,17 +129,17 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
     inFlight.add(run);
     void run.finally(() => {
       inFlight.delete(run);
-      wakeReader?.();
+      wakeReaders();
     });
   };
 
   const slotFree = async () => {
     while (running && inFlight.size >= options.concurrency) {
-      await new Promise<void>((resolve) => (wakeReader = resolve));
+      await new Promise<void>((resolve) => waitingForSlot.add(resolve));
     }
   };
 
-  const readLoop = async () => {
+  const readLoop = async ({ blocking, streams: mine }: (typeof readers)[number]) => {
     while (running) {
       try {
         await slotFree();
@@ -129,16 +149,23 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
           DISPATCHERS_GROUP,
           consumer,
           'COUNT',
-          options.concurrency - inFlight.size,
+          // Several readers share the slots: each takes at most its share, so the entries read
+          // but waiting for a slot stay few (they are pending, so claimed if this one dies).
+          Math.max(1, Math.floor((options.concurrency - inFlight.size) / readers.length)),
           'BLOCK',
           options.blockMs,
           'STREAMS',
-          ...streams,
-          ...streams.map(() => '>'),
+          ...mine,
+          ...mine.map(() => '>'),
         )) as Array<[string, StreamEntry[]]> | null;
         for (const [stream, entries] of reply ?? []) {
           const partition = partitionOfStream.get(stream) as number;
-          for (const entry of entries) deliver(partition, entry);
+          for (const entry of entries) {
+            await slotFree();
+            // Not delivered here: it stays pending and another dispatcher claims it.
+            if (!running) break;
+            deliver(partition, entry);
+          }
         }
       } catch (error) {
         if (!running) break;
@@ -146,7 +173,10 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
           // The streams or the group went away (a Redis restarted without persistence).
           await ensureDispatcherGroups(redis, keys).catch(() => undefined);
         } else {
-          log.error({ err: error }, 'reading the event streams failed; retrying in 1 s');
+          log.error(
+            { err: error, streams: mine.length === 1 ? mine[0] : mine.length },
+            'reading the event streams failed; retrying in 1 s',
+          );
         }
         await new Promise((resolve) => setTimeout(resolve, 1_000));
       }
@@ -245,7 +275,7 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
     };
   };
 
-  const reading = readLoop();
+  const reading = Promise.all(readers.map(readLoop));
   // Half the idle time: a dead dispatcher's entries wait between 1× and 1.5× claimIdleMs.
   const stopClaiming = every(
     Math.max(100, Math.floor(options.claimIdleMs / 2)),
@@ -255,12 +285,13 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
   const stopTrimming = every(options.trimEveryMs, trim, 'trimming the event streams');
 
   return {
+    readConnections: readers.length,
     async stop() {
       if (!running) return;
       running = false;
-      wakeReader?.();
+      wakeReaders();
       // A blocking XREADGROUP only returns after blockMs; disconnecting ends it at once.
-      blocking.disconnect();
+      for (const { blocking } of readers) blocking.disconnect();
       await Promise.all([reading, stopClaiming(), stopTrimming()]);
       while (inFlight.size > 0) await Promise.all([...inFlight]);
     },

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@herald/core';
 import {
   DEFAULT_PARTITIONS,
   DEFAULT_PRESENCE_TTL_MS,
@@ -226,8 +226,8 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
   const keys = createKeys(options.prefix, options.partitions ?? DEFAULT_PARTITIONS);
 
   // One connection for commands and the adapter's PUBLISH, one in subscriber mode.
-  const redis: Redis = createRedis(options.redisUrl);
-  const sub: Redis = redis.duplicate();
+  const redis: RedisClient = createRedis(options.redisUrl);
+  const sub: RedisClient = redis.duplicate();
   const onRedisError = (error: Error) => log.warn({ err: error }, 'redis connection error');
   redis.on('error', onRedisError);
   sub.on('error', onRedisError);
@@ -409,7 +409,7 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
  * subscribes again by itself), every local device gets `herald:resync`, so those with a
  * cursor (the SDK) replay what they missed instead of waiting for a later event to reveal it.
  */
-function askToResyncAfterSubscriptionLoss(io: HeraldServer, sub: Redis, log: Logger): void {
+function askToResyncAfterSubscriptionLoss(io: HeraldServer, sub: RedisClient, log: Logger): void {
   let lost = false;
   sub.on('close', () => {
     lost = true;
@@ -435,7 +435,7 @@ function askToResyncAfterSubscriptionLoss(io: HeraldServer, sub: Redis, log: Log
  * closed.": unhandled rejections that crashed the process on stop. Their failure is harmless
  * then (the connection is being dropped), so it is logged at debug level.
  */
-function handleAdapterUnsubscribes(sub: Redis, log: Logger): void {
+function handleAdapterUnsubscribes(sub: RedisClient, log: Logger): void {
   for (const command of ['unsubscribe', 'punsubscribe'] as const) {
     const send = sub[command].bind(sub) as (...args: unknown[]) => Promise<unknown>;
     (sub as unknown as Record<typeof command, (...args: unknown[]) => Promise<unknown>>)[command] = (

@@ -8,7 +8,7 @@ import {
   closeRedis,
   silentLogger,
   type RedisKeys,
-  type Redis,
+  type RedisClient,
 } from '@herald/core';
 import {
   TEST_JWT_SECRET,
@@ -46,14 +46,14 @@ export async function startTestNode(
 
 /** A plain Redis connection plus presence reads, closed after the test. */
 export function useRedis(prefix: string, defer: (fn: () => unknown) => void) {
-  const redis: Redis = createRedis(inject('redisUrl'));
+  const redis: RedisClient = createRedis(inject('redisUrl'));
   defer(() => closeRedis(redis));
   const keys: RedisKeys = createKeys(prefix);
   return { redis, keys, presence: new PresenceReader(redis, keys) };
 }
 
 /** The dispatcher's way of reaching sockets: `@socket.io/redis-emitter` on the shared channel key. */
-export function createEmitter(redis: Redis, keys: RedisKeys): Emitter {
+export function createEmitter(redis: RedisClient, keys: RedisKeys): Emitter {
   return new Emitter(redis, { key: keys.socketIoChannel });
 }
 

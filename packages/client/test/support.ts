@@ -3,7 +3,7 @@ import type { Defer } from '@herald/testing';
 import { inject } from 'vitest';
 import { Emitter } from '@socket.io/redis-emitter';
 import { InboxEntry, type DeliveryMeta, type GapPayload } from '@herald/contracts';
-import { closeRedis, createKeys, createRedis, silentLogger, type Redis, type RedisKeys } from '@herald/core';
+import { closeRedis, createKeys, createRedis, silentLogger, type RedisClient, type RedisKeys } from '@herald/core';
 import { startDispatcher, type Dispatcher } from '@herald/dispatcher';
 import { createPublisher, type Publisher, type PublisherOptions } from '@herald/publisher';
 import { startSocketNode, type SocketNode, type SocketNodeOptions } from '@herald/socket-node';
@@ -29,7 +29,7 @@ export interface Stack {
   prefix: string;
   keys: RedisKeys;
   /** A plain connection for the test's own reads. */
-  redis: Redis;
+  redis: RedisClient;
   nodes: SocketNode[];
   /** `http://127.0.0.1:{port}` of each node. */
   urls: string[];

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import type { Logger } from 'pino';
 import { ClientEventRecord, clientEventSchemas, type ClientEventName } from '@herald/contracts';
 import type { RedisKeys } from './keys.js';
@@ -16,7 +16,7 @@ export interface AppendClientEventInput {
 
 /** Appends a validated client event to the stream domain services consume. Returns the stream id. */
 export async function appendClientEvent(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   input: AppendClientEventInput,
 ): Promise<string> {
@@ -46,7 +46,7 @@ export type ClientEventHandler = (event: ClientEventRecord) => Promise<void> | v
 
 export interface ConsumeClientEventsOptions {
   /** A connection this consumer may block on; it is duplicated, never used directly. */
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   /** Consumer group: one per domain service; each group sees every event once. @default 'domain' */
   group?: string;

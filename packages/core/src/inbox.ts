@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from './redis.js';
-import type { RedisKeys } from './keys.js';
+import type { RedisClient } from './redis-client.js';
+import { groupByPartition, type RedisKeys } from './keys.js';
 import { countDevices, type UserDevices } from './presence.js';
 
 /**
@@ -43,14 +43,14 @@ type ScriptCommand = (...args: Array<string | number>) => Promise<unknown>;
  * Defines Herald's scripts on a connection (ioredis `defineCommand`: EVALSHA, with the
  * script sent again only when Redis lost it, as after a restart), once per connection.
  */
-export function defineInboxCommands(redis: Redis): void {
+export function defineInboxCommands(redis: RedisClient): void {
   const commands = redis as unknown as Record<string, unknown>;
   for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
     if (typeof commands[name] !== 'function') redis.defineCommand(name, { lua: scriptSource(name) });
   }
 }
 
-function command(redis: Redis, name: ScriptName): ScriptCommand {
+function command(redis: RedisClient, name: ScriptName): ScriptCommand {
   defineInboxCommands(redis);
   return (redis as unknown as Record<string, ScriptCommand>)[name]!.bind(redis);
 }
@@ -113,7 +113,7 @@ export interface AppendResult {
  * script gave each item's users, so the dispatcher needs no other read to learn them.
  */
 export async function appendEntry(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   partition: number,
   items: readonly SequenceItem[],
@@ -165,7 +165,7 @@ export type ClaimResult =
  * live in several partitions, so this is where a reuse of the id is caught for all of them.
  */
 export async function claimEventId(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   eventId: string,
   fingerprint: string,
@@ -198,7 +198,7 @@ export function parseEntrySeqs(text: string): Array<number[] | null> {
  * script call: per user that has any, its devices.
  */
 export async function readLivePresence(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   userIds: readonly string[],
   now = Date.now(),
@@ -230,7 +230,7 @@ export interface Replay {
 
 /** Reads, atomically, what a device that has everything up to `lastSeq` is missing. */
 export async function readReplay(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   userId: string,
   lastSeq: number,
@@ -246,12 +246,17 @@ export async function readReplay(
 }
 
 /** The user's latest seq (0 before any event). */
-export async function readLatestSeq(redis: Redis, keys: RedisKeys, userId: string): Promise<number> {
+export async function readLatestSeq(redis: RedisClient, keys: RedisKeys, userId: string): Promise<number> {
   return Number((await redis.hget(keys.user(userId), 'seq')) ?? 0);
 }
 
 /** Records a device's cumulative ack; returns the user's acked seq afterwards. */
-export async function recordAck(redis: Redis, keys: RedisKeys, userId: string, seq: number): Promise<number> {
+export async function recordAck(
+  redis: RedisClient,
+  keys: RedisKeys,
+  userId: string,
+  seq: number,
+): Promise<number> {
   const [acked] = await recordAcks(redis, keys, new Map([[userId, seq]]));
   return acked ?? 0;
 }
@@ -261,18 +266,12 @@ export async function recordAck(redis: Redis, keys: RedisKeys, userId: string, s
  * a slot on Redis Cluster); returns their acked seqs, in the order of `acks`.
  */
 export async function recordAcks(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   acks: ReadonlyMap<string, number>,
 ): Promise<number[]> {
   if (acks.size === 0) return [];
-  const byPartition = new Map<number, Array<[string, number]>>();
-  for (const [userId, seq] of acks) {
-    const partition = keys.partitionOf(userId);
-    let group = byPartition.get(partition);
-    if (!group) byPartition.set(partition, (group = []));
-    group.push([userId, seq]);
-  }
+  const byPartition = groupByPartition(keys, acks, ([userId]) => userId);
   const acked = new Map<string, number>();
   await Promise.all(
     [...byPartition.values()].map(async (group) => {
@@ -290,7 +289,7 @@ export async function recordAcks(
 
 /** The acked seq of each user (0 when none of its devices acked anything). */
 export async function readAckedSeqs(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   userIds: readonly string[],
 ): Promise<Map<string, number>> {

@@ -13,14 +13,16 @@ export {
 export { REDACTED_PATHS, createLogger, silentLogger } from './logger.js';
 export type { Logger, LoggerOptions } from './logger.js';
 export { Redis, closeRedis, createRedis } from './redis.js';
-export { DEFAULT_PARTITIONS, MAX_PARTITIONS, createKeys, hashId } from './keys.js';
+export { DEFAULT_PARTITIONS, MAX_PARTITIONS, createKeys, groupByPartition, hashId } from './keys.js';
 export { checkPartitions } from './partitions-check.js';
 export {
   createRedisClient,
+  isCluster,
   envRedisClusterNodes,
   parseRedisClusterNodes,
   redisSpecFromEnv,
 } from './redis-client.js';
+export { REDIS_CLUSTER_SCHEME, parseRedisUrl } from './redis-url.js';
 export type {
   RedisClient,
   RedisClientOptions,
@@ -28,6 +30,7 @@ export type {
   RedisNodeAddress,
 } from './redis-client.js';
 export { DEFAULT_REDIS_TIMEOUT_MS, createRedisDeadline } from './redis-deadline.js';
+export { MAX_WAIT_REPLICAS, waitForReplicas } from './wait-replicas.js';
 export { TimeoutError, withTimeout } from './with-timeout.js';
 export type { RedisDeadline } from './redis-deadline.js';
 export type { RedisKeys } from './keys.js';

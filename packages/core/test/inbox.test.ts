@@ -17,9 +17,11 @@ import {
 import { createKeys, type RedisKeys } from '../src/keys.js';
 import { PresenceReader, PresenceRegistry } from '../src/presence.js';
 import { batchPublishes } from '../src/publish-batch.js';
-import { createRedis, type Redis } from '../src/redis.js';
+import { createRedis } from '../src/redis.js';
+import type { RedisClient } from '../src/redis-client.js';
+import type { Redis } from '../src/redis.js';
 
-let redis: Redis;
+let redis: RedisClient;
 beforeAll(() => {
   redis = createRedis(inject('redisUrl'));
   defineInboxCommands(redis);
@@ -251,7 +253,7 @@ describe('batchPublishes', () => {
     subscriber.on('message', (_channel: string, message: string) => got.push(message));
     await subscriber.subscribe(channel);
     try {
-      const batch = batchPublishes(redis);
+      const batch = batchPublishes(redis as Redis);
       const count = 1_201; // more than one call's worth
       for (let i = 0; i < count; i++) void batch.client.publish(channel, `m${i}`);
       await new Promise((resolve) => setTimeout(resolve, 50));

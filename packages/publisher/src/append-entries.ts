@@ -4,9 +4,10 @@ import {
   claimEventId,
   type ClaimResult,
   type InboxSettings,
-  type Redis,
+  type RedisClient,
   type RedisKeys,
   type SequenceItem,
+  waitForReplicas,
 } from '@herald/core';
 import type { EntryOutcome } from './event-batcher.js';
 import { entryEventsJson, type EventEntry, type SizedItem } from './event-entries.js';
@@ -62,13 +63,18 @@ function toSequenceItem({ item, payloadJson, idSupplied }: SizedItem): SequenceI
  * run them after a reconnect, long after their publish was refused. Such entries are
  * refused `unavailable` instead, and were not sent.
  *
+ * With `durability.replicas` > 0, an entry counts as appended only once that many replicas
+ * of its master have it (`WAIT`, see `waitForReplicas`); short of that its outcome is the
+ * `unavailable` error, though the entry is in the stream and may be delivered.
+ *
  * Resolves to one outcome per entry, in order.
  */
 export async function appendEntries(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   entries: readonly EventEntry[],
   settings: InboxSettings,
+  durability: { replicas: number; timeoutMs: number } = { replicas: 0, timeoutMs: 0 },
 ): Promise<EntryOutcome[]> {
   if (redis.status !== 'ready') {
     const error = new HeraldError(
@@ -120,6 +126,7 @@ export async function appendEntries(
           entryEventsJson(kept),
           settings,
         );
+        await waitForReplicas(redis, keys.stream(entry.partition), durability.replicas, durability.timeoutMs);
         return { appended: true, refused };
       } catch (error) {
         return { appended: false, error: error ?? new Error('appending the entry failed') };
