@@ -3,7 +3,14 @@ import type { Defer } from '@herald/testing';
 import { inject } from 'vitest';
 import { Emitter } from '@socket.io/redis-emitter';
 import { InboxEntry, type DeliveryMeta, type GapPayload } from '@herald/contracts';
-import { closeRedis, createKeys, createRedis, silentLogger, type RedisClient, type RedisKeys } from '@herald/core';
+import {
+  closeRedis,
+  createKeys,
+  createRedis,
+  silentLogger,
+  type RedisClient,
+  type RedisKeys,
+} from '@herald/core';
 import { startDispatcher, type Dispatcher } from '@herald/dispatcher';
 import { createPublisher, type Publisher, type PublisherOptions } from '@herald/publisher';
 import { startSocketNode, type SocketNode, type SocketNodeOptions } from '@herald/socket-node';

@@ -26,6 +26,8 @@ const SCRIPTS = {
   heraldLivePresence: 'live-presence',
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
+/** The names the scripts are defined under on a connection (`redis.heraldAck(…)`). */
+export const SCRIPT_COMMANDS: readonly string[] = Object.keys(SCRIPTS);
 
 const scriptSources = new Map<ScriptName, string>();
 function scriptSource(name: ScriptName): string {

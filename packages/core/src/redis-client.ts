@@ -1,5 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { HeraldError, HeraldErrorCode } from '@herald/contracts';
+import { SCRIPT_COMMANDS } from './inbox.js';
 import { parseRedisUrl, withClusterNodesAsUrl, type RedisConnectionSpec } from './redis-url.js';
 
 export {
@@ -8,6 +9,16 @@ export {
   type RedisConnectionSpec,
   type RedisNodeAddress,
 } from './redis-url.js';
+
+/**
+ * Commands whose slot ioredis 5.11's auto-pipelining gets wrong on a cluster: XGROUP and XINFO
+ * (`@ioredis/commands` knows no key for them: the key follows a subcommand), and Herald's
+ * scripts (for a command it does not know, auto-pipelining hashes the first argument, here
+ * the number of keys). In an auto-pipeline they go to the wrong master and fail (`MOVED`, or
+ * "All keys in the pipeline should belong to the same slots allocation group"); sent alone,
+ * ioredis finds a script's keys, and follows the MOVED of an XGROUP or XINFO.
+ */
+const MISROUTED_WHEN_AUTO_PIPELINED = ['xgroup', 'xinfo', ...SCRIPT_COMMANDS, 'heraldPublishAll'];
 
 /** A connection to one Redis (`Redis`) or to a Redis Cluster (`Cluster`); both have `duplicate()`. */
 export type RedisClient = Redis | Cluster;
@@ -88,8 +99,9 @@ export function createRedisClient(spec: RedisConnectionSpec, options: RedisClien
   } = redisOptions;
   const onCluster: ClusterOptions = {};
   if (enableAutoPipelining !== undefined) onCluster.enableAutoPipelining = enableAutoPipelining;
-  if (autoPipeliningIgnoredCommands !== undefined)
-    onCluster.autoPipeliningIgnoredCommands = autoPipeliningIgnoredCommands;
+  onCluster.autoPipeliningIgnoredCommands = [
+    ...new Set([...MISROUTED_WHEN_AUTO_PIPELINED, ...(autoPipeliningIgnoredCommands ?? [])]),
+  ];
   if (enableOfflineQueue !== undefined) onCluster.enableOfflineQueue = enableOfflineQueue;
   if (enableReadyCheck !== undefined) onCluster.enableReadyCheck = enableReadyCheck;
   if (lazyConnect !== undefined) onCluster.lazyConnect = lazyConnect;
