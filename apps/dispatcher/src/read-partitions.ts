@@ -73,7 +73,9 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
   const partitionOfStream = new Map(streams.map((stream, partition) => [stream, partition]));
   // Each reader: a blocking connection and the streams one XREADGROUP of it covers.
   const readers = (isCluster(redis) ? streams.map((stream) => [stream]) : [streams]).map((group) => {
-    const blocking = redis.duplicate();
+    // A Cluster's ready check (CLUSTER INFO) opens and keeps a connection to a random node,
+    // replicas included: per reader that would double the connections for nothing.
+    const blocking = isCluster(redis) ? redis.duplicate([], { enableReadyCheck: false }) : redis.duplicate();
     // A duplicate has none of the original's listeners: without one an error event would crash
     // the process. During a cluster failover a Cluster emits one per reconnect (some 100 a
     // second): debug, since the read loop reports the failure that matters once per retry.
