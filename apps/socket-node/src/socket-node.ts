@@ -14,6 +14,7 @@ import {
   createKeys,
   createNodeId,
   createRedis,
+  redisErrorLogger,
   createRedisDeadline,
   httpTimeouts,
   withTimeout,
@@ -228,9 +229,8 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
   // One connection for commands and the adapter's PUBLISH, one in subscriber mode.
   const redis: RedisClient = createRedis(options.redisUrl);
   const sub: RedisClient = redis.duplicate();
-  const onRedisError = (error: Error) => log.warn({ err: error }, 'redis connection error');
-  redis.on('error', onRedisError);
-  sub.on('error', onRedisError);
+  redis.on('error', redisErrorLogger(log, 'redis connection error'));
+  sub.on('error', redisErrorLogger(log, 'redis connection error (subscriber)'));
   // Every door that needs Redis goes through it: commands would otherwise wait for a
   // reconnect forever (maxRetriesPerRequest: null), and a device or probe with them.
   const deadline = createRedisDeadline(redis, options.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS);

@@ -1,4 +1,5 @@
 import type { RedisClient } from './redis-client.js';
+import { redisErrorLogger } from './redis-errors.js';
 import type { Logger } from 'pino';
 import { ClientEventRecord, clientEventSchemas, type ClientEventName } from '@herald/contracts';
 import type { RedisKeys } from './keys.js';
@@ -121,7 +122,7 @@ export function consumeClientEvents(
   const redis = options.redis.duplicate();
   // A duplicate has none of the original's listeners; without one, ioredis prints each
   // connection error with its stack (e.g. for every reconnect while Redis is away).
-  redis.on('error', (error: Error) => log.warn({ err: error }, 'redis connection error'));
+  redis.on('error', redisErrorLogger(log, 'redis connection error'));
   let running = true;
 
   const ensureGroup = async () => {

@@ -89,6 +89,7 @@ export { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, httpTimeouts } 
 export type { HttpTimeoutOptions } from './http-timeouts.js';
 export { jobLockOptions } from './job-lock.js';
 export { exitOnSignal } from './shutdown.js';
+export { REDIS_ERROR_LOG_EVERY_MS, redisErrorLogger } from './redis-errors.js';
 export type { ShutdownOptions } from './shutdown.js';
 export { createNodeId } from './node-id.js';
 export { trackPublishes } from './publish-tracker.js';

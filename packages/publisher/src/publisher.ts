@@ -27,6 +27,7 @@ import {
   consumeClientEvents as consumeStream,
   createKeys,
   createRedis,
+  redisErrorLogger,
   createRedisDeadline,
   silentLogger,
   type ClientEventHandler,
@@ -339,7 +340,7 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
   const log = (options.logger ?? silentLogger()).child({ component: 'publisher' });
   const ownsConnection = !options.connection;
   const redis = options.connection ?? createRedis(options.redisUrl as string);
-  if (ownsConnection) redis.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
+  if (ownsConnection) redis.on('error', redisErrorLogger(log, 'redis connection error'));
   const keys = createKeys(prefix, partitions);
   const presenceReader = new PresenceReader(redis, keys);
   /** Resolves once this deployment's partitions match ours; checked once, before the first append. */
