@@ -121,6 +121,7 @@ export interface PublisherOptions<C extends Catalog = DefaultCatalog> {
    * waits for a replica's round trip, and while fewer than n replicas answer, publishes to
    * that master's partitions are refused `unavailable` after `redisTimeoutMs` (the entry is
    * on the master: it may still be delivered; a retry with the same `eventId` is deduped).
+   * `WAIT` gives up after three quarters of `redisTimeoutMs`.
    * @default 0
    */
   waitReplicas?: number;
@@ -371,9 +372,11 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
     },
     append: async (entries) => {
       await checkPartitionsOnce();
+      // WAIT gives up before the publish's own deadline, so the caller learns that the replicas
+      // were missing rather than only that Redis was slow.
       return appendEntries(redis, keys, entries, inbox, {
         replicas: waitReplicas,
-        timeoutMs: redisTimeoutMs,
+        timeoutMs: Math.max(1, Math.floor(redisTimeoutMs * 0.75)),
       });
     },
   });
