@@ -30,26 +30,32 @@ export default [
   project('packages/guarantees', 180_000),
   // The delivery guarantees again, on a private Redis Cluster (3 masters + 3 replicas) that the
   // setup provides as `redisUrl: 'redis-cluster://…'`, so the apps and the test process open
-  // `Cluster` connections.
+  // `Cluster` connections: the guarantees package, and the dispatcher's tests of every device,
+  // only that user and publish order.
   {
     test: {
       name: 'guarantees-on-cluster',
-      root: './packages/guarantees',
-      include: ['test/**/*.test.ts'],
+      root: '.',
+      include: [
+        'packages/guarantees/test/**/*.test.ts',
+        'apps/dispatcher/test/delivers-to-every-device.test.ts',
+        'apps/dispatcher/test/never-leaks-events-across-users.test.ts',
+        'apps/dispatcher/test/keeps-publish-order-with-two-dispatchers.test.ts',
+      ],
       exclude: [
         // These start a private redis-server of their own (they stop it, restart it, or set
         // keyspace notifications on it, which a shared server must not get): they prove what
         // they prove on one Redis, and a cluster would not change it.
-        'test/fails-fast-while-redis-is-down.test.ts',
-        'test/survives-a-redis-restart.test.ts',
-        'test/survives-a-fallback-worker-kill.test.ts',
+        'packages/guarantees/test/fails-fast-while-redis-is-down.test.ts',
+        'packages/guarantees/test/survives-a-redis-restart.test.ts',
+        'packages/guarantees/test/survives-a-fallback-worker-kill.test.ts',
         // These start a Redis Cluster of their own (they kill its masters), so the guarantees
         // project runs them already.
-        'test/cluster/**',
+        'packages/guarantees/test/cluster/**',
       ],
       testTimeout: 180_000,
       hookTimeout: 180_000,
-      globalSetup: ['../../packages/testing/src/global-setup-cluster.ts'],
+      globalSetup: ['./packages/testing/src/global-setup-cluster.ts'],
     },
   },
 ];
