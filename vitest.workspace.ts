@@ -58,4 +58,6 @@ export default [
       globalSetup: ['./packages/testing/src/global-setup-cluster.ts'],
     },
   },
+  // The bench's own logic (trial medians, the fallback audit, key patterns): no Redis needed.
+  { test: { name: 'bench', root: './bench', include: ['src/**/*.test.ts'] } },
 ];

@@ -2,6 +2,7 @@ import type { Redis } from '@herald/core';
 import type { ChildRegistry } from './children.js';
 import type { ProcSampler } from './proc-sampler.js';
 import type { Stack } from './stack.js';
+import type { FallbackAudit } from './fallback-audit.js';
 
 /** Sizes of one run: the full one the issue asks for, or a quick smoke run. */
 export interface Scale {
@@ -91,6 +92,10 @@ export interface BenchContext {
   jwtSecret: string;
   /** `ackDelayMs` of the devices' SDK clients (undefined: the SDK's default). */
   ackDelayMs: number | undefined;
+  /** Trials per step of scenario 1 (its figures are their medians). */
+  trials: number;
+  /** Which Herald events were emailed, and whether their devices had acked them. */
+  audit: FallbackAudit;
   /** Ids of the users whose devices are connected in scenarios 1, 2 and 4. */
   onlineUsers: string[];
   /** Progress line for the terminal. */

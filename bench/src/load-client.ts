@@ -15,7 +15,7 @@ import { WebSocket } from 'ws';
 import { createHeraldClient, type ClientErrorSource, type HeraldClient } from '@herald/client';
 import { mintToken } from '@herald/testing';
 import { serveRpc } from './rpc.js';
-import { BENCH_EVENT, now, type BenchPayload } from './payload.js';
+import { BENCH_EVENT, benchEmail, now, type BenchPayload } from './payload.js';
 
 /**
  * `sdk`: an `@herald/client` (a device as apps build it); `herald`: a plain socket.io-client
@@ -69,6 +69,8 @@ export interface PhaseReport {
   latencies: Float64Array;
   /** Receive time (ms since epoch, fractional) of each first receipt, same order. */
   receivedAt: Float64Array;
+  /** The event number (`payload.s`) of each first receipt, same order. */
+  events: Float64Array;
   /** With `track({ perConnection: true })`: each connection's last first receipt (ms since epoch). */
   lastPerConnection: Float64Array;
 }
@@ -117,6 +119,7 @@ interface PhaseRecord {
   syncsAtStart: number;
   latencies: DoubleList;
   receivedAt: DoubleList;
+  events: DoubleList;
   lastPerConnection: Map<number, number> | undefined;
 }
 
@@ -163,6 +166,7 @@ function onEvent(connection: Connection, payload: BenchPayload, meta?: Meta): vo
   record.seen.add(key);
   record.latencies.push(receivedAt - payload.timestamp);
   record.receivedAt.push(receivedAt);
+  record.events.push(payload.s);
   record.lastPerConnection?.set(connection.index, receivedAt);
 }
 
@@ -207,7 +211,10 @@ function openOne(args: ConnectArgs, base: number, index: number): Promise<Connec
       let token = { value: '', until: 0 };
       const getToken = () => {
         if (Date.now() >= token.until) {
-          token = { value: mintToken(uid, { secret: args.jwtSecret }), until: Date.now() + TOKEN_REUSE_MS };
+          // With an email claim, as the original module's tokens have: the node remembers the
+          // address, so an event this device never acks can be emailed.
+          const value = mintToken(uid, { secret: args.jwtSecret, email: benchEmail(uid) });
+          token = { value, until: Date.now() + TOKEN_REUSE_MS };
         }
         return token.value;
       };
@@ -408,6 +415,7 @@ function track(args: { phase: string; perConnection?: boolean }): void {
     syncsAtStart: syncsSent,
     latencies: new DoubleList(),
     receivedAt: new DoubleList(),
+    events: new DoubleList(),
     lastPerConnection: args.perConnection ? new Map() : undefined,
   });
 }
@@ -432,6 +440,7 @@ function report(args: { phase: string }): PhaseReport {
       syncsSent: 0,
       latencies: new Float64Array(),
       receivedAt: new Float64Array(),
+      events: new Float64Array(),
       lastPerConnection: new Float64Array(),
     };
   return {
@@ -444,6 +453,7 @@ function report(args: { phase: string }): PhaseReport {
     syncsSent: syncsSent - record.syncsAtStart,
     latencies: record.latencies.toArray(),
     receivedAt: record.receivedAt.toArray(),
+    events: record.events.toArray(),
     lastPerConnection: Float64Array.from(record.lastPerConnection?.values() ?? []),
   };
 }

@@ -1,9 +1,9 @@
 /**
- * `pnpm bench`: Herald beside its ceiling (the redis-emitter alone) and a
+ * `pnpm bench`: Herald beside its ceiling (the sharded emitter alone) and a
  * one-job-per-event pipeline, as real processes on one Redis. Reads the command
  * line, runs, prints progress and where the reports went. See bench/README.md.
  */
-import { USAGE, parseBenchOptions } from './cli-options.js';
+import { DEFAULT_SCENARIOS, USAGE, parseBenchOptions } from './cli-options.js';
 import path from 'node:path';
 import { REPO_ROOT } from './children.js';
 import { updateReadme } from './readme-block.js';
@@ -35,7 +35,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 if (options.render) {
   const { results, files } = await rerenderReports(options.render);
   const inResults = path.resolve(path.dirname(options.render)) === path.join(REPO_ROOT, 'bench', 'results');
-  if (inResults && results.scale === 'full' && results.scenarios.length === 4) {
+  if (
+    inResults &&
+    results.scale === 'full' &&
+    DEFAULT_SCENARIOS.every((s) => results.scenarios.includes(s))
+  ) {
     const readme = path.join(REPO_ROOT, 'README.md');
     if (await updateReadme(readme, results)) files.push(readme);
   }
@@ -46,7 +50,12 @@ if (options.render) {
 try {
   const results = await runBench(options, print);
   print('');
-  print(`ratioToCeiling: ${results.ratioToCeiling ?? 'n/a'}`);
+  print(
+    `ratioToCeiling ${results.ratioToCeiling ?? 'n/a'}, latencyBoundRatio ${results.latencyBoundRatio ?? 'n/a'}, ` +
+      `p99RatioAt2000 ${results.p99RatioAt2000 ?? 'n/a'}, p99RatioAt500 ${results.p99RatioAt500 ?? 'n/a'}, ` +
+      `fanoutP99Ratio ${results.fanoutP99Ratio ?? 'n/a'}, soakRedisGrowthMbPerMin ${results.soakRedisGrowthMbPerMin ?? 'n/a'}; ` +
+      `redisUsPerEvent ${JSON.stringify(results.redisUsPerEvent)}`,
+  );
   for (const t of results.targets) {
     const verdict = t.met === null ? 'not run' : t.met ? 'met' : 'MISSED';
     print(`${verdict.padEnd(8)} ${t.target}: ${t.measured}${t.reference ? ` [${t.reference}]` : ''}`);

@@ -22,5 +22,21 @@ export type BenchPayload = {
 export const BENCH_EVENT = 'notification:new';
 
 export function benchPayload(phase: string, seq: number): BenchPayload {
-  return { notification: { id: `${phase}-${seq}`, title: 'Bench' }, timestamp: now(), k: phase, s: seq };
+  // The id is in the title too: a fallback email's subject is the title, so it names the event.
+  const id = `${phase}-${seq}`;
+  return { notification: { id, title: `Bench ${id}` }, timestamp: now(), k: phase, s: seq };
+}
+
+/**
+ * The email address of a bench user: in the token of its devices (the node remembers it,
+ * so an unacked event of a connected user can be emailed) and in the `fallback.email` of
+ * events to never-connected users. The SMTP sink tells users apart by it.
+ */
+export function benchEmail(userId: string): string {
+  return `${userId}@bench.example`;
+}
+
+/** The user of a `benchEmail` address, or null for any other address. */
+export function userOfBenchEmail(address: string): string | null {
+  return address.endsWith('@bench.example') ? address.slice(0, -'@bench.example'.length) : null;
 }

@@ -107,6 +107,16 @@ export class ProcSampler {
     this.machine.push({ t, ...readMachine() });
   }
 
+  /** Each process's RSS samples over [from, to] (ms since epoch), for slopes over a long run. */
+  rssSeries(from: number, to: number): Array<{ name: string; points: Array<{ t: number; rssKiB: number }> }> {
+    return this.series.map((s) => ({
+      name: s.name,
+      points: s.samples
+        .filter((x) => x.t >= from && x.t <= to && x.ticks >= 0)
+        .map((x) => ({ t: x.t, rssKiB: x.rssKiB })),
+    }));
+  }
+
   /** CPU% and peak RSS per process over [from, to] (ms since epoch). */
   usage(from: number, to: number): { processes: ProcessUsage[]; machine: MachineUsage } {
     const processes: ProcessUsage[] = [];

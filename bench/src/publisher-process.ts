@@ -1,21 +1,20 @@
 /**
  * A publisher process for one of the three paths the bench compares, driven over IPC:
  *
- * - `ceiling`: straight through `@socket.io/redis-emitter` into `user:{id}` rooms (no queue);
+ * - `ceiling`: straight through `createShardedEmitter` into `user:{id}` rooms (no queue);
  * - `naive`: one BullMQ job per event (`Queue.add`), emitted by `naive-worker.ts`;
- * - `herald`: `@herald/publisher` → events queue → `apps/dispatcher` → socket nodes.
+ * - `herald`: `@herald/publisher` → partition streams → `apps/dispatcher` → socket nodes.
  *
  * `run` offers events at a fixed rate, one user each, round-robin over the users.
  * Events it cannot issue on time (in-flight cap reached, or the loop fell behind by
  * more than 50 ms worth) are counted as `skipped`, not sent late in a burst, so the
  * achieved offered rate shows when the publishing side itself is the bottleneck.
  */
-import { Emitter } from '@socket.io/redis-emitter';
 import { Queue } from 'bullmq';
 import { createPublisher } from '@herald/publisher';
-import { closeRedis, createKeys, createRedis } from '@herald/core';
+import { closeRedis, createKeys, createRedis, createShardedEmitter } from '@herald/core';
 import { serveRpc } from './rpc.js';
-import { BENCH_EVENT, benchPayload, now, type BenchPayload } from './payload.js';
+import { BENCH_EVENT, benchEmail, benchPayload, now, type BenchPayload } from './payload.js';
 import { NAIVE_QUEUE, type NaiveJobData } from './naive-job.js';
 
 export type BenchPath = 'ceiling' | 'naive' | 'herald';
@@ -28,6 +27,11 @@ export interface RunArgs {
   userIds: string[];
   /** @default 5_000 */
   maxInFlight?: number;
+  /**
+   * Herald only: users no device of which ever connected; their events carry
+   * `fallback: { email }` (there is no remembered address), so each one is emailed.
+   */
+  emailUsers?: string[];
 }
 
 export interface RunResult {
@@ -67,7 +71,8 @@ if (!['ceiling', 'naive', 'herald'].includes(path))
   throw new Error(`BENCH_PATH must be ceiling, naive or herald`);
 
 interface Sender {
-  one(userId: string, payload: BenchPayload): Promise<unknown>;
+  /** `email`: Herald only, the event's `fallback.email` (the other paths have no fallback). */
+  one(userId: string, payload: BenchPayload, email?: string): Promise<unknown>;
   many(userIds: string[], payload: BenchPayload, fallback: false | undefined): Promise<unknown>;
   close(): Promise<void>;
 }
@@ -76,24 +81,16 @@ function ceilingSender(): Sender {
   // Auto-pipelined, as Herald's dispatcher connection is: the ceiling should be the best the emitter
   // can do. BENCH_CEILING_PLAIN=1 (`--ceiling-plain`) measures one write per PUBLISH instead.
   const redis = createRedis(redisUrl, { enableAutoPipelining: process.env.BENCH_CEILING_PLAIN !== '1' });
-  let last: Promise<number> = Promise.resolve(0);
-  // The emitter drops the PUBLISH promise; keep it so in-flight publishes can be counted.
-  const client = {
-    publish(channel: string, message: string | Buffer) {
-      last = redis.publish(channel, message);
-      return last;
-    },
-  };
-  const emitter = new Emitter(client, { key: createKeys(prefix).socketIoChannel });
+  const emitter = createShardedEmitter(redis, { channelPrefix: createKeys(prefix).socketIoChannelPrefix });
   const meta = (payload: BenchPayload) => ({ id: payload.notification.id, ts: Date.now() });
   return {
     one(userId, payload) {
       emitter.to(`user:${userId}`).emit(BENCH_EVENT, payload, meta(payload));
-      return last;
+      return emitter.send();
     },
     many(userIds, payload) {
       emitter.to(userIds.map((id) => `user:${id}`)).emit(BENCH_EVENT, payload, meta(payload));
-      return last;
+      return emitter.send();
     },
     close: () => closeRedis(redis),
   };
@@ -129,9 +126,18 @@ function heraldSender(): Sender {
     busyLingerMs: numeric('BENCH_BUSY_LINGER_MS'),
   });
   // `--herald-no-fallback` (a diagnostic): scenario 1's events skip the ack-based fallback check.
-  const oneOptions = process.env.BENCH_HERALD_NO_FALLBACK === '1' ? { fallback: false as const } : {};
+  const noFallback = process.env.BENCH_HERALD_NO_FALLBACK === '1';
+  // No eventId: Herald generates one, as for a producer without ids of its own (a supplied id
+  // costs a 24 h dedupe record). A fallback email names its event by the payload's title.
   return {
-    one: (userId, payload) => publisher.toUser(userId).emit(BENCH_EVENT, payload, oneOptions),
+    one: (userId, payload, email) =>
+      publisher
+        .toUser(userId)
+        .emit(
+          BENCH_EVENT,
+          payload,
+          email !== undefined ? { fallback: { email } } : noFallback ? { fallback: false } : {},
+        ),
     many: (userIds, payload, fallback) =>
       publisher.toUsers(userIds).emit(BENCH_EVENT, payload, fallback === false ? { fallback: false } : {}),
     close: () => publisher.close(),
@@ -154,6 +160,7 @@ async function run(args: RunArgs): Promise<RunResult> {
   const maxInFlight = args.maxInFlight ?? 5_000;
   const maxBurst = Math.max(1, Math.ceil(args.rate * 0.05));
   const users = args.userIds;
+  const emailUsers = new Set(args.emailUsers ?? []);
   let published = 0;
   let skipped = 0;
   let errors = 0;
@@ -184,7 +191,8 @@ async function run(args: RunArgs): Promise<RunResult> {
         const userId = users[seq % users.length] as string;
         inFlight += 1;
         try {
-          sender.one(userId, benchPayload(args.phase, seq)).then(onSettled, (error: unknown) => {
+          const email = emailUsers.has(userId) ? benchEmail(userId) : undefined;
+          sender.one(userId, benchPayload(args.phase, seq), email).then(onSettled, (error: unknown) => {
             onSettled();
             onError(error);
           });

@@ -1,4 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { headlineLine } from './report-markdown.js';
 import type { BenchResults } from './results.js';
 
 export const README_START = '<!-- bench:start (written by pnpm bench; edits inside are overwritten) -->';
@@ -18,17 +19,21 @@ export function renderReadmeBlock(r: BenchResults): string {
   );
   lines.push('');
   lines.push(
-    `**ratioToCeiling ${r.ratioToCeiling ?? 'n/a'}**: maximum sustained delivered events/s, Herald ${n(max.herald)}, ` +
-      `ceiling (redis-emitter alone) ${n(max.ceiling)}, one BullMQ job per event ${n(max.naive)}.`,
+    `Maximum sustained delivered events/s: Herald ${n(max.herald)}, ` +
+      `ceiling (sharded emitter alone) ${n(max.ceiling)}, one BullMQ job per event ${n(max.naive)}.`,
   );
+  lines.push('');
+  lines.push(headlineLine(r) + '.');
   lines.push('');
   lines.push('![Latency and throughput by offered rate](bench/results/latest.svg)');
   lines.push('');
-  lines.push('| Target (issue 5) | Measured | For comparison | |');
-  lines.push('| --- | --- | --- | --- |');
+  lines.push('| From | Target | Measured | For comparison | |');
+  lines.push('| --- | --- | --- | --- | --- |');
   for (const t of r.targets) {
     const verdict = t.met === null ? 'not run' : t.met ? 'met' : 'missed';
-    lines.push(`| ${cell(t.target)} | ${cell(t.measured)} | ${cell(t.reference ?? '')} | ${verdict} |`);
+    lines.push(
+      `| ${t.source ?? 'issue 5'} | ${cell(t.target)} | ${cell(t.measured)} | ${cell(t.reference ?? '')} | ${verdict} |`,
+    );
   }
   lines.push('');
   lines.push('Every figure, per step and per process: [bench/results/latest.md](bench/results/latest.md).');

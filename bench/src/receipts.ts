@@ -63,6 +63,7 @@ export async function collect(ctx: BenchContext, phase: string): Promise<Receipt
     syncsSent: reports.reduce((n, r) => n + r.syncsSent, 0),
     latencies: concat(reports.map((r) => r.latencies)),
     receivedAt: concat(reports.map((r) => r.receivedAt)),
+    events: concat(reports.map((r) => r.events)),
     lastPerConnection: concat(reports.map((r) => r.lastPerConnection)),
   };
 }

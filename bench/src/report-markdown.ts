@@ -2,6 +2,7 @@ import type { ProcessUsage } from './proc-sampler.js';
 import type { ProfileSummary } from './profile-summary.js';
 import type { BenchResults } from './results.js';
 import type { StepResult } from './scenario-throughput.js';
+import { HOT_PATH_TARGETS } from './targets.js';
 
 const fmt = (value: number | null | undefined, digits = 1): string =>
   value === null || value === undefined || Number.isNaN(value)
@@ -54,10 +55,30 @@ function stepRow(s: StepResult): string[] {
     fmt(s.duplicates, 0),
     s.path === 'ceiling' ? '–' : fmt(s.queuedAtEnd, 0),
     fmt(s.redisUsecPerEvent, 1),
+    fmt(s.redisCpuUsPerEvent, 1),
     fmt(s.loadCpuPct, 0),
     s.path === 'herald' ? fmt(s.acksPerEvent, 2) : '–',
+    s.fallback ? `${fmt(s.fallback.emails, 0)} (${fmt(s.fallback.emailsForAckedEvents, 0)})` : '–',
+    `${(s.trials ?? [s]).filter((t) => t.sustained).length}/${(s.trials ?? [s]).length}`,
     s.sustained ? 'yes' : `no: ${s.notSustainedBecause.join('; ')}`,
   ];
+}
+
+/** The headline figures of the hot-path issue, each beside its target. */
+export function headlineLine(r: BenchResults): string {
+  const v = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : String(x));
+  const redis = Object.entries(r.redisUsPerEvent ?? {})
+    .map(([path, us]) => `${path} ${v(us)}`)
+    .join(', ');
+  return (
+    `ratioToCeiling **${v(r.ratioToCeiling)}** (target ≥ ${HOT_PATH_TARGETS.ratioToCeiling}), ` +
+    `latencyBoundRatio **${v(r.latencyBoundRatio)}** (≥ ${HOT_PATH_TARGETS.latencyBoundRatio}), ` +
+    `p99RatioAt2000 **${v(r.p99RatioAt2000)}** (≤ ${HOT_PATH_TARGETS.p99RatioAt2000}), ` +
+    `p99RatioAt500 **${v(r.p99RatioAt500)}** (≤ ${HOT_PATH_TARGETS.p99RatioAt500}), ` +
+    `fanoutP99Ratio **${v(r.fanoutP99Ratio)}** (≤ ${HOT_PATH_TARGETS.fanoutP99Ratio}), ` +
+    `soakRedisGrowthMbPerMin **${v(r.soakRedisGrowthMbPerMin)}** (≤ ${HOT_PATH_TARGETS.soakRedisGrowthMbPerMin})` +
+    (redis ? `; Redis CPU µs per event at 2,000/s (INFO cpu): ${redis}` : '')
+  );
 }
 
 /** The Markdown report (`bench/results/latest.md`) of one run. */
@@ -89,14 +110,21 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
       `)`,
   );
   out.push('');
+  out.push(headlineLine(r));
+  out.push('');
   out.push(`![publish→handler latency and delivered/s by offered rate](${svgName})`);
   out.push('');
-  out.push('## Targets (issue 5)');
+  out.push('## Targets');
+  out.push('');
+  out.push(
+    "Hot path: ratios of Herald to its ceiling (and the soak's growth), all from this run. " +
+      'Issue 5: the absolute targets, which move with the machine.',
+  );
   out.push('');
   out.push(
     table(
-      ['target', 'measured', 'for comparison', ''],
-      r.targets.map((t) => [t.target, t.measured, t.reference ?? '', verdict(t.met)]),
+      ['from', 'target', 'measured', 'for comparison', ''],
+      r.targets.map((t) => [t.source ?? 'issue 5', t.target, t.measured, t.reference ?? '', verdict(t.met)]),
     ),
   );
 
@@ -107,9 +135,9 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
     );
     out.push('');
     out.push(
-      'Paths: **ceiling** emits straight through `@socket.io/redis-emitter` into `user:{id}` (no queue); ' +
+      'Paths: **ceiling** emits straight through the sharded emitter (SPUBLISH) into `user:{id}` (no queue); ' +
         '**naive** is one BullMQ job per event (`Queue.add`) and a worker that emits it; **herald** is ' +
-        '`@herald/publisher` → events queue → `apps/dispatcher` → socket nodes. Same clients, same nodes, same Redis: ' +
+        '`@herald/publisher` → partition streams → `apps/dispatcher` → socket nodes. Same clients, same nodes, same Redis: ' +
         "every device is an `@herald/client` (seq order, replay cursor and batched acks for Herald's events, which carry a seq; " +
         "the ceiling's and naive's events carry only an id, which the SDK dedupes by and hands on at once). " +
         `Dispatcher concurrency ${r.config.dispatcherConcurrency}; naive worker concurrency ${r.config.naiveConcurrency}; ` +
@@ -117,6 +145,12 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
         `devices' ackDelayMs ${r.config.clientAckDelayMs ?? 'n/a (plain socket.io-client devices)'}; ` +
         `fallback of Herald's events: ${r.config.heraldScenario1Fallback ?? "the event's default"}. ` +
         "Latency is publish call → the SDK's handler, both stamped with this machine's clock. " +
+        `Each step is ${r.throughput.trialsPerStep ?? 1} trial(s) back to back at the same rate; every figure is the median ` +
+        "of the trials' figures taken on its own (p50 and p99 may come from different trials), counts of events are " +
+        'summed, and a step is sustained when most trials are and none lost an event (*trials sustained*). ' +
+        "*Redis CPU µs / event* is Redis's `used_cpu_user + used_cpu_sys` (INFO cpu) over the step, divided by the events. " +
+        "*Emails* (Herald): fallback emails for the step's events once their checks ran, and in brackets those for events " +
+        'a device had handled in time to ack (must be 0). ' +
         '*Load CPU %* is both load processes together (the SDK clients), in % of one core; ' +
         '*acks / event* is `herald:ack` packets the devices sent per published event (each one a Redis script on a node).',
     );
@@ -136,9 +170,12 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
           'lost',
           'dup',
           'queued at end',
-          'Redis µs / event',
+          'Redis µs / event (commandstats)',
+          'Redis CPU µs / event',
           'load CPU %',
           'acks / event',
+          'emails (acked)',
+          'trials sustained',
           'sustained',
         ],
         steps.map(stepRow),
@@ -147,6 +184,20 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
     out.push('');
     out.push(`*Sustained*: ${r.throughput.sustainedDefinition}`);
     out.push('');
+    const fb = r.throughput.fallback;
+    if (fb) {
+      out.push(
+        `**Email fallback during the scenario**: Herald's checks ran ${fmt(fb.ackTimeoutMs, 0)} ms after each emit ` +
+          `(\`HERALD_ACK_TIMEOUT_MS\`), the devices acked within ${fmt(fb.ackDelayMs, 0)} ms (\`ackDelayMs\`), and the ` +
+          `fallback worker sent to an SMTP sink on loopback. Before a step of another path followed one of Herald's, the ` +
+          `bench waited for Herald's checks, so only Herald's own later trials carry their cost. An event handled within ` +
+          `${fmt(fb.ackedWithinMs, 0)} ms of its publish was acked before its check. Over the scenario: ` +
+          `${fmt(fb.tally.emails, 0)} emails, **${fmt(fb.tally.emailsForAckedEvents, 0)} for events acked in time** (must be 0); ` +
+          `${fmt(fb.tally.lostEmailed, 0)} of ${fmt(fb.tally.lost, 0)} lost events and ${fmt(fb.tally.lateEmailed, 0)} of ` +
+          `${fmt(fb.tally.late, 0)} late ones emailed; ${fmt(fb.tally.duplicateEmails, 0)} duplicate emails.`,
+      );
+      out.push('');
+    }
     const at2k = r.throughput.paths
       .map((p) => ({ p, s: p.steps.find((s) => s.kind === 'fixed' && s.targetRate === 2_000) }))
       .filter((x): x is { p: (typeof x)['p']; s: StepResult } => x.s !== undefined);
@@ -233,13 +284,25 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
     out.push('');
     out.push(
       'Ceiling: one emitter message addressed to every room; naive: one job whose worker emits to each room in turn; ' +
-        "herald: `toUsers`, split into jobs of 500, sequenced into each user's inbox, emitted to the online users, one delayed ack check per job " +
-        `(ack timeout ${fmt(r.config.ackTimeoutMs / 60_000, 0)} min, so no email work runs during the bench).`,
+        "herald: `toUsers`, split into slices of 500, sequenced into each user's inbox, emitted to the online users, with delayed ack checks " +
+        (r.config.ackTimeoutMs >= 600_000
+          ? `(ack timeout ${fmt(r.config.ackTimeoutMs / 60_000, 0)} min, so no check ran during the bench).`
+          : `(ack timeout ${fmt(r.config.ackTimeoutMs / 1000, 0)} s; the bench waits for the checks after each Herald run, so the next run ` +
+            'does not pay for them; online users have acked, offline ones have no address, so no email is expected).'),
     );
     out.push('');
     out.push(
       table(
-        ['path', 'runs', 'p50 ms', 'p99 ms (worst run)', 'max ms (worst run)', 'lost', 'publish call ms'],
+        [
+          'path',
+          'runs',
+          'p50 ms',
+          'p99 ms (worst run)',
+          'max ms (worst run)',
+          'lost',
+          'publish call ms',
+          'emails',
+        ],
         f.paths.map((p) => [
           p.path,
           String(p.runs.length),
@@ -248,6 +311,7 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
           fmt(p.worstMaxMs, 1),
           fmt(p.lost, 0),
           p.runs.map((x) => fmt(x.publishMs, 0)).join(', '),
+          p.runs.some((x) => x.emails !== undefined) ? p.runs.map((x) => fmt(x.emails, 0)).join(', ') : '–',
         ]),
       ),
     );
@@ -385,6 +449,8 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
     }
   }
 
+  if (r.soak) out.push(...soakSection(r));
+
   out.push('## Set-up');
   out.push('');
   out.push(
@@ -407,4 +473,89 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
   }
   out.push('');
   return out.join('\n');
+}
+
+function soakSection(r: BenchResults): string[] {
+  const k = r.soak;
+  if (!k) return [];
+  const out: string[] = [];
+  out.push(`## Soak: ${fmt(k.minutes)} min at ${fmt(k.ratePerS, 0)} events/s`);
+  out.push('');
+  out.push(
+    `${fmt(k.recipients, 0)} recipients: ${fmt(k.connected, 0)} with a device (\`@herald/client\`, acking), of which ` +
+      `${fmt(k.reconnectGroupSize, 0)} drop and reconnect every ${fmt(k.reconnectEveryMs / 1000, 0)} s (a different group each time; ` +
+      `${fmt(k.reconnects, 0)} reconnects, ${fmt(k.reconnectFailures, 0)} failed), and ${fmt(k.neverConnected, 0)} that never connect, ` +
+      `whose events carry \`fallback: { email }\`. Recipients are few so that every inbox reaches \`HERALD_INBOX_MAX\` ` +
+      `(${fmt(k.inboxMax, 0)}) early: the growth is the least-squares slope of Redis \`used_memory\` from the fill point ` +
+      `(${k.fillPoint.note}) to the end, over ${fmt(k.regressionMinutes, 2)} min.`,
+  );
+  if (k.warning) {
+    out.push('');
+    out.push(`**Warning**: ${k.warning}.`);
+  }
+  out.push('');
+  out.push(
+    table(
+      [
+        'Redis growth MiB/min',
+        'published',
+        'to devices / lost',
+        'dup / out of order',
+        'p50 / p99 ms',
+        'emails sent / expected',
+        'duplicate emails',
+        "emails to devices' users",
+        'Redis CPU µs / event',
+      ],
+      [
+        [
+          fmt(k.redisGrowthMbPerMin, 3),
+          fmt(k.published, 0),
+          `${fmt(k.toConnected, 0)} / ${fmt(k.lost, 0)}`,
+          `${fmt(k.duplicates, 0)} / ${fmt(k.outOfOrder, 0)}`,
+          `${fmt(k.latency.p50, 1)} / ${fmt(k.latency.p99, 1)}`,
+          `${fmt(k.emails.sent, 0)} / ${fmt(k.emails.expected, 0)}`,
+          fmt(k.emails.duplicates, 0),
+          fmt(k.emails.unexpected, 0),
+          fmt(k.redisCpuUsPerEvent, 1),
+        ],
+      ],
+    ),
+  );
+  out.push('');
+  out.push(
+    'Per minute: ' +
+      k.perMinute
+        .map((m) => `${m.minute}: p99 ${fmt(m.latency.p99, 1)} ms, ${fmt(m.lost, 0)} lost`)
+        .join('; ') +
+      '.',
+  );
+  out.push('');
+  if (k.keyGrowth.groups.length > 0) {
+    out.push(
+      `What grew since the ${k.keyGrowth.since}, by key pattern (ids as \`*\`; bytes estimated from \`MEMORY USAGE\` of up to 20 keys each):`,
+    );
+    out.push('');
+    out.push(
+      table(
+        ['keys', 'count at the end (change)', 'MiB at the end (change)'],
+        k.keyGrowth.groups.map((g) => [
+          `\`${g.pattern}\``,
+          `${fmt(g.keys, 0)} (${g.keysAdded >= 0 ? '+' : ''}${fmt(g.keysAdded, 0)})`,
+          `${fmt(g.bytes / 2 ** 20, 2)} (${g.bytesAdded >= 0 ? '+' : ''}${fmt(g.bytesAdded / 2 ** 20, 2)})`,
+        ]),
+      ),
+    );
+    out.push('');
+  }
+  out.push('RSS per process over the same window (after the fill point):');
+  out.push('');
+  out.push(
+    table(
+      ['process', 'RSS MiB at the fill point → end', 'slope MiB/min'],
+      k.rssSlopes.map((p) => [p.name, `${fmt(p.startMiB)} → ${fmt(p.endMiB)}`, fmt(p.mibPerMin, 2)]),
+    ),
+  );
+  out.push('');
+  return out;
 }

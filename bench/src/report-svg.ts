@@ -6,10 +6,11 @@
  */
 import type { BenchResults } from './results.js';
 import type { BenchPath } from './stack.js';
+import { HOT_PATH_TARGETS } from './targets.js';
 
 const COLORS: Record<BenchPath, string> = { ceiling: '#6b7280', naive: '#d97706', herald: '#2563eb' };
 const WIDTH = 960;
-const HEIGHT = 440;
+const HEIGHT = 470;
 
 interface Panel {
   x: number;
@@ -89,6 +90,35 @@ function series(
   return line + dots;
 }
 
+/**
+ * The hot-path issue's figures under the title, each with its target: green when met,
+ * red when missed, grey when not measured in this run.
+ */
+function ratioStrip(r: BenchResults): string {
+  const T = HOT_PATH_TARGETS;
+  const items: Array<[string, number | null | undefined, '≥' | '≤', number]> = [
+    ['ratioToCeiling', r.ratioToCeiling, '≥', T.ratioToCeiling],
+    ['latencyBoundRatio', r.latencyBoundRatio, '≥', T.latencyBoundRatio],
+    ['p99RatioAt2000', r.p99RatioAt2000, '≤', T.p99RatioAt2000],
+    ['p99RatioAt500', r.p99RatioAt500, '≤', T.p99RatioAt500],
+    ['fanoutP99Ratio', r.fanoutP99Ratio, '≤', T.fanoutP99Ratio],
+    ['soakRedisGrowthMbPerMin', r.soakRedisGrowthMbPerMin, '≤', T.soakRedisGrowthMbPerMin],
+  ];
+  const width = WIDTH / items.length;
+  return items
+    .map(([name, value, op, target], i) => {
+      const known = value !== null && value !== undefined;
+      const met = known && (op === '≥' ? value >= target : value <= target);
+      const color = !known ? '#6b7280' : met ? '#15803d' : '#b91c1c';
+      const x = width * i + width / 2;
+      return (
+        `<text x="${x}" y="46" text-anchor="middle" font-size="10" fill="#374151">${esc(`${name} (${op} ${target})`)}</text>` +
+        `<text x="${x}" y="64" text-anchor="middle" font-size="14" font-weight="600" fill="${color}">${known ? value : 'n/a'}</text>`
+      );
+    })
+    .join('');
+}
+
 export function renderSvg(r: BenchResults): string {
   const paths = r.throughput?.paths ?? [];
   const steps = paths.flatMap((p) => p.steps);
@@ -104,6 +134,7 @@ export function renderSvg(r: BenchResults): string {
   parts.push(
     `<text x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="15" font-weight="600">${esc(title)}</text>`,
   );
+  parts.push(ratioStrip(r));
 
   if (steps.length === 0) {
     parts.push(
@@ -117,8 +148,8 @@ export function renderSvg(r: BenchResults): string {
   const rates = steps.flatMap((s) => [s.targetRate, Math.max(1, s.deliveredPerS)]);
   const lo = logFloor(Math.min(...rates));
   const hi = logCeil(Math.max(...rates));
-  const left: Panel = { x: 70, y: 60, w: 370, h: 300 };
-  const right: Panel = { x: 550, y: 60, w: 370, h: 300 };
+  const left: Panel = { x: 70, y: 90, w: 370, h: 300 };
+  const right: Panel = { x: 550, y: 90, w: 370, h: 300 };
   const xTicks = rateTicks(lo, hi);
   const fx = (v: number) =>
     (Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo));

@@ -5,13 +5,12 @@ import type { ProfileResult } from './scenario-profile.js';
 import type { ReconnectResult } from './scenario-reconnect.js';
 import type { ThroughputResult } from './scenario-throughput.js';
 import type { BenchPath } from './stack.js';
-import type { TargetResult } from './targets.js';
+import type { HeadlineFigures, TargetResult } from './targets.js';
+import type { SoakResult } from './scenario-soak.js';
 
 /** Everything one `pnpm bench` run measured: the JSON written to `bench/results/<timestamp>.json`. */
-export interface BenchResults {
+export interface BenchResults extends HeadlineFigures {
   schema: 1;
-  /** Herald's maximum sustained delivered/s ÷ the ceiling's, from this run (null when not measured). */
-  ratioToCeiling: number | null;
   startedAt: string;
   finishedAt: string;
   durationS: number;
@@ -40,9 +39,12 @@ export interface BenchResults {
     redis: { source: string; version: string };
     /** Socket-node limit variables raised for the bench (all load comes from 127.0.0.1). */
     limitsRaised: Record<string, string>;
-    dispatcherConcurrency: string;
+    /** Older runs: a string such as `default (32)`. */
+    dispatcherConcurrency: number | string;
     naiveConcurrency: number;
     ackTimeoutMs: number;
+    /** Trials per step of scenario 1 (absent in runs of one trial per step). */
+    trialsPerStep?: number;
     /** How the ceiling's publisher writes to Redis. */
     ceilingPublisher: string;
     /** `ackDelayMs` of the devices' `@herald/client` (absent in runs before the SDK devices). */
@@ -58,5 +60,6 @@ export interface BenchResults {
   fanOut?: FanOutResult;
   reconnect?: ReconnectResult;
   idleMemory?: IdleMemoryResult;
+  soak?: SoakResult;
   notes: string[];
 }

@@ -3,11 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis, closeRedis } from '@herald/core';
+import { closeRedis, type Redis } from '@herald/core';
 import { DEFAULT_ACK_DELAY_MS } from '@herald/client';
-import { resolveRedis, type ResolvedRedis } from '@herald/local-redis';
+import { openRedis, redisEnv, resolveRedisTarget, type RedisTarget } from './redis-target.js';
 import { ChildRegistry, REPO_ROOT } from './children.js';
-import type { BenchOptions, ScenarioName } from './cli-options.js';
+import { DEFAULT_SCENARIOS, type BenchOptions, type ScenarioName } from './cli-options.js';
+import { ACK_SLACK_MS, FallbackAudit } from './fallback-audit.js';
+import { runKeysGlob } from './keyspace.js';
 import { FULL_SCALE, QUICK_SCALE, type BenchContext } from './context.js';
 import { ProcSampler } from './proc-sampler.js';
 import type { BenchResults } from './results.js';
@@ -15,14 +17,12 @@ import { runFanOut } from './scenario-fan-out.js';
 import { runIdleMemory } from './scenario-idle-memory.js';
 import { runProfile } from './scenario-profile.js';
 import { runReconnect } from './scenario-reconnect.js';
+import { runSoak } from './scenario-soak.js';
 import { SUSTAINED_DEFINITION, runThroughput } from './scenario-throughput.js';
 import { Stack, type BenchPath } from './stack.js';
-import { judgeTargets, ratioToCeiling } from './targets.js';
+import { headlineFigures, judgeTargets, type HeadlineFigures } from './targets.js';
 import { writeReports } from './write-reports.js';
 import { updateReadme } from './readme-block.js';
-
-/** Fallback jobs the bench schedules (offline fan-out recipients) stay delayed past any run. */
-const ACK_TIMEOUT_MS = 3_600_000;
 
 function gitCommit(): string {
   try {
@@ -50,11 +50,11 @@ async function redisInfo(redis: Redis): Promise<{ version: string; pid: number |
   return { version, pid: local ? pid : null };
 }
 
-/** Removes the run's keys from a Redis the bench did not start (REDIS_URL), in bounded batches. */
+/** Removes the run's keys (partitions' included) from a Redis the bench did not start (REDIS_URL), in bounded batches. */
 async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
   let cursor = '0';
   for (let i = 0; i < 10_000; i++) {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
+    const [next, keys] = await redis.scan(cursor, 'MATCH', runKeysGlob(prefix), 'COUNT', 1_000);
     if (keys.length > 0) await redis.unlink(...keys);
     cursor = next;
     if (cursor === '0') return;
@@ -126,7 +126,21 @@ function race<T>(registry: ChildRegistry, work: Promise<T>): Promise<T> {
  * every child and writes the JSON, Markdown and SVG reports. Resolves to the results.
  */
 export async function runBench(options: BenchOptions, log: (line: string) => void): Promise<BenchResults> {
-  const scale = options.quick ? QUICK_SCALE : FULL_SCALE;
+  const base = options.quick ? QUICK_SCALE : FULL_SCALE;
+  const scale = {
+    ...base,
+    rates: options.rates ?? base.rates,
+    searchSteps: options.searchSteps ?? base.searchSteps,
+    stepMs: options.stepMs ?? base.stepMs,
+    searchStepMs: options.stepMs ?? base.searchStepMs,
+  };
+  const ackDelayMs = options.ackDelayMs ?? DEFAULT_ACK_DELAY_MS;
+  if (ackDelayMs + ACK_SLACK_MS >= options.ackTimeoutMs) {
+    throw new Error(
+      `--ack-timeout-ms ${options.ackTimeoutMs} leaves the devices no time to ack: it must exceed their ackDelayMs ` +
+        `(${ackDelayMs}) + ${ACK_SLACK_MS}, or every event would be emailed`,
+    );
+  }
   const startedAt = new Date();
   const t0 = Date.now();
   const stamp = (line: string) =>
@@ -142,11 +156,12 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const has = (s: ScenarioName) => options.scenarios.includes(s);
   const paths = options.paths;
   const needsOnline = has('throughput') || has('fanout') || has('reconnect');
-  const needsHerald = paths.includes('herald') || has('reconnect');
-  const publisherPaths: BenchPath[] = [...paths];
-  if (has('reconnect') && !publisherPaths.includes('herald')) publisherPaths.push('herald');
+  const needsHerald = paths.includes('herald') || has('reconnect') || has('soak');
+  const publisherPaths: BenchPath[] = needsOnline ? [...paths] : [];
+  if ((has('reconnect') || has('soak')) && !publisherPaths.includes('herald')) publisherPaths.push('herald');
+  const needsNodes = needsOnline || has('soak');
 
-  let resolved: ResolvedRedis | undefined;
+  let resolved: RedisTarget | undefined;
   let redis: Redis | undefined;
   const prefix = `{bench-${randomBytes(4).toString('hex')}}`;
   const jwtSecret = randomBytes(32).toString('hex');
@@ -158,10 +173,8 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   deadline.unref();
 
   try {
-    resolved = await resolveRedis({ tryContainer: false });
-    // The bench runs on one Redis (resolveRedis finds no cluster): it reads one server's INFO and keys.
-    redis = new Redis(resolved.url, { maxRetriesPerRequest: null });
-    redis.on('error', () => undefined);
+    resolved = await resolveRedisTarget();
+    redis = openRedis(resolved);
     const info = await redisInfo(redis);
     stamp(
       `redis ${info.version} (${resolved.source === 'env' ? 'REDIS_URL' : 'a private redis-server'}), prefix ${prefix}`,
@@ -173,11 +186,11 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     const stack = new Stack({
       registry,
       sampler,
-      redisUrl: resolved.url,
+      redis: resolved,
       prefix,
       jwtSecret,
       concurrency: options.concurrency,
-      ackTimeoutMs: ACK_TIMEOUT_MS,
+      ackTimeoutMs: options.ackTimeoutMs,
       ceilingPlain: options.ceilingPlain,
       heraldNoFallback: options.heraldNoFallback,
     });
@@ -190,6 +203,8 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       prefix,
       jwtSecret,
       ackDelayMs: options.ackDelayMs,
+      trials: options.trials,
+      audit: new FallbackAudit(options.ackTimeoutMs, ackDelayMs),
       onlineUsers: Array.from({ length: scale.users }, (_, i) => `user-${i}`),
       log: stamp,
     };
@@ -202,7 +217,12 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       registry.start({
         name: 'stage-tracer',
         entry: 'bench/src/stage-tracer.ts',
-        env: { BENCH_TRACE_REDIS_URL: resolved.url, BENCH_TRACE_PREFIX: prefix, BENCH_TRACE_OUT: file },
+        env: {
+          ...redisEnv(resolved),
+          BENCH_TRACE_PREFIX: prefix,
+          BENCH_TRACE_OUT: file,
+          BENCH_TRACE_USERS: String(scale.users),
+        },
       });
       stamp(`tracing Herald's stages into ${file} (a diagnostic: it costs CPU)`);
     }
@@ -210,44 +230,45 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     await race(
       registry,
       Promise.all([
-        needsOnline ? stack.startNodes(2) : Promise.resolve(),
+        needsNodes ? stack.startNodes(2) : Promise.resolve(),
         needsHerald ? stack.startDispatcher() : Promise.resolve(),
         needsHerald ? stack.startFallbackWorker() : Promise.resolve(),
         needsOnline && paths.includes('naive') ? stack.startNaiveWorker() : Promise.resolve(),
-        ...(needsOnline ? publisherPaths.map((p) => stack.startPublisher(p)) : []),
+        ...publisherPaths.map((p) => stack.startPublisher(p)),
         stack.startLoads(2),
       ]),
     );
     stamp(`started ${registry.running().length} processes`);
     const connectNote = needsOnline ? await race(registry, connectOnlineUsers(ctx)) : undefined;
 
-    const results: Omit<BenchResults, 'finishedAt' | 'durationS' | 'machine' | 'targets' | 'ratioToCeiling'> =
-      {
-        schema: 1,
-        startedAt: startedAt.toISOString(),
-        command: `pnpm bench ${process.argv.slice(2).join(' ')}`.trim(),
-        scale: scale.name,
-        scenarios: options.scenarios,
-        paths,
-        config: {
-          socketNodes: 2,
-          users: scale.users,
-          loadProcesses: 2,
-          redis: { source: resolved.source, version: info.version },
-          limitsRaised: stack.limits,
-          dispatcherConcurrency: options.concurrency ? String(options.concurrency) : 'default (32)',
-          naiveConcurrency: options.concurrency ?? 4,
-          ackTimeoutMs: ACK_TIMEOUT_MS,
-          ceilingPublisher: options.ceilingPlain ? 'one write per PUBLISH' : 'auto-pipelined connection',
-          clientAckDelayMs: options.ackDelayMs ?? `default (${DEFAULT_ACK_DELAY_MS})`,
-          heraldScenario1Fallback: options.heraldNoFallback
-            ? 'none (fallback: false)'
-            : "the event's default",
-          sustainedDefinition: SUSTAINED_DEFINITION,
-        },
-        maxSustainedPerS: {},
-        notes: connectNote ? [connectNote] : [],
-      };
+    const results: Omit<
+      BenchResults,
+      'finishedAt' | 'durationS' | 'machine' | 'targets' | keyof HeadlineFigures
+    > = {
+      schema: 1,
+      startedAt: startedAt.toISOString(),
+      command: `pnpm bench ${process.argv.slice(2).join(' ')}`.trim(),
+      scale: scale.name,
+      scenarios: options.scenarios,
+      paths,
+      config: {
+        socketNodes: 2,
+        users: scale.users,
+        loadProcesses: 2,
+        redis: { source: resolved.source, version: info.version },
+        limitsRaised: stack.limits,
+        dispatcherConcurrency: stack.concurrency,
+        naiveConcurrency: stack.concurrency,
+        ackTimeoutMs: options.ackTimeoutMs,
+        trialsPerStep: options.trials,
+        ceilingPublisher: options.ceilingPlain ? 'one write per PUBLISH' : 'auto-pipelined connection',
+        clientAckDelayMs: options.ackDelayMs ?? `default (${DEFAULT_ACK_DELAY_MS})`,
+        heraldScenario1Fallback: options.heraldNoFallback ? 'none (fallback: false)' : "the event's default",
+        sustainedDefinition: SUSTAINED_DEFINITION,
+      },
+      maxSustainedPerS: {},
+      notes: connectNote ? [connectNote] : [],
+    };
 
     if (has('throughput')) {
       results.throughput = await race(registry, runThroughput(ctx, paths));
@@ -264,11 +285,16 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
         );
         results.profile = await race(registry, runProfile(ctx, rate, dir));
       }
+      // The profile's checks run before the next scenario, not during it.
+      await race(registry, ctx.audit.settle(ctx));
     }
     if (has('fanout')) results.fanOut = await race(registry, runFanOut(ctx, paths));
     if (has('reconnect')) results.reconnect = await race(registry, runReconnect(ctx));
     if (has('memory'))
       results.idleMemory = await race(registry, runIdleMemory(ctx, { heapSnapshots: options.heapSnapshots }));
+    if (has('soak')) {
+      results.soak = await race(registry, runSoak(ctx, options.soakMinutes, resolved.source === 'env'));
+    }
 
     stamp('stopping processes');
     await registry.stopAll();
@@ -279,10 +305,11 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       fanOut: results.fanOut,
       idleMemory: results.idleMemory,
       reconnect: results.reconnect,
+      soak: results.soak,
     };
     const finished: BenchResults = {
+      ...headlineFigures(outcome),
       ...results,
-      ratioToCeiling: ratioToCeiling(results.throughput),
       finishedAt: new Date().toISOString(),
       durationS: Math.round((Date.now() - t0) / 1000),
       machine: {
@@ -304,7 +331,10 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     if (
       !options.quick &&
       options.outDir === undefined &&
-      options.scenarios.length === 4 &&
+      DEFAULT_SCENARIOS.every((name) => options.scenarios.includes(name)) &&
+      options.rates === undefined &&
+      options.searchSteps === undefined &&
+      options.stepMs === undefined &&
       options.ackDelayMs === undefined &&
       !options.heraldNoFallback
     ) {

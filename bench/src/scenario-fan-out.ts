@@ -5,14 +5,17 @@
  * - ceiling: one emitter message addressed to all 10,000 rooms;
  * - naive: one job carrying the 10,000 ids; the worker emits to each room in turn
  *   (the original module's `emitNotificationToUsers` loop, moved behind a queue);
- * - herald: `toUsers(ids)`, split into jobs of 500; the dispatcher emits to the online
- *   users and schedules a delayed fallback job for each offline one (the fallback grace
- *   is set past the end of the run, so no email work competes with the measurements).
+ * - herald: `toUsers(ids)`, split into slices of 500; the dispatcher emits to the online
+ *   users and schedules the fallback checks, which run `HERALD_ACK_TIMEOUT_MS` later: the
+ *   online users have acked by then, the offline ones have no address (no email, counted
+ *   undeliverable). The bench waits for them after each Herald run, so no run pays for
+ *   the previous one's checks.
  */
 import { sleep, type BenchContext } from './context.js';
 import type { MachineUsage, ProcessUsage } from './proc-sampler.js';
 import { collect, trackPhase, waitForReceipts } from './receipts.js';
 import { waitForQueuesIdle } from './scenario-throughput.js';
+import { waitForFallback } from './fallback-audit.js';
 import type { BenchPath } from './stack.js';
 import { concat, summarize, type LatencySummary } from './stats.js';
 
@@ -24,6 +27,8 @@ export interface FanOutRun {
   latency: LatencySummary;
   /** How long the publish call itself took (Herald: validation and enqueueing of every part). */
   publishMs: number;
+  /** Herald: emails the fallback sent for this event (0 expected: online users ack, offline ones have no address). */
+  emails?: number;
 }
 
 export interface PathFanOut {
@@ -80,11 +85,17 @@ export async function runFanOut(ctx: BenchContext, paths: readonly BenchPath[]):
         latency: summarize(receipts.latencies),
         publishMs: Math.round((sent.settledAt - sent.publishedAt) * 10) / 10,
       };
+      if (path === 'herald') {
+        await waitForFallback(ctx, sent.settledAt + ctx.audit.ackTimeoutMs);
+        const mails = await ctx.stack.takeMails();
+        run.emails = mails.filter((m) => m.benchId === `${phase}-0`).length;
+      }
       all.push(receipts.latencies);
       runs.push(run);
       ctx.log(
         `  ${path.padEnd(7)} run ${r + 1}: ${run.received}/${ctx.onlineUsers.length} received, ` +
-          `p50 ${run.latency.p50} p99 ${run.latency.p99} max ${run.latency.max} ms (publish call ${run.publishMs} ms)`,
+          `p50 ${run.latency.p50} p99 ${run.latency.p99} max ${run.latency.max} ms (publish call ${run.publishMs} ms)` +
+          (run.emails === undefined ? '' : `, ${run.emails} fallback emails`),
       );
       await waitForQueuesIdle(ctx, 20_000);
       await sleep(500);

@@ -6,8 +6,17 @@ import type { SocketNodeApi } from './socket-node-process.js';
 import type { PublisherApi } from './publisher-process.js';
 import type { LoadClientApi } from './load-client.js';
 import type { BaselineApi, BaselineKind } from './baseline-server.js';
+import { redisEnv, type RedisTarget } from './redis-target.js';
+import type { SmtpSinkApi, SunkMail } from './smtp-sink-process.js';
 
 export type BenchPath = 'ceiling' | 'naive' | 'herald';
+
+/**
+ * Jobs the dispatcher and the naive worker each run at once, unless `--concurrency` says
+ * otherwise: Herald's default (`HERALD_DISPATCHER_CONCURRENCY`), passed to both explicitly
+ * so the two queued paths always compare at the same concurrency.
+ */
+export const DISPATCHER_CONCURRENCY = 32;
 export const PATHS: readonly BenchPath[] = ['ceiling', 'naive', 'herald'];
 
 /**
@@ -37,12 +46,12 @@ export function limitRaises(): Record<string, string> {
 export interface StackOptions {
   registry: ChildRegistry;
   sampler: ProcSampler;
-  redisUrl: string;
+  redis: RedisTarget;
   prefix: string;
   jwtSecret: string;
-  /** `HERALD_DISPATCHER_CONCURRENCY` of the dispatcher, and the naive worker's concurrency. */
+  /** `HERALD_DISPATCHER_CONCURRENCY` of the dispatcher, and the naive worker's concurrency. @default DISPATCHER_CONCURRENCY */
   concurrency?: number;
-  /** Fallback jobs stay delayed this long, so no email work runs during the bench. */
+  /** `HERALD_ACK_TIMEOUT_MS` of the dispatcher: how long after an emit its fallback check runs. */
   ackTimeoutMs: number;
   /** The ceiling publisher writes each PUBLISH on its own (no auto-pipelining). @default false */
   ceilingPlain?: boolean;
@@ -61,6 +70,7 @@ export class Stack {
   nodes: NodeHandle[] = [];
   dispatcher: BenchChild | undefined;
   fallbackWorker: BenchChild | undefined;
+  smtpSink: BenchChild<SmtpSinkApi> | undefined;
   naiveWorker: BenchChild | undefined;
   readonly publishers = new Map<BenchPath, BenchChild<PublisherApi>>();
   loads: Array<BenchChild<LoadClientApi>> = [];
@@ -68,9 +78,14 @@ export class Stack {
 
   constructor(private readonly options: StackOptions) {}
 
+  /** Jobs at once for the dispatcher and for the naive worker alike. */
+  get concurrency(): number {
+    return this.options.concurrency ?? DISPATCHER_CONCURRENCY;
+  }
+
   private get baseEnv(): Record<string, string> {
     return {
-      REDIS_URL: this.options.redisUrl,
+      ...redisEnv(this.options.redis),
       HERALD_REDIS_PREFIX: this.options.prefix,
       HERALD_LOG_LEVEL: 'info',
       NODE_ENV: 'production',
@@ -122,9 +137,7 @@ export class Stack {
       env: {
         ...this.baseEnv,
         HERALD_ACK_TIMEOUT_MS: String(this.options.ackTimeoutMs),
-        ...(this.options.concurrency
-          ? { HERALD_DISPATCHER_CONCURRENCY: String(this.options.concurrency) }
-          : {}),
+        HERALD_DISPATCHER_CONCURRENCY: String(this.concurrency),
       },
     });
     this.track(this.dispatcher);
@@ -136,11 +149,37 @@ export class Stack {
     this.dispatcher = undefined;
   }
 
+  /** The SMTP server the fallback worker sends to, on a loopback port (`smtp-sink-process.ts`). */
+  async startSmtpSink(): Promise<string> {
+    const child = this.options.registry.start<SmtpSinkApi>({
+      name: 'smtp-sink',
+      entry: 'bench/src/smtp-sink-process.ts',
+      rpc: true,
+      env: { NODE_ENV: 'production' },
+    });
+    this.track(child);
+    await child.waitReady();
+    this.smtpSink = child;
+    return child.call('url', undefined);
+  }
+
+  /** Mails the sink received since the last call (none when no sink runs). */
+  async takeMails(): Promise<SunkMail[]> {
+    return this.smtpSink ? (await this.smtpSink.call('take', undefined)).mails : [];
+  }
+
+  /** Mails the sink received so far. */
+  async mailCount(): Promise<number> {
+    return this.smtpSink ? this.smtpSink.call('count', undefined) : 0;
+  }
+
+  /** Starts `apps/fallback-worker/src/main.ts`, sending its emails to the bench's SMTP sink. */
   async startFallbackWorker(): Promise<void> {
+    const smtpUrl = this.smtpSink ? await this.smtpSink.call('url', undefined) : await this.startSmtpSink();
     this.fallbackWorker = this.options.registry.start({
       name: 'fallback-worker',
       entry: 'apps/fallback-worker/src/main.ts',
-      env: this.baseEnv,
+      env: { ...this.baseEnv, SMTP_URL: smtpUrl, MAIL_FROM: 'Herald bench <herald@bench.example>' },
     });
     this.track(this.fallbackWorker);
     await this.fallbackWorker.waitForOutput(/fallback worker ready/);
@@ -151,7 +190,7 @@ export class Stack {
       name: 'naive-worker',
       entry: 'bench/src/naive-worker.ts',
       rpc: true,
-      env: { ...this.baseEnv, BENCH_NAIVE_CONCURRENCY: String(this.options.concurrency ?? 4) },
+      env: { ...this.baseEnv, BENCH_NAIVE_CONCURRENCY: String(this.concurrency) },
     });
     this.track(this.naiveWorker);
     await this.naiveWorker.waitReady();

@@ -6,8 +6,9 @@
  * - the partition streams (`{name:n}:events`, read with plain XREAD, outside the
  *   dispatchers' group): each entry's id is Redis's clock in ms when it was appended, and
  *   its items carry their `publishedAt` (the publisher's `Date.now()` at `emit`) and ids;
- * - the socket.io channel (`PSUBSCRIBE {p}:socket.io#*`, as the nodes' adapter does):
- *   when each event's PUBLISH reaches a subscriber.
+ * - the sharded channels of the bench's users (`SSUBSCRIBE herald:socket.io#/#user:user-{i}#`,
+ *   as a node holding them does; sharded pub/sub has no pattern subscribe, so the tracer is
+ *   told how many users there are): when each event's SPUBLISH reaches a subscriber.
  *
  * So each user-targeted event splits into publisher (publish → entry appended: linger,
  * batch and the script) and dispatcher (appended → PUBLISH: the group read, presence
@@ -19,26 +20,21 @@
  * for the breakdown, not for the results. Clocks: one machine, so Redis's ms, the
  * publisher's `Date.now()` and this process's clock agree to about a millisecond.
  *
- * Env: BENCH_TRACE_REDIS_URL, BENCH_TRACE_PREFIX, BENCH_TRACE_OUT (file, appended).
+ * Env: REDIS_URL, BENCH_TRACE_PREFIX, BENCH_TRACE_OUT (file, appended).
  */
 import { appendFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { EventEntryData } from '@herald/contracts';
 import { createKeys } from '@herald/core';
 import { Redis } from 'ioredis';
 
-// notepack.io is what @socket.io/redis-emitter encodes with; resolved through it, as the same version.
-const emitterRequire = createRequire(createRequire(import.meta.url).resolve('@socket.io/redis-emitter'));
-const notepack = emitterRequire('notepack.io') as { decode(buffer: Buffer): unknown };
-
 /** Items with at least this many users are traced as a fan-out timeline. */
 const FAN_OUT_USERS = 100;
 
-const url = process.env.BENCH_TRACE_REDIS_URL;
+const url = process.env.REDIS_URL;
 const prefix = process.env.BENCH_TRACE_PREFIX;
 const out = process.env.BENCH_TRACE_OUT;
 if (!url || !prefix || !out)
-  throw new Error('BENCH_TRACE_REDIS_URL, BENCH_TRACE_PREFIX and BENCH_TRACE_OUT are required');
+  throw new Error('REDIS_URL, BENCH_TRACE_PREFIX and BENCH_TRACE_OUT are required');
 
 const write = (line: string) => appendFileSync(out, `${new Date().toISOString().slice(11, 23)} ${line}\n`);
 const clock = () => performance.timeOrigin + performance.now();
@@ -72,14 +68,16 @@ function finish(eventId: string): void {
   rows.push([times.appended - times.publishedAt, publishAt - times.appended, publishAt - times.publishedAt]);
 }
 
-function onPublish(message: Buffer): void {
+function onPublish(message: string): void {
   const at = clock();
   let meta: { id?: unknown } | undefined;
   try {
-    const [, packet] = notepack.decode(message) as [unknown, { data?: unknown[] }];
-    meta = packet.data?.[packet.data.length - 1] as { id?: unknown } | undefined;
+    // The sharded emitter's messages are the adapter's own BROADCAST, as JSON.
+    const { data } = JSON.parse(message) as { data?: { packet?: { data?: unknown[] } } };
+    const args = data?.packet?.data;
+    meta = args?.[args.length - 1] as { id?: unknown } | undefined;
   } catch {
-    return; // not an emitter broadcast (the adapter's requests share the channel prefix)
+    return; // not an emitter broadcast
   }
   if (typeof meta?.id !== 'string') return;
   const fanOut = fanOuts.get(meta.id);
@@ -158,10 +156,12 @@ const subscriber = new Redis(url, { maxRetriesPerRequest: null });
 const partitions = Number(process.env.BENCH_TRACE_PARTITIONS ?? 16);
 const keys = createKeys(prefix, partitions);
 const streams = keys.partitionNumbers.map((partition) => keys.stream(partition));
-await subscriber.psubscribe(`${prefix}:socket.io#*`);
-subscriber.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => onPublish(message));
+const users = Number(process.env.BENCH_TRACE_USERS ?? 0);
+for (let i = 0; i < users; i++)
+  await subscriber.ssubscribe(`${keys.socketIoChannelPrefix}#/#user:user-${i}#`);
+subscriber.on('smessage', (_channel: string, message: string) => onPublish(message));
 setInterval(reportSecond, 1_000);
-write(`tracing ${streams.length} partition streams and ${prefix}:socket.io#*`);
+write(`tracing ${streams.length} partition streams and the sharded channels of ${users} users`);
 
 // The tracer's own failures go to its file: a bench child that dies fails the whole run.
 const report = (what: string) => (error: unknown) =>

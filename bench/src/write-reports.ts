@@ -3,7 +3,7 @@ import path from 'node:path';
 import { renderMarkdown } from './report-markdown.js';
 import { renderSvg } from './report-svg.js';
 import type { BenchResults } from './results.js';
-import { judgeTargets } from './targets.js';
+import { headlineFigures, judgeTargets } from './targets.js';
 
 /**
  * Writes `<timestamp>.json` (every figure of the run), `latest.md` (the tables the
@@ -29,7 +29,7 @@ export async function rerenderReports(jsonFile: string): Promise<{ results: Benc
   const stored = JSON.parse(await readFile(jsonFile, 'utf8')) as BenchResults;
   // Verdicts are judged again from the run's own figures, so the reports word them as the
   // current code does (the figures, and so the verdicts, are the run's).
-  const results: BenchResults = { ...stored, targets: judgeTargets(stored) };
+  const results: BenchResults = { ...stored, ...headlineFigures(stored), targets: judgeTargets(stored) };
   const dir = path.dirname(jsonFile);
   const md = path.join(dir, 'latest.md');
   const svg = path.join(dir, 'latest.svg');

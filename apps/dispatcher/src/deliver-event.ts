@@ -1,12 +1,11 @@
-import { Emitter, RESERVED_EVENTS } from '@socket.io/redis-emitter';
 import { EventItem, describeIssues, toFieldIssues, userRoom, type DeliveryMeta } from '@herald/contracts';
 import {
-  batchPublishes,
+  RESERVED_EVENTS,
+  createShardedEmitter,
   hasPlainDevice,
   parseEntrySeqs,
   readLivePresence,
   type Logger,
-  type Redis,
   type RedisClient,
   type RedisKeys,
 } from '@herald/core';
@@ -152,10 +151,7 @@ export async function deliverEntry(
   }
   const devices = await readLivePresence(deps.redis, deps.keys, [...userIds]);
 
-  // Classic PUBLISH (in a script without keys) also works on a cluster, which relays it to
-  // every node; the sharded emitter replaces this.
-  const publishes = batchPublishes(deps.redis as Redis);
-  const emitter = new Emitter(publishes.client, { key: deps.keys.socketIoChannel });
+  const emitter = createShardedEmitter(deps.redis, { channelPrefix: deps.keys.socketIoChannelPrefix });
   const checked: CheckedItem[] = [];
   let emitted = 0;
   let fallbacks = 0;
@@ -191,8 +187,8 @@ export async function deliverEntry(
         break;
     }
   });
-  // The entry must not be acknowledged before Redis took every PUBLISH and holds its checks.
-  await Promise.all([publishes.send(), deps.checks.add(checked)]);
+  // The entry must not be acknowledged before Redis took every SPUBLISH and holds its checks.
+  await Promise.all([emitter.send(), deps.checks.add(checked)]);
 
   const result: DeliveryResult = {
     events: parsed.items.length + parsed.invalid.length,

@@ -1,4 +1,3 @@
-import { Emitter } from '@socket.io/redis-emitter';
 import { UnrecoverableError } from 'bullmq';
 import {
   FallbackJobData,
@@ -12,10 +11,9 @@ import {
   groupByPartition,
   lookupEmail,
   readAckedSeqs,
-  trackPublishes,
+  createShardedEmitter,
   type Logger,
   type PresenceReader,
-  type Redis,
   type RedisClient,
   type RedisKeys,
   type UserDevices,
@@ -257,15 +255,12 @@ async function settleCheck(
   }
   if (online.size > 0) {
     const live = [...online];
-    // Classic PUBLISH also works on a cluster, which relays it to every node; the sharded
-    // emitter replaces this.
-    const tracker = trackPublishes(deps.redis as Redis);
-    const emitter = new Emitter(tracker.client, { key: deps.keys.socketIoChannel });
+    const emitter = createShardedEmitter(deps.redis, { channelPrefix: deps.keys.socketIoChannelPrefix });
     for (const userId of live) {
       const meta: DeliveryMeta = { id: check.eventId, ts: check.publishedAt, seq: seqOf.get(userId) };
       emitter.to(userRoom(userId)).emit(check.event, check.payload, meta);
     }
-    await tracker.settled();
+    await emitter.send();
     await Promise.all(live.map((userId) => mark(userId, MARK_LIVE)));
     deps.logger.info(
       { ...base, users: live.length, userIds: live.slice(0, NAMED_USERS) },

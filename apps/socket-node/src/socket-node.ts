@@ -2,8 +2,9 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createShardedAdapter } from '@socket.io/redis-adapter';
 import type { RedisClient } from '@herald/core';
+import { HeraldError, HeraldErrorCode } from '@herald/contracts';
 import {
   DEFAULT_PARTITIONS,
   DEFAULT_PRESENCE_TTL_MS,
@@ -36,6 +37,7 @@ import { corsOptions, createOriginCheck, describeBadOrigins } from './origin-che
 import { createConnectionHandler } from './connection-handler.js';
 import { createHttpRoutes } from './http-routes.js';
 import { createRedisGate } from './redis-gate.js';
+import { trackRoomSubscriptions } from './room-subscriptions.js';
 import { createTokenLifetime } from './token-lifetime.js';
 import { trimConnection } from './trim-connection.js';
 import { createTokenVerifier, type JwtOptions } from './verification-keys.js';
@@ -226,15 +228,25 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
   });
   const keys = createKeys(options.prefix, options.partitions ?? DEFAULT_PARTITIONS);
 
-  // One connection for commands and the adapter's PUBLISH, one in subscriber mode.
+  // One connection for commands and the adapter's SPUBLISH, one in subscriber mode. On a
+  // cluster both are `Cluster` clients, and the subscriber has `shardedSubscribers` (which
+  // createRedisClient sets): one subscriber connection per master, each room channel
+  // SSUBSCRIBEd on its slot's master and again after a failover.
   const redis: RedisClient = createRedis(options.redisUrl);
   const sub: RedisClient = redis.duplicate();
   redis.on('error', redisErrorLogger(log, 'redis connection error'));
   sub.on('error', redisErrorLogger(log, 'redis connection error (subscriber)'));
   // Every door that needs Redis goes through it: commands would otherwise wait for a
   // reconnect forever (maxRetriesPerRequest: null), and a device or probe with them.
-  const deadline = createRedisDeadline(redis, options.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS);
-  handleAdapterUnsubscribes(sub, log);
+  const redisTimeoutMs = options.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
+  const deadline = createRedisDeadline(redis, redisTimeoutMs);
+  // Before the adapter exists: it wraps the subscriber's SSUBSCRIBE and SUNSUBSCRIBE.
+  const roomSubscriptions = trackRoomSubscriptions({
+    sub,
+    channelPrefix: keys.socketIoChannelPrefix,
+    timeoutMs: redisTimeoutMs,
+    logger: log,
+  });
 
   const presence = new PresenceRegistry({
     redis,
@@ -288,8 +300,13 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
       logger: log,
     }),
     maxHttpBufferSize: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
-    // Classic (not sharded) pub/sub: @socket.io/redis-emitter only speaks PUBLISH.
-    adapter: createAdapter(redis, sub, { key: keys.socketIoChannel }),
+    // Sharded pub/sub, subscribed per room: this node receives only what is emitted to rooms
+    // it holds a socket in (plus broadcasts), not every user's events. Emitters outside
+    // (dispatcher, fallback worker) use createShardedEmitter with the same channel prefix.
+    adapter: createShardedAdapter(redis, sub, {
+      channelPrefix: keys.socketIoChannelPrefix,
+      subscriptionMode: 'dynamic',
+    }),
   });
   io.of('/').adapter.on('error', (error: unknown) => log.error({ err: error }, 'socket.io adapter error'));
   // First `connection` listener: frees each connection's upgrade request, headers and token.
@@ -305,6 +322,8 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
   );
   // After authentication, so a bad token is told so whatever the state of Redis.
   io.use(createRedisGate({ redis, sub, deadline, logger: log }));
+  // After the rooms were joined (authentication) and Redis answered (the gate).
+  io.use(roomSubscriptions.awaitSubscribed);
   // After authentication (it needs the token's userId), before presence (registered on `connection`).
   if (options.maxDevicesPerUser !== 0) {
     io.use(
@@ -348,10 +367,21 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
   };
 
   try {
-    // Listen only once Redis answers and the adapter's subscriptions are in place (PING on the
-    // subscriber is queued behind them): a device accepted earlier would look online in
-    // presence yet miss what is emitted to it. ioredis keeps retrying while Redis is away.
-    await Promise.all([redis.ping(), sub.ping()]);
+    // Listen only once Redis answers and the adapter's subscriptions are in place: a device
+    // accepted earlier would look online in presence yet miss what is emitted to it. ioredis
+    // keeps retrying while Redis is away. A Redis that refuses SSUBSCRIBE (before 7.0) would
+    // otherwise leave a node that listens and never receives an event.
+    await Promise.all([
+      redis.ping(),
+      sub.ping(),
+      roomSubscriptions.confirmed().catch((error: unknown) => {
+        throw new HeraldError(
+          HeraldErrorCode.invalidConfig,
+          `Redis refused SSUBSCRIBE (${error instanceof Error ? error.message : String(error)}): socket nodes use sharded pub/sub, which needs Redis 7 or newer`,
+          { cause: error },
+        );
+      }),
+    ]);
     await checkPartitions(redis, keys);
     httpServer.listen(options.port ?? 3000, host);
     await once(httpServer, 'listening');
@@ -405,9 +435,12 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
 
 /**
  * While the subscriber connection is away, events emitted through Redis never reach this
- * node, and its devices cannot tell. When the subscription is back (ioredis reconnects and
- * subscribes again by itself), every local device gets `herald:resync`, so those with a
- * cursor (the SDK) replay what they missed instead of waiting for a later event to reveal it.
+ * node, and its devices cannot tell. Redis keeps no subscription across a lost connection
+ * (nor a restart); ioredis SSUBSCRIBEs again, one command per channel it held, to the
+ * namespace's, this node's reply channel and every room channel, before it sends anything
+ * else. Once the PING sent after them is answered every room is subscribed again, and every
+ * local device gets `herald:resync`, so those with a cursor (the SDK) replay what they
+ * missed instead of waiting for a later event to reveal it.
  */
 function askToResyncAfterSubscriptionLoss(io: HeraldServer, sub: RedisClient, log: Logger): void {
   let lost = false;
@@ -417,7 +450,7 @@ function askToResyncAfterSubscriptionLoss(io: HeraldServer, sub: RedisClient, lo
   sub.on('ready', () => {
     if (!lost) return;
     lost = false;
-    // The PING's reply comes after those of the SUBSCRIBEs ioredis sent on reconnecting.
+    // The PING's reply comes after those of the SSUBSCRIBEs ioredis sent on reconnecting.
     sub
       .ping()
       .then(() => {
@@ -426,24 +459,4 @@ function askToResyncAfterSubscriptionLoss(io: HeraldServer, sub: RedisClient, lo
       })
       .catch((error: unknown) => log.warn({ err: error }, 'could not confirm the redis subscription'));
   });
-}
-
-/**
- * @socket.io/redis-adapter's `close()` (run by `io.close()`) sends UNSUBSCRIBE and
- * PUNSUBSCRIBE on `sub` without handling their promises. While Redis is away they wait in
- * the offline queue, and disconnecting `sub` afterwards rejects them with "Connection is
- * closed.": unhandled rejections that crashed the process on stop. Their failure is harmless
- * then (the connection is being dropped), so it is logged at debug level.
- */
-function handleAdapterUnsubscribes(sub: RedisClient, log: Logger): void {
-  for (const command of ['unsubscribe', 'punsubscribe'] as const) {
-    const send = sub[command].bind(sub) as (...args: unknown[]) => Promise<unknown>;
-    (sub as unknown as Record<typeof command, (...args: unknown[]) => Promise<unknown>>)[command] = (
-      ...args
-    ) => {
-      const reply = send(...args);
-      reply.catch((error: unknown) => log.debug({ err: error, command }, 'unsubscribing failed'));
-      return reply;
-    };
-  }
 }

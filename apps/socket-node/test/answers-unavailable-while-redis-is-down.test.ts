@@ -121,7 +121,7 @@ describe('a socket node while Redis is down', () => {
       // Both the device that stayed through the outage and the new one get events again.
       const redis = createRedis(server.url);
       const delivered = [nextEvent(early, 'notification:new'), nextEvent(late, 'notification:new')];
-      createEmitter(redis, createKeys(prefix))
+      await createEmitter(redis, createKeys(prefix))
         .to(`user:${user}`)
         .emit('notification:new', { notification: { title: phase.name } }, { id: phase.name, ts: 1 });
       for (const got of await Promise.all(delivered))

@@ -129,7 +129,7 @@ describe('token lifetime on live connections', () => {
     expect(Date.now()).toBeGreaterThan((refreshing.exp + toleranceS) * 1000);
     expect(refreshing.socket.connected).toBe(true);
     const got = next(refreshing.socket, 'xp:gained');
-    createEmitter(redis, keys)
+    await createEmitter(redis, keys)
       .to(`user:${refresher}`)
       .emit('xp:gained', { amount: 5, source: 'after-refresh', totalXp: 5 }, { id: 'e-1', ts: 1 });
     expect((await got)[0]).toEqual({ amount: 5, source: 'after-refresh', totalXp: 5 });

@@ -109,7 +109,7 @@ describe('health and shutdown', () => {
     expect(await presence.isOnline(user)).toBe(true);
     // The adapter subscribed again after the reconnect: emitted events still arrive.
     const delivered = nextEvent(d, 'notification:new');
-    createEmitter(redis, keys)
+    await createEmitter(redis, keys)
       .to(`user:${user}`)
       .emit('notification:new', { notification: { title: 'back' } }, { id: 'e-1', ts: 1 });
     expect((await delivered)[0]).toEqual({ notification: { title: 'back' } });

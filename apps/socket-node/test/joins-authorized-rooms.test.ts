@@ -56,17 +56,17 @@ describe('authorizeRooms hook', () => {
 
     const emitter = createEmitter(redis, keys);
     const red = nextEvent(d, 'leaderboard:updated');
-    emitter.to('team-red').emit('leaderboard:updated', { leaderboard: [] }, { id: 'a-1', ts: 1 });
+    await emitter.to('team-red').emit('leaderboard:updated', { leaderboard: [] }, { id: 'a-1', ts: 1 });
     await red;
-    emitter
+    await emitter
       .to(`user:${victim}`)
       .emit('notification:new', { notification: { title: 'private' } }, { id: 'a-2', ts: 2 });
-    emitter
+    await emitter
       .to('team-blue')
       .emit('notification:new', { notification: { title: 'blue' } }, { id: 'a-3', ts: 3 });
     // Ordered channel: the marker arrives after anything emitted before it.
     const marker = nextEvent(d, 'xp:gained');
-    emitter
+    await emitter
       .to(`user:${user}`)
       .emit('xp:gained', { amount: 1, source: 'marker', totalXp: 1 }, { id: 'a-4', ts: 4 });
     await marker;

@@ -25,24 +25,26 @@ describe('rooms claim', () => {
     const emitter = createEmitter(redis, keys);
     const got = nextEvent(member, 'leaderboard:updated');
     const gotElsewhere = nextEvent(memberElsewhere, 'leaderboard:updated');
-    emitter
+    await emitter
       .to('team-1')
       .emit('leaderboard:updated', { leaderboard: [{ user: 'x', xp: 1 }] }, { id: 'r-1', ts: 1 });
     expect(await got).toEqual([{ leaderboard: [{ user: 'x', xp: 1 }] }, { id: 'r-1', ts: 1 }]);
     expect((await gotElsewhere)[0]).toEqual({ leaderboard: [{ user: 'x', xp: 1 }] });
 
     const gold = nextEvent(member, 'rank:updated');
-    emitter
+    await emitter
       .to('league:gold')
       .emit('rank:updated', { newRank: 'gold', oldRank: 'silver' }, { id: 'r-2', ts: 2 });
     await gold;
 
-    emitter
+    await emitter
       .to(`user:${victim}`)
       .emit('notification:new', { notification: { title: 'private' } }, { id: 'r-3', ts: 3 });
     // Ordered channel: the outsider's own marker arrives after anything sent before it.
     const marker = nextEvent(outsider, 'xp:gained');
-    emitter.to('team-2').emit('xp:gained', { amount: 1, source: 'marker', totalXp: 1 }, { id: 'r-4', ts: 4 });
+    await emitter
+      .to('team-2')
+      .emit('xp:gained', { amount: 1, source: 'marker', totalXp: 1 }, { id: 'r-4', ts: 4 });
     await marker;
     expect(outsider.payloads('leaderboard:updated')).toEqual([]);
     expect(outsider.payloads('rank:updated')).toEqual([]);

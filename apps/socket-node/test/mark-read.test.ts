@@ -129,7 +129,7 @@ describe('notification:mark_read', () => {
     // The node still delivers to another device and still takes valid events from the first.
     const emitter = createEmitter(redis, keys);
     const delivered = nextEvent(other, 'notification:new');
-    emitter
+    await emitter
       .to(`user:${bystander}`)
       .emit('notification:new', { notification: { title: 'still here' } }, { id: 'e1', ts: 1 });
     expect((await delivered)[0]).toEqual({ notification: { title: 'still here' } });

@@ -22,12 +22,12 @@ describe('a polling-only client', () => {
     };
     const meta = { id: 'evt-1', ts: 1_700_000_000_000 };
     const received = nextEvent(a, 'notification:new');
-    emitter.to(`user:${userA}`).emit('notification:new', payload, meta);
+    await emitter.to(`user:${userA}`).emit('notification:new', payload, meta);
     expect(await received).toEqual([payload, meta]);
 
     // Messages on the channel arrive in order, so once B has its own marker, A's event would have come first.
     const marker = nextEvent(b, 'xp:gained');
-    emitter
+    await emitter
       .to(`user:${userB}`)
       .emit('xp:gained', { amount: 1, source: 'marker', totalXp: 1 }, { id: 'evt-2', ts: 2 });
     await marker;

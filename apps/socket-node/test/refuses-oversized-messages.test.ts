@@ -20,7 +20,7 @@ describe('message size limit (default 64 KB)', () => {
     /** The node still delivers to, and takes events from, a well-behaved client. */
     const stillServes = async () => {
       const delivered = nextEvent(bystander, 'notification:new');
-      createEmitter(redis, keys)
+      await createEmitter(redis, keys)
         .to(`user:${bystanderId}`)
         .emit('notification:new', { notification: { title: 'still here' } }, { id: 'e1', ts: 1 });
       expect((await delivered)[0]).toEqual({ notification: { title: 'still here' } });

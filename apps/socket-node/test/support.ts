@@ -1,14 +1,15 @@
 export { useCleanup, type Defer } from '@herald/testing';
 import { inject } from 'vitest';
-import { Emitter } from '@socket.io/redis-emitter';
 import {
   PresenceReader,
   createKeys,
   createRedis,
+  createShardedEmitter,
   closeRedis,
   silentLogger,
   type RedisKeys,
   type RedisClient,
+  type ShardedEmitter,
 } from '@herald/core';
 import {
   TEST_JWT_SECRET,
@@ -52,9 +53,20 @@ export function useRedis(prefix: string, defer: (fn: () => unknown) => void) {
   return { redis, keys, presence: new PresenceReader(redis, keys) };
 }
 
-/** The dispatcher's way of reaching sockets: `@socket.io/redis-emitter` on the shared channel key. */
-export function createEmitter(redis: RedisClient, keys: RedisKeys): Emitter {
-  return new Emitter(redis, { key: keys.socketIoChannel });
+/**
+ * The dispatcher's way of reaching sockets (`createShardedEmitter` on the adapter's channel
+ * prefix), sending each emit at once as a test expects: `emit` resolves once Redis took it.
+ */
+export function createEmitter(redis: RedisClient, keys: RedisKeys) {
+  const emitter: ShardedEmitter = createShardedEmitter(redis, { channelPrefix: keys.socketIoChannelPrefix });
+  const sender = (rooms: string[]) => ({
+    to: (room: string) => sender([...rooms, room]),
+    emit(event: string, ...args: unknown[]): Promise<void> {
+      (rooms.length > 0 ? emitter.to(rooms) : emitter).emit(event, ...args);
+      return emitter.send();
+    },
+  });
+  return sender([]);
 }
 
 /** Connects a device and closes it after the test. */

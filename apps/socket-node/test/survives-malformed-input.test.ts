@@ -81,7 +81,7 @@ describe('malformed input', () => {
     const probes = { sent: 0 };
     const acks = { sent: 0, accepted: 0, refused: 0, failed: 0, maxMs: 0 };
     const probeTimer = setInterval(() => {
-      emitter
+      void emitter
         .to(`user:${goodUser}`)
         .emit(
           'xp:gained',

@@ -73,6 +73,7 @@ describe('delivery to handlers', () => {
     // Two copies on the wire, as a retried emit would produce.
     emitter.emit('xp:gained', payload, meta);
     emitter.emit('xp:gained', payload, meta);
+    await emitter.send();
     await publishMany(publisher, user, 1, 1);
     await device.untilSeq(1);
     await waitFor(() => device.wire.length === 3, { message: 'both copies and the user event arrived' });

@@ -1,15 +1,16 @@
 export { useCleanup, type Defer } from '@herald/testing';
 import type { Defer } from '@herald/testing';
 import { inject } from 'vitest';
-import { Emitter } from '@socket.io/redis-emitter';
 import { InboxEntry, type DeliveryMeta, type GapPayload } from '@herald/contracts';
 import {
   closeRedis,
   createKeys,
   createRedis,
+  createShardedEmitter,
   silentLogger,
   type RedisClient,
   type RedisKeys,
+  type ShardedEmitter,
 } from '@herald/core';
 import { startDispatcher, type Dispatcher } from '@herald/dispatcher';
 import { createPublisher, type Publisher, type PublisherOptions } from '@herald/publisher';
@@ -42,8 +43,8 @@ export interface Stack {
   urls: string[];
   publisher: Publisher;
   dispatcher: Dispatcher | undefined;
-  /** Reaches sockets the way the dispatcher does, for what a test must send by hand. */
-  emitter: Emitter;
+  /** Reaches sockets the way the dispatcher does, for what a test must send by hand (then `send()`). */
+  emitter: ShardedEmitter;
 }
 
 /** Real socket nodes, a dispatcher and a publisher on a fresh prefix, all closed after the test. */
@@ -84,7 +85,7 @@ export async function startStack(defer: Defer, options: StackOptions = {}): Prom
     urls: nodes.map((n) => `http://127.0.0.1:${n.port}`),
     publisher,
     dispatcher,
-    emitter: new Emitter(redis, { key: keys.socketIoChannel }),
+    emitter: createShardedEmitter(redis, { channelPrefix: keys.socketIoChannelPrefix }),
   };
 }
 
@@ -205,4 +206,5 @@ export async function deliverFromInbox(stack: Stack, userId: string, seqs: numbe
       .to(`user:${userId}`)
       .emit(entry.event, entry.payload, { id: entry.id, seq: entry.seq, ts: entry.ts });
   }
+  await stack.emitter.send();
 }

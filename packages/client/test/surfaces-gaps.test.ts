@@ -91,6 +91,7 @@ describe('gaps and missing seqs', () => {
     expect(six.seq).toBe(6);
     await stack.redis.del(stack.keys.inbox(user));
     stack.emitter.to(`user:${user}`).emit(six.event, six.payload, { id: six.id, seq: six.seq, ts: six.ts });
+    await stack.emitter.send();
     await device.untilSeq(6);
     expect(device.seen.slice(3).map((s) => (s.kind === 'gap' ? s : s.meta.seq))).toEqual([
       { kind: 'gap', fromSeq: 4, toSeq: 5 },

@@ -92,7 +92,10 @@ export { exitOnSignal } from './shutdown.js';
 export { REDIS_ERROR_LOG_EVERY_MS, redisErrorLogger } from './redis-errors.js';
 export type { ShutdownOptions } from './shutdown.js';
 export { createNodeId } from './node-id.js';
-export { trackPublishes } from './publish-tracker.js';
-export { batchPublishes } from './publish-batch.js';
-export type { PublishBatch } from './publish-batch.js';
-export type { PublishClient, PublishTracker } from './publish-tracker.js';
+export { RESERVED_EVENTS, createShardedEmitter, namespaceChannel, roomChannel } from './sharded-emitter.js';
+export type {
+  ShardedBatching,
+  ShardedBroadcast,
+  ShardedEmitter,
+  ShardedEmitterOptions,
+} from './sharded-emitter.js';

@@ -102,7 +102,7 @@ describe(`Redis keys built from ids (seed ${seed})`, () => {
       [keys.clientEventsDead, 'clientEventsDead'],
       [keys.undeliverable, 'undeliverable'],
       [keys.partitionsRecord, 'partitionsRecord'],
-      [keys.socketIoChannel, 'socketIoChannel'],
+      [keys.socketIoChannelPrefix, 'socketIoChannelPrefix'],
       ...keys.partitionNumbers.flatMap((n): Array<[string, string]> => [
         [keys.stream(n), `stream ${n}`],
         [keys.deadStream(n), `deadStream ${n}`],
@@ -175,3 +175,13 @@ function globToRegExp(glob: string): RegExp {
       .replace(/\?/g, '.')}$`,
   );
 }
+
+describe('the Socket.IO channel prefix', () => {
+  it('is the key prefix without its hash tag, so rooms’ sharded channels spread over the slots', () => {
+    expect(createKeys('{herald}').socketIoChannelPrefix).toBe('herald:socket.io');
+    // A channel is hashed whole when it has no tag: two rooms' channels do not share a tag.
+    const channel = (room: string) => `${createKeys('{herald}').socketIoChannelPrefix}#/#${room}#`;
+    expect(hashTag(channel('user:a'))).toBe(channel('user:a'));
+    expect(hashTag(channel('user:b'))).not.toBe(hashTag(channel('user:a')));
+  });
+});

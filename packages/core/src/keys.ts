@@ -9,6 +9,9 @@ import { HeraldError, HeraldErrorCode } from '@herald/contracts';
  * the partitions spread over the masters. Keys no user owns keep the prefix's own tag.
  * Ids follow the contracts' grammar (`ID_RULE`: printable ASCII without spaces, braces or
  * `*`), so no id can add a hash tag of its own.
+ * The Socket.IO channels carry no tag: their prefix is the key prefix without braces
+ * (`herald:socket.io`), so each room's sharded channel hashes by its own name and the rooms
+ * spread over the cluster's slots.
  *
  * Ids may contain `:`, so a key built from two ids length-prefixes the first
  * (`{len}:{eventId}:{userId}`): `colA:b` + `c` and `colA` + `b:c` would otherwise both
@@ -34,7 +37,9 @@ import { HeraldError, HeraldErrorCode } from '@herald/contracts';
  * | `{p}:client-events` | stream | validated client events (`notification:mark_read`) for domain services |
  * | `{p}:client-events:dead` | stream | client events a consumer failed on too often |
  * | `{p}:stats:undeliverable` | counter | fallbacks that had no address |
- * | `{p}:socket.io` | pub/sub | channel key shared by the Socket.IO redis adapter and emitter |
+ * | `p:socket.io#/#` | sharded pub/sub | the namespace's channel (`p` = the prefix without braces): broadcasts, several rooms at once, the adapter's own requests; every node subscribes |
+ * | `p:socket.io#/#{room}#` | sharded pub/sub | one room's channel (`user:{userId}` and named rooms); only nodes holding a socket in the room subscribe |
+ * | `p:socket.io#/#{uid}#` | sharded pub/sub | one node's replies channel (the adapter's `uid`), for its fetchSockets / serverSideEmit requests |
  * | `{p}:fallback:*` | BullMQ | the fallback queue (delayed checks) |
  */
 export interface RedisKeys {
@@ -68,8 +73,11 @@ export interface RedisKeys {
   eventIdClaim(eventId: string): string;
   /** `HERALD_PARTITIONS` as the first process of the deployment stored it. */
   partitionsRecord: string;
-  /** Passed as `key` to both `createAdapter` and `new Emitter`: they must agree. */
-  socketIoChannel: string;
+  /**
+   * The `channelPrefix` of both the sharded adapter and `createShardedEmitter`: they must agree.
+   * The key prefix without its braces, so the channels carry no common hash tag.
+   */
+  socketIoChannelPrefix: string;
 }
 
 /** Partitions when `HERALD_PARTITIONS` is not set. */
@@ -133,7 +141,7 @@ export function createKeys(prefix: string, partitions: number = DEFAULT_PARTITIO
     eventRecord: (partition, eventId, part) => `${tag(partition)}:event:${eventId}:${part}`,
     eventIdClaim: (eventId) => `${tagOf(eventId)}:event-id:${eventId}`,
     partitionsRecord: `${prefix}:partitions`,
-    socketIoChannel: `${prefix}:socket.io`,
+    socketIoChannelPrefix: `${name}:socket.io`,
   };
 }
 

@@ -18,7 +18,7 @@ export {
  * "All keys in the pipeline should belong to the same slots allocation group"); sent alone,
  * ioredis finds a script's keys, and follows the MOVED of an XGROUP or XINFO.
  */
-const MISROUTED_WHEN_AUTO_PIPELINED = ['xgroup', 'xinfo', ...SCRIPT_COMMANDS, 'heraldPublishAll'];
+const MISROUTED_WHEN_AUTO_PIPELINED = ['xgroup', 'xinfo', ...SCRIPT_COMMANDS];
 
 /** A connection to one Redis (`Redis`) or to a Redis Cluster (`Cluster`); both have `duplicate()`. */
 export type RedisClient = Redis | Cluster;

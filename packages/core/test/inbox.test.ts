@@ -16,10 +16,8 @@ import {
 } from '../src/inbox.js';
 import { createKeys, type RedisKeys } from '../src/keys.js';
 import { PresenceReader, PresenceRegistry } from '../src/presence.js';
-import { batchPublishes } from '../src/publish-batch.js';
 import { createRedis } from '../src/redis.js';
 import type { RedisClient } from '../src/redis-client.js';
-import type { Redis } from '../src/redis.js';
 
 let redis: RedisClient;
 beforeAll(() => {
@@ -242,34 +240,5 @@ describe('the dispatcher reads', () => {
     expect([...devices.keys()]).toEqual([ana]);
     expect(await readLivePresence(redis, keys, [])).toEqual(new Map());
     await node.clearLocal();
-  });
-});
-
-describe('batchPublishes', () => {
-  it('sends nothing before send, then every PUBLISH in order, split over several calls when many', async () => {
-    const channel = `${uniquePrefix()}:ch`;
-    const subscriber = createRedis(inject('redisUrl'));
-    const got: string[] = [];
-    subscriber.on('message', (_channel: string, message: string) => got.push(message));
-    await subscriber.subscribe(channel);
-    try {
-      const batch = batchPublishes(redis as Redis);
-      const count = 1_201; // more than one call's worth
-      for (let i = 0; i < count; i++) void batch.client.publish(channel, `m${i}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(got).toEqual([]);
-      await batch.send();
-      const deadline = Date.now() + 5_000;
-      while (got.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      expect(got).toEqual(Array.from({ length: count }, (_, i) => `m${i}`));
-      // A lone PUBLISH, and a send with nothing collected.
-      void batch.client.publish(channel, Buffer.from('one'));
-      await batch.send();
-      await batch.send();
-      while (got.length < count + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      expect(got.slice(count)).toEqual(['one']);
-    } finally {
-      await subscriber.quit();
-    }
   });
 });
