@@ -15,6 +15,7 @@ import {
   createKeys,
   createNodeId,
   createRedis,
+  isCluster,
   redisErrorLogger,
   createRedisDeadline,
   httpTimeouts,
@@ -444,6 +445,29 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
  */
 function askToResyncAfterSubscriptionLoss(io: HeraldServer, sub: RedisClient, log: Logger): void {
   let lost = false;
+  const resync = (reason: string) => {
+    log.warn(
+      { devices: io.of('/').sockets.size, reason },
+      'redis subscription back: asking devices to resync',
+    );
+    io.local.emit('herald:resync', { reason });
+  };
+  if (isCluster(sub)) {
+    // A Cluster emits no close/ready when the sharded subscriber of one master is lost (a
+    // failover): `-node` when a node's connection goes, `subscribersReady` once its subscribers
+    // were reset and every channel subscribed again at the slots' new owners. ioredis sends those
+    // SSUBSCRIBEs without awaiting them, so a short pause lets their replies come first; a device
+    // that syncs before its channel is back still learns of what it missed from the next seq.
+    sub.on('-node', () => {
+      lost = true;
+    });
+    sub.on('subscribersReady', () => {
+      if (!lost) return;
+      lost = false;
+      setTimeout(() => resync('redis_failover'), RESUBSCRIBE_SETTLE_MS).unref();
+    });
+    return;
+  }
   sub.on('close', () => {
     lost = true;
   });
@@ -453,10 +477,10 @@ function askToResyncAfterSubscriptionLoss(io: HeraldServer, sub: RedisClient, lo
     // The PING's reply comes after those of the SSUBSCRIBEs ioredis sent on reconnecting.
     sub
       .ping()
-      .then(() => {
-        log.warn({ devices: io.of('/').sockets.size }, 'redis subscription back: asking devices to resync');
-        io.local.emit('herald:resync', { reason: 'redis_reconnected' });
-      })
+      .then(() => resync('redis_reconnected'))
       .catch((error: unknown) => log.warn({ err: error }, 'could not confirm the redis subscription'));
   });
 }
+
+/** How long after a Cluster's sharded subscribers were reset the devices are asked to resync. */
+const RESUBSCRIBE_SETTLE_MS = 200;
