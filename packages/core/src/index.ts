@@ -30,7 +30,7 @@ export type {
   RedisNodeAddress,
 } from './redis-client.js';
 export { DEFAULT_REDIS_TIMEOUT_MS, createRedisDeadline } from './redis-deadline.js';
-export { MAX_WAIT_REPLICAS, waitForReplicas } from './wait-replicas.js';
+export { MAX_WAIT_REPLICAS, serverOf, waitForReplicas } from './wait-replicas.js';
 export { TimeoutError, withTimeout } from './with-timeout.js';
 export type { RedisDeadline } from './redis-deadline.js';
 export type { RedisKeys } from './keys.js';

@@ -1,5 +1,6 @@
 import { HeraldError, HeraldErrorCode } from '@herald/contracts';
-import type { RedisClient } from './redis-client.js';
+import { Command } from 'ioredis';
+import { isCluster, type RedisClient } from './redis-client.js';
 
 /** The most replicas a write may be made to wait for (`HERALD_PUBLISH_WAIT_REPLICAS`). */
 export const MAX_WAIT_REPLICAS = 16;
@@ -33,4 +34,16 @@ export async function waitForReplicas(
         `(HERALD_PUBLISH_WAIT_REPLICAS): it is on the master and may still be delivered, or lost if the master fails now`,
     );
   }
+}
+
+/**
+ * Which server of `redis` holds `key`'s slot now: its `host:port` on a cluster (as ioredis
+ * last learned the slots), one name for all keys on one Redis. Writes to keys of one server
+ * share its connection, so one `WAIT` after them covers them all; several WAITs on one
+ * connection would only run one after another.
+ */
+export function serverOf(redis: RedisClient, key: string): string {
+  if (!isCluster(redis)) return 'the server';
+  const slot = new Command('exists', [key]).getSlot();
+  return redis.slots[slot]?.[0] ?? `slot ${slot}`;
 }
