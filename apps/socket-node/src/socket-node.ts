@@ -455,16 +455,23 @@ function askToResyncAfterSubscriptionLoss(io: HeraldServer, sub: RedisClient, lo
   if (isCluster(sub)) {
     // A Cluster emits no close/ready when the sharded subscriber of one master is lost (a
     // failover): `-node` when a node's connection goes, `subscribersReady` once its subscribers
-    // were reset and every channel subscribed again at the slots' new owners. ioredis sends those
-    // SSUBSCRIBEs without awaiting them, so a short pause lets their replies come first; a device
-    // that syncs before its channel is back still learns of what it missed from the next seq.
+    // were reset and every channel subscribed again at the slots' new owners (ioredis sends
+    // those SSUBSCRIBEs without awaiting them). Around the takeover the command connection
+    // stalls too (commands to healthy masters waited up to about 1 s in a probe), and the
+    // subscribers may be reset several times in a row: one resync, RESYNC_AFTER_FAILOVER_MS
+    // after the last reset, rather than a replay request from every device into that stall.
+    let timer: NodeJS.Timeout | undefined;
     sub.on('-node', () => {
       lost = true;
     });
     sub.on('subscribersReady', () => {
       if (!lost) return;
-      lost = false;
-      setTimeout(() => resync('redis_failover'), RESUBSCRIBE_SETTLE_MS).unref();
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        lost = false;
+        resync('redis_failover');
+      }, RESYNC_AFTER_FAILOVER_MS);
+      timer.unref();
     });
     return;
   }
@@ -482,5 +489,5 @@ function askToResyncAfterSubscriptionLoss(io: HeraldServer, sub: RedisClient, lo
   });
 }
 
-/** How long after a Cluster's sharded subscribers were reset the devices are asked to resync. */
-const RESUBSCRIBE_SETTLE_MS = 200;
+/** How long after a Cluster's sharded subscribers were last reset the devices are asked to resync. */
+const RESYNC_AFTER_FAILOVER_MS = 1_000;
