@@ -86,11 +86,11 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
   });
   let running = true;
   const inFlight = new Set<Promise<void>>();
-  /** Readers waiting for a free delivery slot. */
-  const waitingForSlot = new Set<() => void>();
-  const wakeReaders = () => {
-    for (const wake of waitingForSlot) wake();
-    waitingForSlot.clear();
+  /** Who waits for a free slot: the read loops and the claim pass may all be waiting. */
+  const slotWaiters = new Set<() => void>();
+  const wakeSlotWaiters = () => {
+    for (const wake of slotWaiters) wake();
+    slotWaiters.clear();
   };
 
   const deadLetter = async (partition: number, id: string, fields: string[], reason: string) => {
@@ -131,13 +131,13 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
     inFlight.add(run);
     void run.finally(() => {
       inFlight.delete(run);
-      wakeReaders();
+      wakeSlotWaiters();
     });
   };
 
   const slotFree = async () => {
     while (running && inFlight.size >= options.concurrency) {
-      await new Promise<void>((resolve) => waitingForSlot.add(resolve));
+      await new Promise<void>((resolve) => slotWaiters.add(resolve));
     }
   };
 
@@ -291,7 +291,7 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
     async stop() {
       if (!running) return;
       running = false;
-      wakeReaders();
+      wakeSlotWaiters();
       // A blocking XREADGROUP only returns after blockMs; disconnecting ends it at once.
       for (const { blocking } of readers) blocking.disconnect();
       await Promise.all([reading, stopClaiming(), stopTrimming()]);
