@@ -15,6 +15,8 @@ import {
   createKeys,
   createNodeId,
   createRedis,
+  createShardedEmitter,
+  defineInboxCommands,
   redisErrorLogger,
   ensureDispatcherGroups,
   type Logger,
@@ -115,6 +117,12 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
   // The presence reads and PUBLISH scripts of concurrent entries, and their acknowledgements,
   // share one auto-pipelined connection, so they go out in a few writes.
   const redis = createRedis(options.redisUrl, { enableAutoPipelining: true });
+  // ioredis copies a connection's scripts into a pipeline when it creates one: a script defined
+  // later (on first use) is missing from an auto-pipeline already open, and calling it there
+  // throws inside ioredis and strands every command of that pipeline (the dispatcher stalled
+  // with its slots full). So every script this connection runs is defined before any command.
+  defineInboxCommands(redis);
+  createShardedEmitter(redis, { channelPrefix: keys.socketIoChannelPrefix });
   const queueRedis = createRedis(options.redisUrl);
   const connections = [redis, queueRedis];
   for (const connection of connections) {
