@@ -139,6 +139,8 @@ export async function deliverEntry(
   deps: DeliverEventDeps,
   /** The entry's stream id, for logs. */
   entryId: string,
+  /** Called once the entry's SPUBLISHes are in Redis, before waiting for its checks. */
+  onEmitted?: () => void,
 ): Promise<DeliveryResult> {
   const unique: Array<{ item: EventItem; seqs: number[] }> = [];
   parsed.items.forEach((item, i) => {
@@ -187,8 +189,14 @@ export async function deliverEntry(
         break;
     }
   });
-  // The entry must not be acknowledged before Redis took every SPUBLISH and holds its checks.
-  await Promise.all([emitter.send(), deps.checks.add(checked)]);
+  // The entry must not be acknowledged before Redis took every SPUBLISH and holds its checks;
+  // once the SPUBLISHes are in, only the checks' linger is left, which needs no slot.
+  const checksAdded = deps.checks.add(checked);
+  // Awaited below; should the SPUBLISHes fail first, its own failure must not go unhandled.
+  checksAdded.catch(() => undefined);
+  await emitter.send();
+  onEmitted?.();
+  await checksAdded;
 
   const result: DeliveryResult = {
     events: parsed.items.length + parsed.invalid.length,

@@ -20,9 +20,14 @@ export interface PartitionReaderOptions {
   keys: RedisKeys;
   /** This process's name in the dispatchers' group. */
   consumer: string;
-  /** Delivers one entry. A throw leaves it pending: it is claimed again after `claimIdleMs`. */
-  handle(partition: number, id: string, fields: string[]): Promise<EntryVerdict>;
-  /** Entries delivered at once, over all partitions. */
+  /**
+   * Delivers one entry. A throw leaves it pending: it is claimed again after `claimIdleMs`.
+   * `release` frees the entry's slot before it resolves, once what costs CPU is done and
+   * only waiting is left (its ack checks lingering to share a fallback job): the entry is
+   * still acknowledged only when `handle` resolves.
+   */
+  handle(partition: number, id: string, fields: string[], release: () => void): Promise<EntryVerdict>;
+  /** Entries being delivered at once (until `release`d), over all partitions. */
   concurrency: number;
   /** An entry pending this long on any consumer (a dead one, or this one after an error) is claimed and delivered again. */
   claimIdleMs: number;
@@ -85,7 +90,10 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
     return { blocking, streams: group };
   });
   let running = true;
+  /** Entries until acknowledged (what `stop` waits for). */
   const inFlight = new Set<Promise<void>>();
+  /** Entries holding a slot: being delivered and not yet released. */
+  let holding = 0;
   /** Who waits for a free slot: the read loops and the claim pass may all be waiting. */
   const slotWaiters = new Set<() => void>();
   const wakeSlotWaiters = () => {
@@ -113,9 +121,17 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
   };
 
   const deliver = (partition: number, [id, fields]: StreamEntry) => {
+    holding += 1;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      holding -= 1;
+      wakeSlotWaiters();
+    };
     const run = (async () => {
       try {
-        const verdict = await options.handle(partition, id, fields);
+        const verdict = await options.handle(partition, id, fields, release);
         if (verdict.kind === 'dead') {
           log.error({ partition, id, reason: verdict.reason }, 'stream entry moved to the dead stream');
           await deadLetter(partition, id, fields, verdict.reason);
@@ -131,12 +147,12 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
     inFlight.add(run);
     void run.finally(() => {
       inFlight.delete(run);
-      wakeSlotWaiters();
+      release();
     });
   };
 
   const slotFree = async () => {
-    while (running && inFlight.size >= options.concurrency) {
+    while (running && holding >= options.concurrency) {
       await new Promise<void>((resolve) => slotWaiters.add(resolve));
     }
   };
@@ -153,7 +169,7 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
           'COUNT',
           // Several readers share the slots: each takes at most its share, so the entries read
           // but waiting for a slot stay few (they are pending, so claimed if this one dies).
-          Math.max(1, Math.floor((options.concurrency - inFlight.size) / readers.length)),
+          Math.max(1, Math.floor((options.concurrency - holding) / readers.length)),
           'BLOCK',
           options.blockMs,
           'STREAMS',

@@ -15,8 +15,6 @@ import {
   createKeys,
   createNodeId,
   createRedis,
-  createShardedEmitter,
-  defineInboxCommands,
   redisErrorLogger,
   ensureDispatcherGroups,
   type Logger,
@@ -40,8 +38,9 @@ export interface DispatcherOptions {
    */
   ackTimeoutMs?: number;
   /**
-   * Stream entries delivered at once. An entry holds its slot until its ack checks are in
-   * a fallback job (`checkLingerMs` at most), so there are more than the CPU alone would need.
+   * Stream entries delivered at once: read, presence read and SPUBLISHes. An entry then
+   * gives up its slot while its ack checks linger to share a fallback job (`checkLingerMs`),
+   * and is acknowledged once they are in Redis.
    * @default 32
    */
   concurrency?: number;
@@ -117,12 +116,6 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
   // The presence reads and PUBLISH scripts of concurrent entries, and their acknowledgements,
   // share one auto-pipelined connection, so they go out in a few writes.
   const redis = createRedis(options.redisUrl, { enableAutoPipelining: true });
-  // ioredis copies a connection's scripts into a pipeline when it creates one: a script defined
-  // later (on first use) is missing from an auto-pipeline already open, and calling it there
-  // throws inside ioredis and strands every command of that pipeline (the dispatcher stalled
-  // with its slots full). So every script this connection runs is defined before any command.
-  defineInboxCommands(redis);
-  createShardedEmitter(redis, { channelPrefix: keys.socketIoChannelPrefix });
   const queueRedis = createRedis(options.redisUrl);
   const connections = [redis, queueRedis];
   for (const connection of connections) {
@@ -156,7 +149,12 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
   const deps = { redis, keys, checks, logger: log };
 
   let delivered = 0;
-  const handle = async (_partition: number, id: string, fields: string[]): Promise<EntryVerdict> => {
+  const handle = async (
+    _partition: number,
+    id: string,
+    fields: string[],
+    release: () => void,
+  ): Promise<EntryVerdict> => {
     let parsed;
     try {
       parsed = parseEntry(fields);
@@ -164,7 +162,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
       if (error instanceof PoisonEntryError) return { kind: 'dead', reason: error.message };
       throw error;
     }
-    await deliverEntry(parsed, deps, id);
+    await deliverEntry(parsed, deps, id, release);
     delivered += 1;
     // The valid items were delivered; the entry is kept in the dead stream for the others.
     if (parsed.invalid.length > 0)

@@ -8,8 +8,6 @@ import {
   closeRedis,
   createKeys,
   createRedis,
-  createShardedEmitter,
-  defineInboxCommands,
   redisErrorLogger,
   jobLockOptions,
   type Logger,
@@ -112,12 +110,6 @@ export async function startFallbackWorker(options: FallbackWorkerOptions): Promi
   const log = options.logger.child({ component: 'fallback-worker' });
   const keys = createKeys(options.prefix, options.partitions ?? DEFAULT_PARTITIONS);
   const redis = createRedis(options.redisUrl, { enableAutoPipelining: true });
-  // ioredis copies a connection's scripts into a pipeline when it creates one: a script defined
-  // later (on first use) is missing from an auto-pipeline already open, and calling it there
-  // throws inside ioredis and strands every command of that pipeline (the dispatcher stalled
-  // with its slots full). So every script this connection runs is defined before any command.
-  defineInboxCommands(redis);
-  createShardedEmitter(redis, { channelPrefix: keys.socketIoChannelPrefix });
   const workerRedis = createRedis(options.redisUrl);
   const connections = [redis, workerRedis];
   for (const connection of connections) {

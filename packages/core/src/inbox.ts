@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { heraldScript as command } from './herald-scripts.js';
 import type { RedisClient } from './redis-client.js';
 import { groupByPartition, type RedisKeys } from './keys.js';
 import { countDevices, type UserDevices } from './presence.js';
@@ -16,46 +16,6 @@ import { countDevices, type UserDevices } from './presence.js';
 
 /** How long a producer-supplied event id is remembered: publishing it again within this window delivers once. */
 export const EVENT_RECORD_TTL_S = 24 * 60 * 60;
-
-/** The scripts Redis runs for the inbox and the streams, in `commands/*.lua` beside this file. */
-const SCRIPTS = {
-  heraldSequenceAndAppend: 'sequence-and-append',
-  heraldClaimEventId: 'claim-event-id',
-  heraldReplay: 'replay',
-  heraldAck: 'ack',
-  heraldLivePresence: 'live-presence',
-} as const;
-type ScriptName = keyof typeof SCRIPTS;
-/** The names the scripts are defined under on a connection (`redis.heraldAck(…)`). */
-export const SCRIPT_COMMANDS: readonly string[] = Object.keys(SCRIPTS);
-
-const scriptSources = new Map<ScriptName, string>();
-function scriptSource(name: ScriptName): string {
-  let lua = scriptSources.get(name);
-  if (lua === undefined) {
-    lua = readFileSync(new URL(`./commands/${SCRIPTS[name]}.lua`, import.meta.url), 'utf8');
-    scriptSources.set(name, lua);
-  }
-  return lua;
-}
-
-type ScriptCommand = (...args: Array<string | number>) => Promise<unknown>;
-
-/**
- * Defines Herald's scripts on a connection (ioredis `defineCommand`: EVALSHA, with the
- * script sent again only when Redis lost it, as after a restart), once per connection.
- */
-export function defineInboxCommands(redis: RedisClient): void {
-  const commands = redis as unknown as Record<string, unknown>;
-  for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
-    if (typeof commands[name] !== 'function') redis.defineCommand(name, { lua: scriptSource(name) });
-  }
-}
-
-function command(redis: RedisClient, name: ScriptName): ScriptCommand {
-  defineInboxCommands(redis);
-  return (redis as unknown as Record<string, ScriptCommand>)[name]!.bind(redis);
-}
 
 /** One event (or slice) to sequence: the users it goes to and what their inbox entry holds. */
 export interface SequenceItem {

@@ -13,6 +13,7 @@ export {
 export { REDACTED_PATHS, createLogger, silentLogger } from './logger.js';
 export type { Logger, LoggerOptions } from './logger.js';
 export { Redis, closeRedis, createRedis } from './redis.js';
+export { defineHeraldScripts } from './herald-scripts.js';
 export { DEFAULT_PARTITIONS, MAX_PARTITIONS, createKeys, groupByPartition, hashId } from './keys.js';
 export { checkPartitions } from './partitions-check.js';
 export {
@@ -38,7 +39,6 @@ export {
   EVENT_RECORD_TTL_S,
   appendEntry,
   claimEventId,
-  defineInboxCommands,
   entryTail,
   parseEntrySeqs,
   readAckedSeqs,

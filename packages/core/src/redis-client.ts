@@ -1,6 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { HeraldError, HeraldErrorCode } from '@herald/contracts';
-import { SCRIPT_COMMANDS } from './inbox.js';
+import { SCRIPT_COMMANDS, defineHeraldScripts } from './herald-scripts.js';
 import { parseRedisUrl, withClusterNodesAsUrl, type RedisConnectionSpec } from './redis-url.js';
 
 export {
@@ -73,7 +73,11 @@ export interface RedisClientOptions {
  */
 export function createRedisClient(spec: RedisConnectionSpec, options: RedisClientOptions = {}): RedisClient {
   const redisOptions: RedisOptions = { maxRetriesPerRequest: null, ...options.redis };
-  if (spec.kind === 'url') return new Redis(spec.url, redisOptions);
+  if (spec.kind === 'url') {
+    const redis = new Redis(spec.url, redisOptions);
+    defineHeraldScripts(redis);
+    return redis;
+  }
   if (spec.username !== undefined) redisOptions.username ??= spec.username;
   if (spec.password !== undefined) redisOptions.password ??= spec.password;
   if (spec.nodes.length === 0) {
@@ -106,8 +110,11 @@ export function createRedisClient(spec: RedisConnectionSpec, options: RedisClien
   if (enableReadyCheck !== undefined) onCluster.enableReadyCheck = enableReadyCheck;
   if (lazyConnect !== undefined) onCluster.lazyConnect = lazyConnect;
   if (retryStrategy !== undefined) onCluster.clusterRetryStrategy = retryStrategy;
-  return new Cluster(
+  const cluster = new Cluster(
     spec.nodes.map((node) => ({ ...node })),
     { shardedSubscribers: true, ...onCluster, ...options.cluster, redisOptions: perNode },
   );
+  // Before any command: see defineHeraldScripts for what a late definition breaks.
+  defineHeraldScripts(cluster);
+  return cluster;
 }

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
+import { heraldScript } from './herald-scripts.js';
 
 /**
  * Event names Socket.IO keeps for itself: a socket would take them for its own
@@ -59,10 +59,6 @@ const EVENT_PACKET = 2;
 
 /** Pairs per script call: one call holds Redis for about a microsecond per SPUBLISH, so big fan-outs are split. */
 const PAIRS_PER_CALL = 500;
-
-const SPUBLISH_ALL = readFileSync(new URL('./spublish-all.lua', import.meta.url), 'utf8');
-
-type SpublishAll = (...args: string[]) => Promise<number>;
 
 /** The sharded channel one room's sockets are reached on (the adapter's `dynamicChannel`). */
 export function roomChannel(channelPrefix: string, room: string): string {
@@ -134,10 +130,7 @@ export function createShardedEmitter(redis: Redis | Cluster, options: ShardedEmi
       "ShardedEmitterOptions.batching 'script' needs a single Redis: on Redis Cluster a script cannot SPUBLISH channels of other nodes' slots",
     );
   }
-  const commands = redis as unknown as Record<string, unknown>;
-  if (batching === 'script' && typeof commands.heraldSpublishAll !== 'function') {
-    redis.defineCommand('heraldSpublishAll', { numberOfKeys: 0, lua: SPUBLISH_ALL });
-  }
+  const spublishAll = batching === 'script' ? heraldScript(redis, 'heraldSpublishAll') : undefined;
 
   /** Channel, message, channel, message… in emit order. */
   let pending: string[] = [];
@@ -175,8 +168,8 @@ export function createShardedEmitter(redis: Redis | Cluster, options: ShardedEmi
         await Promise.all(sent);
         return;
       }
-      const spublishAll = (commands.heraldSpublishAll as SpublishAll).bind(redis);
-      const calls: Array<Promise<number>> = [];
+      if (!spublishAll) throw new Error('unreachable: script batching without its script');
+      const calls: Array<Promise<unknown>> = [];
       for (let i = 0; i < pairs.length; i += 2 * PAIRS_PER_CALL) {
         calls.push(spublishAll(...pairs.slice(i, i + 2 * PAIRS_PER_CALL)));
       }

@@ -4,7 +4,6 @@ import { uniquePrefix, uniqueUser, uniqueUsersOfOnePartition } from '@herald/tes
 import {
   appendEntry,
   claimEventId,
-  defineInboxCommands,
   parseEntrySeqs,
   readAckedSeqs,
   readLatestSeq,
@@ -22,7 +21,6 @@ import type { RedisClient } from '../src/redis-client.js';
 let redis: RedisClient;
 beforeAll(() => {
   redis = createRedis(inject('redisUrl'));
-  defineInboxCommands(redis);
 });
 afterAll(async () => {
   await redis.quit();
@@ -240,5 +238,25 @@ describe('the dispatcher reads', () => {
     expect([...devices.keys()]).toEqual([ana]);
     expect(await readLivePresence(redis, keys, [])).toEqual(new Map());
     await node.clearLocal();
+  });
+});
+
+describe('scripts on an auto-pipelining connection', () => {
+  it('run in the same tick as the connection’s first command (they are defined when it is made)', async () => {
+    const keys = createKeys(uniquePrefix());
+    const user = uniqueUser('pipelined');
+    const pipelined = createRedis(inject('redisUrl'), { enableAutoPipelining: true });
+    try {
+      // The PING opens an auto pipeline; the script joins it in the same tick. A script
+      // defined only now would be missing from that pipeline, and ioredis would crash.
+      const [pong, devices] = await Promise.all([
+        pipelined.ping(),
+        readLivePresence(pipelined, keys, [user]),
+      ]);
+      expect(pong).toBe('PONG');
+      expect(devices).toEqual(new Map());
+    } finally {
+      await pipelined.quit();
+    }
   });
 });

@@ -29,6 +29,7 @@ import {
   createRedis,
   redisErrorLogger,
   createRedisDeadline,
+  defineHeraldScripts,
   silentLogger,
   type ClientEventHandler,
   type ClientEventsConsumer,
@@ -341,6 +342,8 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
   const log = (options.logger ?? silentLogger()).child({ component: 'publisher' });
   const ownsConnection = !options.connection;
   const redis = options.connection ?? createRedis(options.redisUrl as string);
+  // A producer's own connection gets Herald's scripts before this publisher's first command.
+  defineHeraldScripts(redis);
   if (ownsConnection) redis.on('error', redisErrorLogger(log, 'redis connection error'));
   const keys = createKeys(prefix, partitions);
   const presenceReader = new PresenceReader(redis, keys);
