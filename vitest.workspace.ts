@@ -28,6 +28,36 @@ export default [
   project('apps/local-stack', 120_000),
   project('packages/client', 120_000),
   project('packages/guarantees', 180_000),
+  // The delivery guarantees again, on a private Redis Cluster (3 masters + 3 replicas) that the
+  // setup provides as `redisUrl: 'redis-cluster://…'`, so the apps and the test process open
+  // `Cluster` connections: the guarantees package, and the dispatcher's tests of every device,
+  // only that user and publish order.
+  {
+    test: {
+      name: 'guarantees-on-cluster',
+      root: '.',
+      include: [
+        'packages/guarantees/test/**/*.test.ts',
+        'apps/dispatcher/test/delivers-to-every-device.test.ts',
+        'apps/dispatcher/test/never-leaks-events-across-users.test.ts',
+        'apps/dispatcher/test/keeps-publish-order-with-two-dispatchers.test.ts',
+      ],
+      exclude: [
+        // These start a private redis-server of their own (they stop it, restart it, or set
+        // keyspace notifications on it, which a shared server must not get): they prove what
+        // they prove on one Redis, and a cluster would not change it.
+        'packages/guarantees/test/fails-fast-while-redis-is-down.test.ts',
+        'packages/guarantees/test/survives-a-redis-restart.test.ts',
+        'packages/guarantees/test/survives-a-fallback-worker-kill.test.ts',
+        // These start a Redis Cluster of their own (they kill its masters), so the guarantees
+        // project runs them already.
+        'packages/guarantees/test/cluster/**',
+      ],
+      testTimeout: 180_000,
+      hookTimeout: 180_000,
+      globalSetup: ['./packages/testing/src/global-setup-cluster.ts'],
+    },
+  },
   // The bench's own logic (trial medians, the fallback audit, key patterns): no Redis needed.
   { test: { name: 'bench', root: './bench', include: ['src/**/*.test.ts'] } },
 ];

@@ -12,7 +12,7 @@
  * `createRedisClient`, and `INFO` summed over the masters. Nothing outside this file would
  * change shape.
  */
-import { createRedis, type Redis } from '@herald/core';
+import { Redis } from '@herald/core';
 import { resolveRedis } from '@herald/local-redis';
 
 export interface RedisTarget {
@@ -37,7 +37,8 @@ export function redisEnv(target: RedisTarget): Record<string, string> {
 
 /** The orchestrator's own connection (queue counts, presence, INFO). */
 export function openRedis(target: RedisTarget): Redis {
-  const redis = createRedis(target.url);
+  // A single target: a plain `Redis`, whose INFO and keys are the whole server's.
+  const redis = new Redis(target.url, { maxRetriesPerRequest: null });
   redis.on('error', () => undefined);
   return redis;
 }

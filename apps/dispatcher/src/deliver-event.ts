@@ -6,7 +6,7 @@ import {
   parseEntrySeqs,
   readLivePresence,
   type Logger,
-  type Redis,
+  type RedisClient,
   type RedisKeys,
 } from '@herald/core';
 import type { CheckBatcher } from './check-batcher.js';
@@ -14,7 +14,7 @@ import type { CheckedItem, FallbackUser } from './fallback-jobs.js';
 
 export interface DeliverEventDeps {
   /** Connection for the presence read and the PUBLISHes (auto-pipelined). */
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   /** Queues the job's ack checks in a shared delayed fallback job. */
   checks: CheckBatcher;

@@ -1,8 +1,9 @@
 import {
   DISPATCHERS_GROUP,
   ensureDispatcherGroups,
+  isCluster,
   type Logger,
-  type Redis,
+  type RedisClient,
   type RedisKeys,
 } from '@herald/core';
 
@@ -15,7 +16,7 @@ export type EntryVerdict =
 
 export interface PartitionReaderOptions {
   /** Duplicated for the blocking reads; used as is for acknowledgements, claims and trims. */
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   /** This process's name in the dispatchers' group. */
   consumer: string;
@@ -40,7 +41,9 @@ export interface PartitionReaderOptions {
 }
 
 export interface PartitionReader {
-  /** Stops reading, waits for the entries being delivered, and closes the blocking connection. */
+  /** Connections held for the blocking reads: 1 on one Redis, one per partition on a Redis Cluster. */
+  readonly readConnections: number;
+  /** Stops reading, waits for the entries being delivered, and closes the blocking connections. */
   stop(): Promise<void>;
 }
 
@@ -57,9 +60,13 @@ const DEAD_STREAM_MAXLEN = 10_000;
  * `maxDeliveries` times without an acknowledgement, or that `handle` calls dead, goes to
  * the partition's dead stream with its reason, as poison jobs went to BullMQ's failed set.
  *
- * One blocking `XREADGROUP` covers every partition on one connection: a dispatcher holds
- * two connections for reading whatever the number of partitions (its blocking one, and
- * the shared one for acknowledgements, claims and trims).
+ * On one Redis, one blocking `XREADGROUP` covers every partition on one connection: a
+ * dispatcher holds two connections for reading whatever the number of partitions (its
+ * blocking one, and the shared one for acknowledgements, claims and trims). On a Redis
+ * Cluster a multi-key command must stay in one slot and each partition is a slot of its
+ * own, so that read would be refused (CROSSSLOT): there each partition is read by a
+ * blocking `XREADGROUP` on a connection of its own (a `duplicate()` of the cluster, which
+ * follows its partition's slot to whichever master owns it, also after a failover).
  *
  * The streams are trimmed with `XTRIM MINID` only below the oldest entry some group has
  * not acknowledged (its oldest pending entry, else everything up to what it last read):
@@ -69,15 +76,25 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
   const { keys, redis, consumer, logger: log } = options;
   const streams = keys.partitionNumbers.map((partition) => keys.stream(partition));
   const partitionOfStream = new Map(streams.map((stream, partition) => [stream, partition]));
-  const blocking = redis.duplicate();
-  // A duplicate has none of the original's listeners: without one an error event would crash the process.
-  blocking.on('error', (error: Error) => log.warn({ err: error }, 'redis connection error (stream reads)'));
+  // Each reader: a blocking connection and the streams one XREADGROUP of it covers.
+  const readers = (isCluster(redis) ? streams.map((stream) => [stream]) : [streams]).map((group) => {
+    // A Cluster's ready check (CLUSTER INFO) opens and keeps a connection to a random node,
+    // replicas included: per reader that would double the connections for nothing.
+    const blocking = isCluster(redis) ? redis.duplicate([], { enableReadyCheck: false }) : redis.duplicate();
+    // A duplicate has none of the original's listeners: without one an error event would crash
+    // the process. During a cluster failover a Cluster emits one per reconnect (some 100 a
+    // second): debug, since the read loop reports the failure that matters once per retry.
+    blocking.on('error', (error: Error) =>
+      log.debug({ err: error }, 'redis connection error (stream reads)'),
+    );
+    return { blocking, streams: group };
+  });
   let running = true;
   /** Entries until acknowledged (what `stop` waits for). */
   const inFlight = new Set<Promise<void>>();
   /** Entries holding a slot: being delivered and not yet released. */
   let holding = 0;
-  /** Who waits for a free slot: the read loop and the claim pass may both be waiting. */
+  /** Who waits for a free slot: the read loops and the claim pass may all be waiting. */
   const slotWaiters = new Set<() => void>();
   const wakeSlotWaiters = () => {
     for (const wake of slotWaiters) wake();
@@ -140,7 +157,7 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
     }
   };
 
-  const readLoop = async () => {
+  const readLoop = async ({ blocking, streams: mine }: (typeof readers)[number]) => {
     while (running) {
       try {
         await slotFree();
@@ -150,16 +167,23 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
           DISPATCHERS_GROUP,
           consumer,
           'COUNT',
-          options.concurrency - holding,
+          // Several readers share the slots: each takes at most its share, so the entries read
+          // but waiting for a slot stay few (they are pending, so claimed if this one dies).
+          Math.max(1, Math.floor((options.concurrency - holding) / readers.length)),
           'BLOCK',
           options.blockMs,
           'STREAMS',
-          ...streams,
-          ...streams.map(() => '>'),
+          ...mine,
+          ...mine.map(() => '>'),
         )) as Array<[string, StreamEntry[]]> | null;
         for (const [stream, entries] of reply ?? []) {
           const partition = partitionOfStream.get(stream) as number;
-          for (const entry of entries) deliver(partition, entry);
+          for (const entry of entries) {
+            await slotFree();
+            // Not delivered here: it stays pending and another dispatcher claims it.
+            if (!running) break;
+            deliver(partition, entry);
+          }
         }
       } catch (error) {
         if (!running) break;
@@ -167,7 +191,10 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
           // The streams or the group went away (a Redis restarted without persistence).
           await ensureDispatcherGroups(redis, keys).catch(() => undefined);
         } else {
-          log.error({ err: error }, 'reading the event streams failed; retrying in 1 s');
+          log.error(
+            { err: error, streams: mine.length === 1 ? mine[0] : mine.length },
+            'reading the event streams failed; retrying in 1 s',
+          );
         }
         await new Promise((resolve) => setTimeout(resolve, 1_000));
       }
@@ -266,7 +293,7 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
     };
   };
 
-  const reading = readLoop();
+  const reading = Promise.all(readers.map(readLoop));
   // Half the idle time: a dead dispatcher's entries wait between 1× and 1.5× claimIdleMs.
   const stopClaiming = every(
     Math.max(100, Math.floor(options.claimIdleMs / 2)),
@@ -276,12 +303,13 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
   const stopTrimming = every(options.trimEveryMs, trim, 'trimming the event streams');
 
   return {
+    readConnections: readers.length,
     async stop() {
       if (!running) return;
       running = false;
       wakeSlotWaiters();
       // A blocking XREADGROUP only returns after blockMs; disconnecting ends it at once.
-      blocking.disconnect();
+      for (const { blocking } of readers) blocking.disconnect();
       await Promise.all([reading, stopClaiming(), stopTrimming()]);
       while (inFlight.size > 0) await Promise.all([...inFlight]);
     },

@@ -15,6 +15,7 @@ import {
   createKeys,
   createNodeId,
   createRedis,
+  redisErrorLogger,
   ensureDispatcherGroups,
   type Logger,
 } from '@herald/core';
@@ -119,7 +120,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
   const connections = [redis, queueRedis];
   for (const connection of connections) {
     // ioredis reconnects by itself; without a listener an 'error' event would crash the process.
-    connection.on('error', (error: Error) => log.warn({ err: error }, 'redis connection error'));
+    connection.on('error', redisErrorLogger(log, 'redis connection error'));
   }
   try {
     await checkPartitions(redis, keys);

@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { QueueName, type FallbackJobData } from '@herald/contracts';
 import { mintToken, refusal, sleep, uniqueUser, waitFor } from '@herald/testing';
-import { createKeys, readStreamBacklog, silentLogger, type Redis, type RedisKeys } from '@herald/core';
+import { createKeys, readStreamBacklog, silentLogger, type RedisClient, type RedisKeys } from '@herald/core';
 import { deliverEntry, parseEntry } from '../src/deliver-event.js';
 import { createCheckBatcher, type CheckBatcherOptions } from '../src/check-batcher.js';
 import { toFallbackJob } from '../src/fallback-jobs.js';
@@ -12,7 +12,7 @@ const QUIET_MS = 400;
 const notification = (title: string) => ({ notification: { title } });
 
 /** What `deliverEntry` needs to run outside a dispatcher: each entry's checks go to `addJob` at once. */
-function deliveryDeps(redis: Redis, keys: RedisKeys, addJob: CheckBatcherOptions['addJob']) {
+function deliveryDeps(redis: RedisClient, keys: RedisKeys, addJob: CheckBatcherOptions['addJob']) {
   const checks = createCheckBatcher({ lingerMs: 0, maxWaiters: 1, maxUsers: 1, maxChecks: 200, addJob });
   return { redis, keys, checks, logger: silentLogger() };
 }

@@ -10,7 +10,7 @@ import {
   silentLogger,
   type StreamBacklog,
   type Logger,
-  type Redis,
+  type RedisClient,
   type RedisKeys,
 } from '@herald/core';
 import { createPublisher, type Publisher } from '@herald/publisher';
@@ -40,7 +40,7 @@ export interface Stack<C extends Catalog> {
   redisUrl: string;
   keys: RedisKeys;
   /** A plain connection for the test's own reads. */
-  redis: Redis;
+  redis: RedisClient;
   nodes: SocketNode[];
   /** `http://127.0.0.1:{port}` of each node. */
   urls: string[];
@@ -109,7 +109,7 @@ export function published(target: Device): Array<{ event: string; args: unknown[
 
 /** Resolves, with the backlog, once the dispatchers read and acknowledged every entry appended so far. */
 export async function streamsSettled(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   timeoutMs = 30_000,
 ): Promise<StreamBacklog> {

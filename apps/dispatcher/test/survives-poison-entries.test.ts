@@ -1,11 +1,11 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { appendEntry, createLogger, type Redis, type RedisKeys } from '@herald/core';
+import { appendEntry, createLogger, type RedisClient, type RedisKeys } from '@herald/core';
 import { mintToken, uniqueUser, waitFor } from '@herald/testing';
 import { device, published, startStack, useCleanup } from './support.js';
 
 /** The entries of a partition's dead stream, as field maps. */
-async function deadEntries(redis: Redis, keys: RedisKeys, partition: number) {
+async function deadEntries(redis: RedisClient, keys: RedisKeys, partition: number) {
   const entries = (await redis.xrange(keys.deadStream(partition), '-', '+')) as Array<[string, string[]]>;
   return entries.map(([, fields]) => {
     const out: Record<string, string> = {};

@@ -8,12 +8,13 @@ import {
   type DeliveryMeta,
 } from '@herald/contracts';
 import {
+  groupByPartition,
   lookupEmail,
   readAckedSeqs,
   createShardedEmitter,
   type Logger,
   type PresenceReader,
-  type Redis,
+  type RedisClient,
   type RedisKeys,
   type UserDevices,
 } from '@herald/core';
@@ -35,7 +36,7 @@ const MARK_RECEIVED = 'plain';
 const MARK_UNDELIVERABLE = 'undeliverable';
 
 export interface DeliverFallbackDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   presence: PresenceReader;
   mailer: Mailer;
@@ -206,7 +207,7 @@ async function settleCheck(
     deps.logger.debug({ ...base, users: acked.size }, 'acked before the check; no fallback');
 
   const rest = userIds.filter((userId) => !acked.has(userId));
-  const marks = rest.length > 0 ? await deps.redis.mget(rest.map(sentKey)) : [];
+  const marks = await readMarks(deps, rest, sentKey);
   const unacked: string[] = [];
   const undeliverable: string[] = [];
   let alreadySent = 0;
@@ -384,4 +385,24 @@ function livePlainDevices(atEmit: Record<string, number> | undefined, now: UserD
     const then = atEmit?.[member];
     return then === undefined || expiry > then;
   }).length;
+}
+
+/**
+ * The fallback-sent marks of `userIds`, in order: one MGET per partition, since on Redis
+ * Cluster an MGET's keys must share a slot.
+ */
+async function readMarks(
+  deps: Pick<DeliverFallbackDeps, 'redis' | 'keys'>,
+  userIds: readonly string[],
+  sentKey: (userId: string) => string,
+): Promise<Array<string | null>> {
+  const marks = new Map<string, string | null>();
+  const groups = groupByPartition(deps.keys, userIds, (userId) => userId);
+  await Promise.all(
+    [...groups.values()].map(async (group) => {
+      const found = await deps.redis.mget(group.map(sentKey));
+      group.forEach((userId, i) => marks.set(userId, found[i] ?? null));
+    }),
+  );
+  return userIds.map((userId) => marks.get(userId) ?? null);
 }

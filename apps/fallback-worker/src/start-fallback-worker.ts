@@ -8,6 +8,7 @@ import {
   closeRedis,
   createKeys,
   createRedis,
+  redisErrorLogger,
   jobLockOptions,
   type Logger,
 } from '@herald/core';
@@ -113,7 +114,7 @@ export async function startFallbackWorker(options: FallbackWorkerOptions): Promi
   const connections = [redis, workerRedis];
   for (const connection of connections) {
     // ioredis reconnects by itself; without a listener an 'error' event would crash the process.
-    connection.on('error', (error: Error) => log.warn({ err: error }, 'redis connection error'));
+    connection.on('error', redisErrorLogger(log, 'redis connection error'));
   }
   const mailer = createMailer({
     ...(options.smtpUrl === undefined ? {} : { smtpUrl: options.smtpUrl }),

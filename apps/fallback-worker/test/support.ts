@@ -11,7 +11,7 @@ import {
   createRedis,
   silentLogger,
   type Logger,
-  type Redis,
+  type RedisClient,
   type RedisKeys,
 } from '@herald/core';
 import { startDispatcher, type DispatcherOptions } from '@herald/dispatcher';
@@ -29,7 +29,7 @@ import { startFallbackWorker, type FallbackWorkerOptions } from '../src/index.js
 export interface FallbackStack {
   prefix: string;
   keys: RedisKeys;
-  redis: Redis;
+  redis: RedisClient;
   url: string;
   publisher: Publisher;
   sink: SmtpSink;

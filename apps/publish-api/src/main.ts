@@ -34,6 +34,7 @@ const publisher = createPublisher({
   maxPayloadBytes: config.HERALD_MAX_PAYLOAD_BYTES,
   inboxMax: config.HERALD_INBOX_MAX,
   inboxTtlS: config.HERALD_INBOX_TTL_S,
+  waitReplicas: config.HERALD_PUBLISH_WAIT_REPLICAS,
   redisTimeoutMs: config.HERALD_REDIS_TIMEOUT_MS,
   logger,
 });

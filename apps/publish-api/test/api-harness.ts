@@ -5,7 +5,7 @@ import {
   createRedis,
   readStreamEntries,
   silentLogger,
-  type Redis,
+  type RedisClient,
 } from '@herald/core';
 import { createPublisher, type Publisher } from '@herald/publisher';
 import { uniquePrefix } from '@herald/testing';
@@ -19,7 +19,7 @@ export interface ApiHarness {
   prefix: string;
   api: PublishApi;
   publisher: Publisher;
-  redis: Redis;
+  redis: RedisClient;
   /** Every event item in the partition streams (a `toUsers` has one per partition it spans), by partition. */
   events(): Promise<EventItem[]>;
   /** fetch against the API with the right key unless `headers` say otherwise. */

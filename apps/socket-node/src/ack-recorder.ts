@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@herald/core';
 import { recordAcks, type Logger, type RedisKeys } from '@herald/core';
 
 export interface AckRecorderOptions {
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   logger: Logger;
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@herald/core';
 import type { Logger, RedisDeadline } from '@herald/core';
 import {
   HeraldErrorCode,
@@ -15,7 +15,7 @@ import type { ClientEventLimit } from './client-event-limit.js';
 import type { HeraldSocket } from './types.js';
 
 export interface ClientEventsOptions {
-  redis: Redis;
+  redis: RedisClient;
   /**
    * Bounds the append, so the ack says `unavailable` while Redis is away. An append that
    * timed out may still land when Redis answers; client events are idempotent reports

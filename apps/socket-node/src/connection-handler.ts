@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@herald/core';
 import type { Logger, RedisDeadline } from '@herald/core';
 import { readLatestSeq, rememberEmail, type PresenceRegistry, type RedisKeys } from '@herald/core';
 import { createClientEventListener } from './client-events.js';
@@ -7,7 +7,7 @@ import type { ClientEventLimit } from './client-event-limit.js';
 import type { HeraldSocket } from './types.js';
 
 export interface ConnectionHandlerOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** Bounds every Redis call a device waits on (welcome, client events, sync). */
   deadline: RedisDeadline;
   /** Bytes a replay emits before it waits for them to be sent (see replay.ts). */

@@ -1,14 +1,14 @@
 import type { ExtendedError } from 'socket.io';
 import { HeraldErrorCode, toHeraldError } from '@herald/contracts';
-import type { Logger, Redis, RedisDeadline } from '@herald/core';
+import type { Logger, RedisClient, RedisDeadline } from '@herald/core';
 import { refusal } from './authenticate.js';
 import type { HeraldSocket } from './types.js';
 
 export interface RedisGateOptions {
   /** The subscriber connection of the adapter: while it is down, this node hears no emit. */
-  sub: Redis;
+  sub: RedisClient;
   /** The command connection, which presence, the inbox and the client-events stream use. */
-  redis: Redis;
+  redis: RedisClient;
   /** Bounds the PING on `redis` (`createRedisDeadline(redis, timeoutMs)`). */
   deadline: RedisDeadline;
   logger: Logger;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@herald/core';
 import {
   HeraldErrorCode,
   InboxEntry,
@@ -15,7 +15,7 @@ import { whenSent } from './buffered-bytes-cap.js';
 import type { HeraldSocket } from './types.js';
 
 export interface ReplayOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** Bounds the inbox read, so a sync is answered `unavailable` while Redis is away. */
   deadline: RedisDeadline;
   /**

@@ -1,5 +1,5 @@
 import type { ExtendedError } from 'socket.io';
-import { roomChannel, withTimeout, type Logger, type Redis } from '@herald/core';
+import { roomChannel, withTimeout, type Logger, type RedisClient } from '@herald/core';
 import { unavailableRefusal } from './redis-gate.js';
 import type { HeraldSocket } from './types.js';
 
@@ -19,7 +19,7 @@ export interface RoomSubscriptions {
 
 export interface RoomSubscriptionsOptions {
   /** The adapter's subscriber connection. */
-  sub: Redis;
+  sub: RedisClient;
   /** The adapter's `channelPrefix`. */
   channelPrefix: string;
   /** How long a handshake waits for its rooms' subscriptions. */

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { createShardedAdapter } from '@socket.io/redis-adapter';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@herald/core';
 import { HeraldError, HeraldErrorCode } from '@herald/contracts';
 import {
   DEFAULT_PARTITIONS,
@@ -15,6 +15,8 @@ import {
   createKeys,
   createNodeId,
   createRedis,
+  isCluster,
+  redisErrorLogger,
   createRedisDeadline,
   httpTimeouts,
   withTimeout,
@@ -227,12 +229,14 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
   });
   const keys = createKeys(options.prefix, options.partitions ?? DEFAULT_PARTITIONS);
 
-  // One connection for commands and the adapter's SPUBLISH, one in subscriber mode.
-  const redis: Redis = createRedis(options.redisUrl);
-  const sub: Redis = redis.duplicate();
-  const onRedisError = (error: Error) => log.warn({ err: error }, 'redis connection error');
-  redis.on('error', onRedisError);
-  sub.on('error', onRedisError);
+  // One connection for commands and the adapter's SPUBLISH, one in subscriber mode. On a
+  // cluster both are `Cluster` clients, and the subscriber has `shardedSubscribers` (which
+  // createRedisClient sets): one subscriber connection per master, each room channel
+  // SSUBSCRIBEd on its slot's master and again after a failover.
+  const redis: RedisClient = createRedis(options.redisUrl);
+  const sub: RedisClient = redis.duplicate();
+  redis.on('error', redisErrorLogger(log, 'redis connection error'));
+  sub.on('error', redisErrorLogger(log, 'redis connection error (subscriber)'));
   // Every door that needs Redis goes through it: commands would otherwise wait for a
   // reconnect forever (maxRetriesPerRequest: null), and a device or probe with them.
   const redisTimeoutMs = options.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
@@ -439,8 +443,38 @@ export async function startSocketNode(options: SocketNodeOptions): Promise<Socke
  * local device gets `herald:resync`, so those with a cursor (the SDK) replay what they
  * missed instead of waiting for a later event to reveal it.
  */
-function askToResyncAfterSubscriptionLoss(io: HeraldServer, sub: Redis, log: Logger): void {
+function askToResyncAfterSubscriptionLoss(io: HeraldServer, sub: RedisClient, log: Logger): void {
   let lost = false;
+  const resync = (reason: string) => {
+    log.warn(
+      { devices: io.of('/').sockets.size, reason },
+      'redis subscription back: asking devices to resync',
+    );
+    io.local.emit('herald:resync', { reason });
+  };
+  if (isCluster(sub)) {
+    // A Cluster emits no close/ready when the sharded subscriber of one master is lost (a
+    // failover): `-node` when a node's connection goes, `subscribersReady` once its subscribers
+    // were reset and every channel subscribed again at the slots' new owners (ioredis sends
+    // those SSUBSCRIBEs without awaiting them). Around the takeover the command connection
+    // stalls too (commands to healthy masters waited up to about 1 s in a probe), and the
+    // subscribers may be reset several times in a row: one resync, RESYNC_AFTER_FAILOVER_MS
+    // after the last reset, rather than a replay request from every device into that stall.
+    let timer: NodeJS.Timeout | undefined;
+    sub.on('-node', () => {
+      lost = true;
+    });
+    sub.on('subscribersReady', () => {
+      if (!lost) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        lost = false;
+        resync('redis_failover');
+      }, RESYNC_AFTER_FAILOVER_MS);
+      timer.unref();
+    });
+    return;
+  }
   sub.on('close', () => {
     lost = true;
   });
@@ -450,10 +484,10 @@ function askToResyncAfterSubscriptionLoss(io: HeraldServer, sub: Redis, log: Log
     // The PING's reply comes after those of the SSUBSCRIBEs ioredis sent on reconnecting.
     sub
       .ping()
-      .then(() => {
-        log.warn({ devices: io.of('/').sockets.size }, 'redis subscription back: asking devices to resync');
-        io.local.emit('herald:resync', { reason: 'redis_reconnected' });
-      })
+      .then(() => resync('redis_reconnected'))
       .catch((error: unknown) => log.warn({ err: error }, 'could not confirm the redis subscription'));
   });
 }
+
+/** How long after a Cluster's sharded subscribers were last reset the devices are asked to resync. */
+const RESYNC_AFTER_FAILOVER_MS = 1_000;

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { DeliveryMeta, SyncAck } from '@herald/contracts';
-import { appendEntry, type Redis, type RedisKeys } from '@herald/core';
+import { appendEntry, type RedisClient, type RedisKeys } from '@herald/core';
 import { connectError, mintToken, uniquePrefix, uniqueUser, waitFor } from '@herald/testing';
 import { device, startTestNode, useCleanup, useRedis } from './support.js';
 
 /** Sequences `count` events for `userId` as the publisher does: seq, inbox entry, stream entry. */
-async function sequence(redis: Redis, keys: RedisKeys, userId: string, count: number, inboxMax = 500) {
+async function sequence(redis: RedisClient, keys: RedisKeys, userId: string, count: number, inboxMax = 500) {
   const items = Array.from({ length: count }, () => {
     const eventId = `${userId}-${Math.random().toString(36).slice(2)}`;
     return {

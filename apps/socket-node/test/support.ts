@@ -8,7 +8,7 @@ import {
   closeRedis,
   silentLogger,
   type RedisKeys,
-  type Redis,
+  type RedisClient,
   type ShardedEmitter,
 } from '@herald/core';
 import {
@@ -47,7 +47,7 @@ export async function startTestNode(
 
 /** A plain Redis connection plus presence reads, closed after the test. */
 export function useRedis(prefix: string, defer: (fn: () => unknown) => void) {
-  const redis: Redis = createRedis(inject('redisUrl'));
+  const redis: RedisClient = createRedis(inject('redisUrl'));
   defer(() => closeRedis(redis));
   const keys: RedisKeys = createKeys(prefix);
   return { redis, keys, presence: new PresenceReader(redis, keys) };
@@ -57,7 +57,7 @@ export function useRedis(prefix: string, defer: (fn: () => unknown) => void) {
  * The dispatcher's way of reaching sockets (`createShardedEmitter` on the adapter's channel
  * prefix), sending each emit at once as a test expects: `emit` resolves once Redis took it.
  */
-export function createEmitter(redis: Redis, keys: RedisKeys) {
+export function createEmitter(redis: RedisClient, keys: RedisKeys) {
   const emitter: ShardedEmitter = createShardedEmitter(redis, { channelPrefix: keys.socketIoChannelPrefix });
   const sender = (rooms: string[]) => ({
     to: (room: string) => sender([...rooms, room]),

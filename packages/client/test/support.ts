@@ -8,7 +8,7 @@ import {
   createRedis,
   createShardedEmitter,
   silentLogger,
-  type Redis,
+  type RedisClient,
   type RedisKeys,
   type ShardedEmitter,
 } from '@herald/core';
@@ -37,7 +37,7 @@ export interface Stack {
   prefix: string;
   keys: RedisKeys;
   /** A plain connection for the test's own reads. */
-  redis: Redis;
+  redis: RedisClient;
   nodes: SocketNode[];
   /** `http://127.0.0.1:{port}` of each node. */
   urls: string[];

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
+import { redisErrorLogger } from './redis-errors.js';
 import type { Logger } from 'pino';
 import { ClientEventRecord, clientEventSchemas, type ClientEventName } from '@herald/contracts';
 import type { RedisKeys } from './keys.js';
@@ -16,7 +17,7 @@ export interface AppendClientEventInput {
 
 /** Appends a validated client event to the stream domain services consume. Returns the stream id. */
 export async function appendClientEvent(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   input: AppendClientEventInput,
 ): Promise<string> {
@@ -46,7 +47,7 @@ export type ClientEventHandler = (event: ClientEventRecord) => Promise<void> | v
 
 export interface ConsumeClientEventsOptions {
   /** A connection this consumer may block on; it is duplicated, never used directly. */
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   /** Consumer group: one per domain service; each group sees every event once. @default 'domain' */
   group?: string;
@@ -121,7 +122,7 @@ export function consumeClientEvents(
   const redis = options.redis.duplicate();
   // A duplicate has none of the original's listeners; without one, ioredis prints each
   // connection error with its stack (e.g. for every reconnect while Redis is away).
-  redis.on('error', (error: Error) => log.warn({ err: error }, 'redis connection error'));
+  redis.on('error', redisErrorLogger(log, 'redis connection error'));
   let running = true;
 
   const ensureGroup = async () => {

@@ -2,6 +2,10 @@ import { z } from 'zod';
 import { HeraldError, HeraldErrorCode, formatPath } from '@herald/contracts';
 import { DEFAULT_REDIS_TIMEOUT_MS } from './redis-deadline.js';
 import { DEFAULT_PARTITIONS, MAX_PARTITIONS } from './keys.js';
+import { envRedisUrl, withClusterNodesAsUrl } from './redis-url.js';
+import { MAX_WAIT_REPLICAS } from './wait-replicas.js';
+
+export { envRedisUrl } from './redis-url.js';
 
 /**
  * Parses environment variables with a zod schema. On failure throws one
@@ -9,7 +13,10 @@ import { DEFAULT_PARTITIONS, MAX_PARTITIONS } from './keys.js';
  */
 export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> {
   // Empty strings mean "unset" (docker-compose and .env files write them for blank values).
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  // REDIS_CLUSTER_NODES is another spelling of REDIS_URL=redis-cluster://…, so schemas read one.
+  const cleaned = Object.fromEntries(
+    Object.entries(withClusterNodesAsUrl(env)).filter(([, v]) => v !== undefined && v !== ''),
+  );
   const result = schema.safeParse(cleaned);
   if (result.success) return result.data;
   const issues = result.error.issues.map((issue) => ({
@@ -56,8 +63,6 @@ export const envList = z.string().transform((value) =>
     .filter(Boolean),
 );
 
-export const envRedisUrl = z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL');
-
 /**
  * Key prefix for everything Herald stores. Braces make it a Redis Cluster hash
  * tag, so every key (and BullMQ's) lands in one slot and multi-key scripts work.
@@ -72,11 +77,14 @@ export const envLogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 't
 /**
  * The inbox bounds, read by every process that publishes (the publisher appends to
  * inboxes as it enqueues): `HERALD_INBOX_MAX` events per user, kept `HERALD_INBOX_TTL_S`
- * seconds after the last append.
+ * seconds after the last append; and how many replicas must have an append before its
+ * publish resolves (`HERALD_PUBLISH_WAIT_REPLICAS`).
  */
 export const inboxEnv = {
   HERALD_INBOX_MAX: envInt(1, 100_000).default(500),
   HERALD_INBOX_TTL_S: envInt(1, 30 * 86_400).default(86_400),
+  /** Replicas that must have each appended entry before its publish resolves (`WAIT`); 0: asynchronous replication. */
+  HERALD_PUBLISH_WAIT_REPLICAS: envInt(0, MAX_WAIT_REPLICAS).default(0),
 };
 
 export const commonEnv = {

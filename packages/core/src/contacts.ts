@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import type { RedisKeys } from './keys.js';
 
 /** How long a remembered address is kept after the user's last connection. */
@@ -9,7 +9,7 @@ export const EMAIL_TTL_S = 30 * 24 * 3600;
  * can reach users whose producers did not give an address.
  */
 export async function rememberEmail(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   userId: string,
   email: string,
@@ -17,6 +17,10 @@ export async function rememberEmail(
   await redis.set(keys.email(userId), email, 'EX', EMAIL_TTL_S);
 }
 
-export async function lookupEmail(redis: Redis, keys: RedisKeys, userId: string): Promise<string | null> {
+export async function lookupEmail(
+  redis: RedisClient,
+  keys: RedisKeys,
+  userId: string,
+): Promise<string | null> {
   return redis.get(keys.email(userId));
 }

@@ -1,5 +1,5 @@
 import type { RedisKeys } from './keys.js';
-import type { Redis } from './redis.js';
+import type { RedisClient } from './redis-client.js';
 
 /** The consumer group every dispatcher reads the partition streams in. */
 export const DISPATCHERS_GROUP = 'dispatchers';
@@ -12,7 +12,7 @@ export const DEFAULT_MAX_DELIVERIES = 5;
  * it is missing. A group created after entries were appended still reads them: it starts
  * at `0`, and entries are only trimmed once the group acknowledged them.
  */
-export async function ensureDispatcherGroups(redis: Redis, keys: RedisKeys): Promise<void> {
+export async function ensureDispatcherGroups(redis: RedisClient, keys: RedisKeys): Promise<void> {
   await Promise.all(
     keys.partitionNumbers.map(async (partition) => {
       try {
@@ -41,7 +41,7 @@ export interface StreamBacklog {
 }
 
 /** Reads the dispatchers' backlog over every partition stream (one round of commands per partition). */
-export async function readStreamBacklog(redis: Redis, keys: RedisKeys): Promise<StreamBacklog> {
+export async function readStreamBacklog(redis: RedisClient, keys: RedisKeys): Promise<StreamBacklog> {
   const perPartition = await Promise.all(
     keys.partitionNumbers.map(async (partition) => {
       const stream = keys.stream(partition);
@@ -95,7 +95,7 @@ export interface StoredEntry {
  * operators and tests looking at what the dispatchers have to deliver. Reads whole streams:
  * not for a hot path.
  */
-export async function readStreamEntries(redis: Redis, keys: RedisKeys): Promise<StoredEntry[]> {
+export async function readStreamEntries(redis: RedisClient, keys: RedisKeys): Promise<StoredEntry[]> {
   const perPartition = await Promise.all(
     keys.partitionNumbers.map(async (partition) => {
       const raw = (await redis.xrange(keys.stream(partition), '-', '+')) as Array<[string, string[]]>;

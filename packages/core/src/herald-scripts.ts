@@ -15,6 +15,8 @@ const SCRIPTS = {
   heraldSpublishAll: { file: 'spublish-all', numberOfKeys: 0 },
 } as const satisfies Record<string, { file: string; numberOfKeys?: number }>;
 export type HeraldScript = keyof typeof SCRIPTS;
+/** The command names the scripts get on a connection (`redis.heraldAck(…)`). */
+export const SCRIPT_COMMANDS: readonly string[] = Object.keys(SCRIPTS);
 
 const sources = new Map<HeraldScript, string>();
 function source(name: HeraldScript): string {

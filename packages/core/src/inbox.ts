@@ -1,6 +1,6 @@
 import { heraldScript as command } from './herald-scripts.js';
-import type { Redis } from './redis.js';
-import type { RedisKeys } from './keys.js';
+import type { RedisClient } from './redis-client.js';
+import { groupByPartition, type RedisKeys } from './keys.js';
 import { countDevices, type UserDevices } from './presence.js';
 
 /**
@@ -75,7 +75,7 @@ export interface AppendResult {
  * script gave each item's users, so the dispatcher needs no other read to learn them.
  */
 export async function appendEntry(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   partition: number,
   items: readonly SequenceItem[],
@@ -127,7 +127,7 @@ export type ClaimResult =
  * live in several partitions, so this is where a reuse of the id is caught for all of them.
  */
 export async function claimEventId(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   eventId: string,
   fingerprint: string,
@@ -160,7 +160,7 @@ export function parseEntrySeqs(text: string): Array<number[] | null> {
  * script call: per user that has any, its devices.
  */
 export async function readLivePresence(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   userIds: readonly string[],
   now = Date.now(),
@@ -192,7 +192,7 @@ export interface Replay {
 
 /** Reads, atomically, what a device that has everything up to `lastSeq` is missing. */
 export async function readReplay(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   userId: string,
   lastSeq: number,
@@ -208,12 +208,17 @@ export async function readReplay(
 }
 
 /** The user's latest seq (0 before any event). */
-export async function readLatestSeq(redis: Redis, keys: RedisKeys, userId: string): Promise<number> {
+export async function readLatestSeq(redis: RedisClient, keys: RedisKeys, userId: string): Promise<number> {
   return Number((await redis.hget(keys.user(userId), 'seq')) ?? 0);
 }
 
 /** Records a device's cumulative ack; returns the user's acked seq afterwards. */
-export async function recordAck(redis: Redis, keys: RedisKeys, userId: string, seq: number): Promise<number> {
+export async function recordAck(
+  redis: RedisClient,
+  keys: RedisKeys,
+  userId: string,
+  seq: number,
+): Promise<number> {
   const [acked] = await recordAcks(redis, keys, new Map([[userId, seq]]));
   return acked ?? 0;
 }
@@ -223,18 +228,12 @@ export async function recordAck(redis: Redis, keys: RedisKeys, userId: string, s
  * a slot on Redis Cluster); returns their acked seqs, in the order of `acks`.
  */
 export async function recordAcks(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   acks: ReadonlyMap<string, number>,
 ): Promise<number[]> {
   if (acks.size === 0) return [];
-  const byPartition = new Map<number, Array<[string, number]>>();
-  for (const [userId, seq] of acks) {
-    const partition = keys.partitionOf(userId);
-    let group = byPartition.get(partition);
-    if (!group) byPartition.set(partition, (group = []));
-    group.push([userId, seq]);
-  }
+  const byPartition = groupByPartition(keys, acks, ([userId]) => userId);
   const acked = new Map<string, number>();
   await Promise.all(
     [...byPartition.values()].map(async (group) => {
@@ -252,7 +251,7 @@ export async function recordAcks(
 
 /** The acked seq of each user (0 when none of its devices acked anything). */
 export async function readAckedSeqs(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   userIds: readonly string[],
 ): Promise<Map<string, number>> {

@@ -14,14 +14,16 @@ export { REDACTED_PATHS, createLogger, silentLogger } from './logger.js';
 export type { Logger, LoggerOptions } from './logger.js';
 export { Redis, closeRedis, createRedis } from './redis.js';
 export { defineHeraldScripts } from './herald-scripts.js';
-export { DEFAULT_PARTITIONS, MAX_PARTITIONS, createKeys, hashId } from './keys.js';
+export { DEFAULT_PARTITIONS, MAX_PARTITIONS, createKeys, groupByPartition, hashId } from './keys.js';
 export { checkPartitions } from './partitions-check.js';
 export {
   createRedisClient,
+  isCluster,
   envRedisClusterNodes,
   parseRedisClusterNodes,
   redisSpecFromEnv,
 } from './redis-client.js';
+export { REDIS_CLUSTER_SCHEME, parseRedisUrl } from './redis-url.js';
 export type {
   RedisClient,
   RedisClientOptions,
@@ -29,6 +31,7 @@ export type {
   RedisNodeAddress,
 } from './redis-client.js';
 export { DEFAULT_REDIS_TIMEOUT_MS, createRedisDeadline } from './redis-deadline.js';
+export { MAX_WAIT_REPLICAS, serverOf, waitForReplicas } from './wait-replicas.js';
 export { TimeoutError, withTimeout } from './with-timeout.js';
 export type { RedisDeadline } from './redis-deadline.js';
 export type { RedisKeys } from './keys.js';
@@ -86,6 +89,7 @@ export { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, httpTimeouts } 
 export type { HttpTimeoutOptions } from './http-timeouts.js';
 export { jobLockOptions } from './job-lock.js';
 export { exitOnSignal } from './shutdown.js';
+export { REDIS_ERROR_LOG_EVERY_MS, redisErrorLogger } from './redis-errors.js';
 export type { ShutdownOptions } from './shutdown.js';
 export { createNodeId } from './node-id.js';
 export { RESERVED_EVENTS, createShardedEmitter, namespaceChannel, roomChannel } from './sharded-emitter.js';

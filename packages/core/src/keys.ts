@@ -144,3 +144,24 @@ export function createKeys(prefix: string, partitions: number = DEFAULT_PARTITIO
     socketIoChannelPrefix: `${name}:socket.io`,
   };
 }
+
+/**
+ * Groups items by the partition of their id, partitions in first-seen order and items in
+ * their given order within each. On Redis Cluster every key of one pipeline, MULTI or script
+ * must be in one slot (ioredis refuses a pipeline that spans masters), and a partition is one
+ * slot: a call per group is what stays valid there.
+ */
+export function groupByPartition<T>(
+  keys: RedisKeys,
+  items: Iterable<T>,
+  idOf: (item: T) => string,
+): Map<number, T[]> {
+  const groups = new Map<number, T[]>();
+  for (const item of items) {
+    const partition = keys.partitionOf(idOf(item));
+    let group = groups.get(partition);
+    if (!group) groups.set(partition, (group = []));
+    group.push(item);
+  }
+  return groups;
+}

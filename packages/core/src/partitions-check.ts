@@ -1,6 +1,6 @@
 import { HeraldError, HeraldErrorCode } from '@herald/contracts';
 import type { RedisKeys } from './keys.js';
-import type { Redis } from './redis.js';
+import type { RedisClient } from './redis-client.js';
 
 /**
  * Checks that this process uses the deployment's `HERALD_PARTITIONS`: the first process
@@ -8,7 +8,7 @@ import type { Redis } from './redis.js';
  * user's keys in two partitions, so seqs and inboxes would fork and a dispatcher would
  * never read some streams: a mismatch stops the process with both values named.
  */
-export async function checkPartitions(redis: Redis, keys: RedisKeys): Promise<void> {
+export async function checkPartitions(redis: RedisClient, keys: RedisKeys): Promise<void> {
   await redis.set(keys.partitionsRecord, String(keys.partitions), 'NX');
   const stored = await redis.get(keys.partitionsRecord);
   if (stored !== String(keys.partitions)) {

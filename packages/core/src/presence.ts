@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
-import type { RedisKeys } from './keys.js';
+import type { RedisClient } from './redis-client.js';
+import { groupByPartition, type RedisKeys } from './keys.js';
 
 /** How long a presence entry lives without a heartbeat. A node killed without cleanup drops out after this. */
 export const DEFAULT_PRESENCE_TTL_MS = 20_000;
@@ -39,7 +39,7 @@ export function hasPlainDevice(found: UserDevices | undefined): boolean {
  */
 export class PresenceReader {
   constructor(
-    protected readonly redis: Redis,
+    protected readonly redis: RedisClient,
     protected readonly keys: RedisKeys,
   ) {}
 
@@ -52,41 +52,55 @@ export class PresenceReader {
     return (await this.devices(userId)) > 0;
   }
 
-  /** The subset of `userIds` that is online, in one pipelined round trip. */
+  /** The subset of `userIds` that is online, in one pipelined round trip per partition (sent together). */
   async onlineAmong(userIds: readonly string[]): Promise<Set<string>> {
-    if (userIds.length === 0) return new Set();
     const now = Date.now();
-    const pipeline = this.redis.pipeline();
-    for (const userId of userIds) pipeline.zcount(this.keys.presence(userId), now, '+inf');
-    const results = (await pipeline.exec()) ?? [];
+    const counts = await this.perUser(userIds, (pipeline, key) => pipeline.zcount(key, now, '+inf'));
     const online = new Set<string>();
-    results.forEach(([error, count], i) => {
-      if (error) throw error;
-      if (typeof count === 'number' && count > 0) online.add(userIds[i] as string);
-    });
+    for (const [userId, count] of counts) if (typeof count === 'number' && count > 0) online.add(userId);
     return online;
   }
 
-  /** The online devices of each of `userIds` that has any, split by kind, in one pipelined round trip. */
+  /** The online devices of each of `userIds` that has any, split by kind, in one pipelined round trip per partition. */
   async devicesAmong(userIds: readonly string[]): Promise<Map<string, UserDevices>> {
-    const found = new Map<string, UserDevices>();
-    if (userIds.length === 0) return found;
     const now = Date.now();
-    const pipeline = this.redis.pipeline();
-    for (const userId of userIds)
-      pipeline.zrangebyscore(this.keys.presence(userId), now, '+inf', 'WITHSCORES');
-    const results = (await pipeline.exec()) ?? [];
-    results.forEach(([error, members], i) => {
-      if (error) throw error;
-      if (Array.isArray(members) && members.length > 0)
-        found.set(userIds[i] as string, countDevices(members as string[]));
-    });
+    const entries = await this.perUser(userIds, (pipeline, key) =>
+      pipeline.zrangebyscore(key, now, '+inf', 'WITHSCORES'),
+    );
+    const found = new Map<string, UserDevices>();
+    for (const userId of userIds) {
+      const members = entries.get(userId);
+      if (Array.isArray(members) && members.length > 0) found.set(userId, countDevices(members as string[]));
+    }
     return found;
+  }
+
+  /**
+   * Runs one command per user on its presence key, one pipeline per partition: on Redis
+   * Cluster a pipeline must stay on one master, and a partition is one slot.
+   */
+  private async perUser(
+    userIds: readonly string[],
+    add: (pipeline: ReturnType<RedisClient['pipeline']>, key: string) => unknown,
+  ): Promise<Map<string, unknown>> {
+    const replies = new Map<string, unknown>();
+    await Promise.all(
+      [...groupByPartition(this.keys, new Set(userIds), (userId) => userId).values()].map(async (group) => {
+        const pipeline = this.redis.pipeline();
+        for (const userId of group) add(pipeline, this.keys.presence(userId));
+        const results = (await pipeline.exec()) ?? [];
+        results.forEach(([error, reply], i) => {
+          if (error) throw error;
+          replies.set(group[i] as string, reply);
+        });
+      }),
+    );
+    return replies;
   }
 }
 
 export interface PresenceRegistryOptions {
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   /** Identifies this node's entries, so a node can clear its own on shutdown. */
   nodeId: string;
@@ -139,23 +153,28 @@ export class PresenceRegistry extends PresenceReader {
     await this.redis.zrem(this.keys.presence(userId), entry.member);
   }
 
-  /** Refreshes every local entry and drops expired members, in one pipeline. */
+  /** Refreshes every local entry and drops expired members, one pipeline per partition (one slot on a cluster). */
   async refresh(): Promise<void> {
     if (this.local.size === 0) return;
     const now = Date.now();
     const expiry = now + this.ttlMs;
-    const pipeline = this.redis.pipeline();
-    const touched = new Set<string>();
-    for (const { userId, member } of this.local.values()) {
-      const key = this.keys.presence(userId);
-      pipeline.zadd(key, expiry, member);
-      if (!touched.has(key)) {
-        touched.add(key);
-        pipeline.zremrangebyscore(key, '-inf', now);
-        pipeline.pexpire(key, this.ttlMs * 2);
-      }
-    }
-    await pipeline.exec();
+    const groups = groupByPartition(this.keys, this.local.values(), (entry) => entry.userId);
+    await Promise.all(
+      [...groups.values()].map((group) => {
+        const pipeline = this.redis.pipeline();
+        const touched = new Set<string>();
+        for (const { userId, member } of group) {
+          const key = this.keys.presence(userId);
+          pipeline.zadd(key, expiry, member);
+          if (!touched.has(key)) {
+            touched.add(key);
+            pipeline.zremrangebyscore(key, '-inf', now);
+            pipeline.pexpire(key, this.ttlMs * 2);
+          }
+        }
+        return pipeline.exec();
+      }),
+    );
   }
 
   /** Starts the heartbeat; `onError` hears about failed refreshes (Redis down) without stopping it. */
@@ -175,14 +194,19 @@ export class PresenceRegistry extends PresenceReader {
     this.timer = undefined;
   }
 
-  /** Removes every entry this node registered (graceful shutdown). */
+  /** Removes every entry this node registered (graceful shutdown), one pipeline per partition. */
   async clearLocal(): Promise<void> {
     this.stopHeartbeat();
     if (this.local.size === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const { userId, member } of this.local.values()) pipeline.zrem(this.keys.presence(userId), member);
+    const groups = groupByPartition(this.keys, this.local.values(), (entry) => entry.userId);
     this.local.clear();
-    await pipeline.exec();
+    await Promise.all(
+      [...groups.values()].map((group) => {
+        const pipeline = this.redis.pipeline();
+        for (const { userId, member } of group) pipeline.zrem(this.keys.presence(userId), member);
+        return pipeline.exec();
+      }),
+    );
   }
 
   /** Sockets registered by this node. */

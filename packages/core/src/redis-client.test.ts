@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Cluster, Redis } from 'ioredis';
 import { HeraldError } from '@herald/contracts';
+import { parseEnv, commonEnv } from './config.js';
+import { createRedis } from './redis.js';
 import { createRedisClient, parseRedisClusterNodes, redisSpecFromEnv } from './redis-client.js';
+import { parseRedisUrl } from './redis-url.js';
+import { z } from 'zod';
 
 describe('parseRedisClusterNodes', () => {
   it('reads a comma-separated host:port list, spaces and IPv6 brackets allowed', () => {
@@ -44,6 +48,57 @@ describe('redisSpecFromEnv', () => {
       /either REDIS_URL .* or REDIS_CLUSTER_NODES .*not both/,
     );
     expect(() => redisSpecFromEnv({ REDIS_URL: 'http://r' })).toThrow(/REDIS_URL: expected a redis:\/\//);
+  });
+});
+
+describe('redis-cluster:// URLs', () => {
+  it('name a cluster by some of its nodes, with optional credentials', () => {
+    expect(parseRedisUrl('redis-cluster://10.0.0.1:7000,[::1]:7001')).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: '::1', port: 7001 },
+      ],
+    });
+    expect(parseRedisUrl('redis-cluster://app:p%40ss@r:7000')).toEqual({
+      kind: 'cluster',
+      nodes: [{ host: 'r', port: 7000 }],
+      username: 'app',
+      password: 'p@ss',
+    });
+    expect(parseRedisUrl('rediss://r:6380/2')).toEqual({ kind: 'url', url: 'rediss://r:6380/2' });
+  });
+
+  it.each([
+    ['redis-cluster://', /at least one host:port/],
+    ['redis-cluster://r', /'r' is not host:port/],
+    ['redis-cluster://r:7000/2', /no database, path or query/],
+    ['cluster://r:7000', /expected a redis:\/\/ or rediss:\/\/ URL, or redis-cluster:\/\//],
+  ])('refuse %j naming REDIS_URL', (url, detail) => {
+    expect(() => parseRedisUrl(url)).toThrow(/^Invalid configuration: REDIS_URL: /);
+    expect(() => parseRedisUrl(url)).toThrow(detail);
+  });
+
+  it('are what REDIS_CLUSTER_NODES becomes in every app config, and what createRedis opens a Cluster for', () => {
+    const schema = z.object(commonEnv);
+    const env = parseEnv(schema, { REDIS_CLUSTER_NODES: '127.0.0.1:7000, 127.0.0.1:7001' });
+    expect(env.REDIS_URL).toBe('redis-cluster://127.0.0.1:7000,127.0.0.1:7001');
+    expect(() => parseEnv(schema, { REDIS_URL: 'redis://r', REDIS_CLUSTER_NODES: 'r:7000' })).toThrow(
+      /either REDIS_URL .* or REDIS_CLUSTER_NODES .*not both/,
+    );
+    expect(() => parseEnv(schema, { REDIS_CLUSTER_NODES: 'r' })).toThrow(
+      /REDIS_CLUSTER_NODES: 'r' is not host:port/,
+    );
+    const client = createRedis(env.REDIS_URL, { lazyConnect: true, enableAutoPipelining: true });
+    expect(client).toBeInstanceOf(Cluster);
+    expect((client as Cluster).options).toMatchObject({
+      enableAutoPipelining: true,
+      shardedSubscribers: true,
+    });
+    client.disconnect();
+    const single = createRedis('redis://127.0.0.1:1', { lazyConnect: true });
+    expect(single).toBeInstanceOf(Redis);
+    single.disconnect();
   });
 });
 

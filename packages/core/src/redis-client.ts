@@ -1,90 +1,40 @@
-import { z } from 'zod';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { HeraldError, HeraldErrorCode } from '@herald/contracts';
-import { envRedisUrl } from './config.js';
-import { defineHeraldScripts } from './herald-scripts.js';
+import { SCRIPT_COMMANDS, defineHeraldScripts } from './herald-scripts.js';
+import { parseRedisUrl, withClusterNodesAsUrl, type RedisConnectionSpec } from './redis-url.js';
+
+export {
+  envRedisClusterNodes,
+  parseRedisClusterNodes,
+  type RedisConnectionSpec,
+  type RedisNodeAddress,
+} from './redis-url.js';
+
+/**
+ * Commands whose slot ioredis 5.11's auto-pipelining gets wrong on a cluster: XGROUP and XINFO
+ * (`@ioredis/commands` knows no key for them: the key follows a subcommand), and Herald's
+ * scripts (for a command it does not know, auto-pipelining hashes the first argument, here
+ * the number of keys). In an auto-pipeline they go to the wrong master and fail (`MOVED`, or
+ * "All keys in the pipeline should belong to the same slots allocation group"); sent alone,
+ * ioredis finds a script's keys, and follows the MOVED of an XGROUP or XINFO.
+ */
+const MISROUTED_WHEN_AUTO_PIPELINED = ['xgroup', 'xinfo', ...SCRIPT_COMMANDS];
 
 /** A connection to one Redis (`Redis`) or to a Redis Cluster (`Cluster`); both have `duplicate()`. */
 export type RedisClient = Redis | Cluster;
 
-export interface RedisNodeAddress {
-  host: string;
-  port: number;
-}
-
-/** Where Herald's Redis is: one server by URL, or a cluster by some of its nodes (ioredis discovers the rest). */
-export type RedisConnectionSpec =
-  { kind: 'url'; url: string } | { kind: 'cluster'; nodes: RedisNodeAddress[] };
-
-const HOST_PORT = /^(?<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(?<port>\d{1,5})$/;
-
-/**
- * `REDIS_CLUSTER_NODES`: a comma-separated `host:port` list of cluster nodes
- * (`10.0.0.1:7000,10.0.0.2:7000`; IPv6 in brackets, `[::1]:7000`). Any one that answers is
- * enough to discover the rest; list several so start-up survives one being down.
- */
-export const envRedisClusterNodes = z.string().transform((text, ctx): RedisNodeAddress[] => {
-  const items = text
-    .split(',')
-    .map((item) => item.trim())
-    .filter(Boolean);
-  if (items.length === 0) {
-    ctx.addIssue({ code: 'custom', message: 'expected at least one host:port' });
-    return z.NEVER;
-  }
-  const nodes: RedisNodeAddress[] = [];
-  for (const item of items) {
-    const match = HOST_PORT.exec(item);
-    const port = Number(match?.groups?.port);
-    if (!match?.groups?.host || !Number.isInteger(port) || port < 1 || port > 65_535) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `'${item}' is not host:port with a port from 1 to 65535 (expected e.g. 10.0.0.1:7000,10.0.0.2:7000)`,
-      });
-      return z.NEVER;
-    }
-    nodes.push({ host: match.groups.host.replace(/^\[(.*)\]$/, '$1'), port });
-  }
-  return nodes;
-});
-
-/** Parses a `REDIS_CLUSTER_NODES` value; throws `invalid_config` naming the variable and the bad item. */
-export function parseRedisClusterNodes(text: string): RedisNodeAddress[] {
-  const result = envRedisClusterNodes.safeParse(text);
-  if (result.success) return result.data;
-  const message = result.error.issues.map((issue) => issue.message).join('; ');
-  throw new HeraldError(
-    HeraldErrorCode.invalidConfig,
-    `Invalid configuration: REDIS_CLUSTER_NODES: ${message}`,
-    {
-      issues: [{ path: 'REDIS_CLUSTER_NODES', message }],
-    },
-  );
+/** Whether a connection is to a Redis Cluster, where each command, MULTI and script must stay in one slot. */
+export function isCluster(redis: RedisClient): redis is Cluster {
+  return redis.isCluster;
 }
 
 /**
  * The connection spec an environment names: `REDIS_CLUSTER_NODES` for a cluster, else
- * `REDIS_URL` (default `redis://127.0.0.1:6379`). Both set is refused rather than one
- * silently winning. Empty values count as unset, as in `parseEnv`.
+ * `REDIS_URL` (`redis://…`, or `redis-cluster://host:port,…`; default `redis://127.0.0.1:6379`).
+ * Both set is refused rather than one silently winning. Empty values count as unset, as in `parseEnv`.
  */
 export function redisSpecFromEnv(env: NodeJS.ProcessEnv = process.env): RedisConnectionSpec {
-  const nodes = env.REDIS_CLUSTER_NODES?.trim();
-  const url = env.REDIS_URL?.trim();
-  if (nodes && url) {
-    throw new HeraldError(
-      HeraldErrorCode.invalidConfig,
-      'Invalid configuration: set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both',
-    );
-  }
-  if (nodes) return { kind: 'cluster', nodes: parseRedisClusterNodes(nodes) };
-  const parsed = envRedisUrl.safeParse(url || 'redis://127.0.0.1:6379');
-  if (!parsed.success) {
-    throw new HeraldError(
-      HeraldErrorCode.invalidConfig,
-      `Invalid configuration: REDIS_URL: ${parsed.error.issues[0]?.message}`,
-    );
-  }
-  return { kind: 'url', url: parsed.data };
+  return parseRedisUrl(withClusterNodesAsUrl(env).REDIS_URL?.trim() || 'redis://127.0.0.1:6379');
 }
 
 export interface RedisClientOptions {
@@ -128,6 +78,8 @@ export function createRedisClient(spec: RedisConnectionSpec, options: RedisClien
     defineHeraldScripts(redis);
     return redis;
   }
+  if (spec.username !== undefined) redisOptions.username ??= spec.username;
+  if (spec.password !== undefined) redisOptions.password ??= spec.password;
   if (spec.nodes.length === 0) {
     throw new HeraldError(
       HeraldErrorCode.invalidConfig,
@@ -151,8 +103,9 @@ export function createRedisClient(spec: RedisConnectionSpec, options: RedisClien
   } = redisOptions;
   const onCluster: ClusterOptions = {};
   if (enableAutoPipelining !== undefined) onCluster.enableAutoPipelining = enableAutoPipelining;
-  if (autoPipeliningIgnoredCommands !== undefined)
-    onCluster.autoPipeliningIgnoredCommands = autoPipeliningIgnoredCommands;
+  onCluster.autoPipeliningIgnoredCommands = [
+    ...new Set([...MISROUTED_WHEN_AUTO_PIPELINED, ...(autoPipeliningIgnoredCommands ?? [])]),
+  ];
   if (enableOfflineQueue !== undefined) onCluster.enableOfflineQueue = enableOfflineQueue;
   if (enableReadyCheck !== undefined) onCluster.enableReadyCheck = enableReadyCheck;
   if (lazyConnect !== undefined) onCluster.lazyConnect = lazyConnect;

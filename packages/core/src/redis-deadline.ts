@@ -1,5 +1,5 @@
 import { HeraldError, HeraldErrorCode } from '@herald/contracts';
-import type { Redis } from './redis.js';
+import type { RedisClient } from './redis-client.js';
 import { TimeoutError, withTimeout } from './with-timeout.js';
 
 /** How long a request path waits for Redis by default (`HERALD_REDIS_TIMEOUT_MS`). */
@@ -36,7 +36,7 @@ export type RedisDeadline = (<T>(operation: () => Promise<T>, what: string) => P
  *   answering). The operation was started then and may still run when Redis answers:
  *   callers must say so (a publish retried with the same `eventId` is deduped).
  */
-export function createRedisDeadline(redis: Redis, timeoutMs = DEFAULT_REDIS_TIMEOUT_MS): RedisDeadline {
+export function createRedisDeadline(redis: RedisClient, timeoutMs = DEFAULT_REDIS_TIMEOUT_MS): RedisDeadline {
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
     throw new HeraldError(
       HeraldErrorCode.invalidConfig,

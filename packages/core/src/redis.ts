@@ -1,19 +1,18 @@
-import { Redis, type RedisOptions } from 'ioredis';
-import { defineHeraldScripts } from './herald-scripts.js';
-import type { RedisClient } from './redis-client.js';
+import type { RedisOptions } from 'ioredis';
+import { createRedisClient, type RedisClient } from './redis-client.js';
+import { parseRedisUrl } from './redis-url.js';
 
 export { Redis } from 'ioredis';
 
 /**
- * Opens an ioredis connection. `maxRetriesPerRequest: null` is required by
- * BullMQ's blocking connections and is harmless elsewhere: commands wait for a
- * reconnect instead of failing after 20 tries while Redis restarts.
+ * Opens an ioredis connection to what `url` names: a `Redis` for `redis://` and `rediss://`,
+ * a `Cluster` for `redis-cluster://host:port,…` (through `createRedisClient`, which moves the
+ * options ioredis reads on the `Cluster`, such as `enableAutoPipelining`, there).
+ * `maxRetriesPerRequest: null` is required by BullMQ's blocking connections and is harmless
+ * elsewhere: commands wait for a reconnect instead of failing after 20 tries while Redis restarts.
  */
-export function createRedis(url: string, options: RedisOptions = {}): Redis {
-  const redis = new Redis(url, { maxRetriesPerRequest: null, ...options });
-  // Before any command: see defineHeraldScripts for what a late definition breaks.
-  defineHeraldScripts(redis);
-  return redis;
+export function createRedis(url: string, options: RedisOptions = {}): RedisClient {
+  return createRedisClient(parseRedisUrl(url), { redis: options });
 }
 
 /** Closes a connection politely, falling back to a hard disconnect if Redis is gone. */

@@ -15,9 +15,10 @@ import {
 } from '../src/inbox.js';
 import { createKeys, type RedisKeys } from '../src/keys.js';
 import { PresenceReader, PresenceRegistry } from '../src/presence.js';
-import { createRedis, type Redis } from '../src/redis.js';
+import { createRedis } from '../src/redis.js';
+import type { RedisClient } from '../src/redis-client.js';
 
-let redis: Redis;
+let redis: RedisClient;
 beforeAll(() => {
   redis = createRedis(inject('redisUrl'));
 });

@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { uniquePrefix, uniqueUser } from '@herald/testing';
 import { createKeys } from '../src/keys.js';
 import { PresenceReader, PresenceRegistry } from '../src/presence.js';
-import { createRedis, type Redis } from '../src/redis.js';
+import { createRedis } from '../src/redis.js';
+import type { RedisClient } from '../src/redis-client.js';
 
-let redis: Redis;
+let redis: RedisClient;
 beforeAll(() => {
   redis = createRedis(inject('redisUrl'));
 });

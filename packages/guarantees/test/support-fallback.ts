@@ -25,7 +25,7 @@ import {
   closeRedis,
   createKeys,
   createRedis,
-  type Redis,
+  type RedisClient,
   type RedisKeys,
 } from '@herald/core';
 import {
@@ -112,7 +112,7 @@ export interface FallbackScene {
   target: AppTarget;
   keys: RedisKeys;
   /** The test's own connection, closed after the test. */
-  redis: Redis;
+  redis: RedisClient;
   sink: SmtpSink;
   /** The socket node's URL. */
   url: string;
@@ -163,7 +163,7 @@ export async function checksIn(
 }
 
 /** Opens a BullMQ queue (events or fallback) to read its state; closed after the test. */
-export function openQueue(name: string, connection: Redis, prefix: string, defer: Defer): Queue {
+export function openQueue(name: string, connection: RedisClient, prefix: string, defer: Defer): Queue {
   const queue = new Queue(name, { connection, prefix });
   // A test that restarts Redis sees connection errors here; BullMQ would print them unhandled.
   queue.on('error', () => undefined);

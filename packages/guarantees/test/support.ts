@@ -15,7 +15,7 @@ import {
   createKeys,
   createRedis,
   readStreamBacklog,
-  type Redis,
+  type RedisClient,
   type StreamBacklog,
 } from '@herald/core';
 import { createPublisher, type Publisher, type PublisherOptions } from '@herald/publisher';
@@ -149,14 +149,14 @@ export function startPublisher(
 }
 
 /** A plain connection for the test's own reads, closed after the test. */
-export function openRedis(defer: Defer, where: Where): Redis {
+export function openRedis(defer: Defer, where: Where): RedisClient {
   const redis = createRedis(urlOf(where));
   defer(() => closeRedis(redis));
   return redis;
 }
 
 /** Reads the dispatchers' backlog on the test's prefix: entries appended, pending, whether all were delivered. */
-export function backlogOf(where: Where, redis: Redis): () => Promise<StreamBacklog> {
+export function backlogOf(where: Where, redis: RedisClient): () => Promise<StreamBacklog> {
   const keys = createKeys(where.prefix);
   return () => readStreamBacklog(redis, keys);
 }

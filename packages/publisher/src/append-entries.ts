@@ -4,9 +4,11 @@ import {
   claimEventId,
   type ClaimResult,
   type InboxSettings,
-  type Redis,
+  type RedisClient,
   type RedisKeys,
   type SequenceItem,
+  serverOf,
+  waitForReplicas,
 } from '@herald/core';
 import type { EntryOutcome } from './event-batcher.js';
 import { entryEventsJson, type EventEntry, type SizedItem } from './event-entries.js';
@@ -62,13 +64,18 @@ function toSequenceItem({ item, payloadJson, idSupplied }: SizedItem): SequenceI
  * run them after a reconnect, long after their publish was refused. Such entries are
  * refused `unavailable` instead, and were not sent.
  *
+ * With `durability.replicas` > 0, an entry counts as appended only once that many replicas
+ * of its master have it (`WAIT`, see `waitForReplicas`); short of that its outcome is the
+ * `unavailable` error, though the entry is in the stream and may be delivered.
+ *
  * Resolves to one outcome per entry, in order.
  */
 export async function appendEntries(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   entries: readonly EventEntry[],
   settings: InboxSettings,
+  durability: { replicas: number; timeoutMs: number } = { replicas: 0, timeoutMs: 0 },
 ): Promise<EntryOutcome[]> {
   if (redis.status !== 'ready') {
     const error = new HeraldError(
@@ -99,7 +106,7 @@ export async function appendEntries(
     }
   }
 
-  return Promise.all(
+  const outcomes = await Promise.all(
     entries.map(async (entry): Promise<EntryOutcome> => {
       const refused = new Map<number, unknown>();
       const kept: SizedItem[] = [];
@@ -124,6 +131,33 @@ export async function appendEntries(
       } catch (error) {
         return { appended: false, error: error ?? new Error('appending the entry failed') };
       }
+    }),
+  );
+  if (durability.replicas === 0) return outcomes;
+
+  // One WAIT per server the entries went to, once all of them are appended: it covers every
+  // write before it on that server's connection, and WAITs on one connection run one after
+  // another, so one per entry would make a batch wait a timeout per entry while replicas are
+  // missing (and the batches behind it with it). The server is named once per entry: the
+  // slots may move while the WAITs run.
+  const servers = entries.map((entry) => serverOf(redis, keys.stream(entry.partition)));
+  const waits = new Map<string, Promise<unknown>>();
+  entries.forEach((entry, i) => {
+    const server = servers[i] as string;
+    if (!outcomes[i]?.appended || waits.has(server)) return;
+    waits.set(
+      server,
+      waitForReplicas(redis, keys.stream(entry.partition), durability.replicas, durability.timeoutMs).then(
+        () => undefined,
+        (error: unknown) => error ?? new Error('waiting for replicas failed'),
+      ),
+    );
+  });
+  return Promise.all(
+    outcomes.map(async (outcome, i): Promise<EntryOutcome> => {
+      if (!outcome.appended) return outcome;
+      const error = await waits.get(servers[i] as string);
+      return error === undefined ? outcome : { appended: false, error };
     }),
   );
 }

@@ -20,12 +20,14 @@ import {
   DEFAULT_PARTITIONS,
   DEFAULT_REDIS_TIMEOUT_MS,
   MAX_PARTITIONS,
+  MAX_WAIT_REPLICAS,
   PresenceReader,
   checkPartitions,
   closeRedis,
   consumeClientEvents as consumeStream,
   createKeys,
   createRedis,
+  redisErrorLogger,
   createRedisDeadline,
   defineHeraldScripts,
   silentLogger,
@@ -33,7 +35,7 @@ import {
   type ClientEventsConsumer,
   type ConsumeClientEventsOptions,
   type Logger,
-  type Redis,
+  type RedisClient,
 } from '@herald/core';
 import { appendEntries } from './append-entries.js';
 import { createEventBatcher, type EventBatcher } from './event-batcher.js';
@@ -43,7 +45,7 @@ export interface PublisherOptions<C extends Catalog = DefaultCatalog> {
   /** Redis to connect to. One of `redisUrl` or `connection` is required. */
   redisUrl?: string;
   /** An ioredis connection to reuse instead of opening one; `close()` leaves it open. */
-  connection?: Redis;
+  connection?: RedisClient;
   /** Key prefix of every Herald key and queue, a hash tag; must match the dispatcher's. @default '{herald}' */
   prefix?: string;
   /**
@@ -111,6 +113,19 @@ export interface PublisherOptions<C extends Catalog = DefaultCatalog> {
    * @default 2_000
    */
   redisTimeoutMs?: number;
+  /**
+   * Replicas that must have each appended entry before its publish resolves
+   * (`HERALD_PUBLISH_WAIT_REPLICAS`): after each append script, `WAIT n` on the master that
+   * ran it. Redis replicates asynchronously, so with 0 a master that fails right after a
+   * publish resolved can lose that event (and its seqs) to the replica taking over; with
+   * n ≥ 1 an acknowledged event survives the loss of its master. The price: every publish
+   * waits for a replica's round trip, and while fewer than n replicas answer, publishes to
+   * that master's partitions are refused `unavailable` after `redisTimeoutMs` (the entry is
+   * on the master: it may still be delivered; a retry with the same `eventId` is deduped).
+   * `WAIT` gives up after three quarters of `redisTimeoutMs`.
+   * @default 0
+   */
+  waitReplicas?: number;
   /** @default a silent logger */
   logger?: Logger;
 }
@@ -322,13 +337,14 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
     1,
     10 * 60_000,
   );
+  const waitReplicas = checkOption('waitReplicas', options.waitReplicas ?? 0, 0, MAX_WAIT_REPLICAS);
   const catalog: Catalog = options.catalog ?? defaultCatalog;
   const log = (options.logger ?? silentLogger()).child({ component: 'publisher' });
   const ownsConnection = !options.connection;
   const redis = options.connection ?? createRedis(options.redisUrl as string);
   // A producer's own connection gets Herald's scripts before this publisher's first command.
   defineHeraldScripts(redis);
-  if (ownsConnection) redis.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
+  if (ownsConnection) redis.on('error', redisErrorLogger(log, 'redis connection error'));
   const keys = createKeys(prefix, partitions);
   const presenceReader = new PresenceReader(redis, keys);
   /** Resolves once this deployment's partitions match ours; checked once, before the first append. */
@@ -359,7 +375,12 @@ export function createPublisher<C extends Catalog = DefaultCatalog>(
     },
     append: async (entries) => {
       await checkPartitionsOnce();
-      return appendEntries(redis, keys, entries, inbox);
+      // WAIT gives up before the publish's own deadline, so the caller learns that the replicas
+      // were missing rather than only that Redis was slow.
+      return appendEntries(redis, keys, entries, inbox, {
+        replicas: waitReplicas,
+        timeoutMs: Math.max(1, Math.floor(redisTimeoutMs * 0.75)),
+      });
     },
   });
   const consumers = new Set<ClientEventsConsumer>();

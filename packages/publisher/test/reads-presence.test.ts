@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { HeraldError } from '@herald/contracts';
-import { PresenceRegistry, closeRedis, createKeys, createRedis, type Redis } from '@herald/core';
+import { PresenceRegistry, closeRedis, createKeys, createRedis, type RedisClient } from '@herald/core';
 import { uniquePrefix, uniqueUser } from '@herald/testing';
 import { createPublisher, createWebSocketService, type Publisher } from '../src/index.js';
 
@@ -8,7 +8,7 @@ const redisUrl = inject('redisUrl');
 
 describe('presence through the publisher', () => {
   let prefix: string;
-  let redis: Redis;
+  let redis: RedisClient;
   let publisher: Publisher;
 
   beforeEach(() => {

@@ -5,7 +5,7 @@ import {
   createRedis,
   parseEntrySeqs,
   readStreamEntries,
-  type Redis,
+  type RedisClient,
   type RedisKeys,
 } from '@herald/core';
 
@@ -18,7 +18,7 @@ export interface ProbedEntry {
 
 /** Looks at the partition streams and the raw keys under a prefix, the way an operator would. */
 export interface StreamProbe {
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   /** Every entry of every partition's stream, validated as the dispatcher does, by partition then id. */
   entries(): Promise<ProbedEntry[]>;
