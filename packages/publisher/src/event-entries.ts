@@ -18,7 +18,11 @@ export interface SizedItem {
   bytes: number;
   /** The payload as JSON, measured while validating. */
   payloadJson?: string;
-  /** The event's fingerprint (`eventFingerprint`), the same for every part of a `toUsers`. */
+  /**
+   * The event's fingerprint (`eventFingerprint`), the same for every part of a `toUsers`;
+   * empty for an id Herald generated, which is never claimed (hashing the payload per event
+   * would cost the publisher for nothing).
+   */
   fingerprint: string;
   /** Whether the producer chose the event id (only such ids are claimed and recorded). */
   idSupplied: boolean;
@@ -68,7 +72,7 @@ export function toEventItems(event: PreparedEvent, keys: Pick<RedisKeys, 'partit
     slices.push({ target: event.target, partition, users: 0 });
   }
   const bytes = event.payloadBytes ?? 0;
-  const fingerprint = eventFingerprint(event);
+  const fingerprint = event.idSupplied ? eventFingerprint(event) : '';
   return slices.map(({ target, partition, users }, index) => ({
     item: {
       eventId: event.eventId,
