@@ -35,13 +35,13 @@ function recording(options: Partial<CheckBatcherOptions> = {}) {
 }
 
 describe('createCheckBatcher', () => {
-  it('puts the checks of events jobs added within the linger into one fallback job', async () => {
+  it('puts the checks of stream entries added within the linger into one fallback job', async () => {
     const { jobs, batcher } = recording();
     await Promise.all([batcher.add([check('a'), check('b')]), batcher.add([check('c')])]);
     expect(jobs).toEqual([['a', 'b', 'c']]);
   });
 
-  it('sends at once when enough events jobs wait, or the batch holds enough users', async () => {
+  it('sends at once when enough stream entries wait, or the batch holds enough users', async () => {
     const byWaiters = recording({ lingerMs: 60_000, maxWaiters: 2 });
     await Promise.all([byWaiters.batcher.add([check('a')]), byWaiters.batcher.add([check('b')])]);
     expect(byWaiters.jobs).toEqual([['a', 'b']]);
@@ -51,7 +51,7 @@ describe('createCheckBatcher', () => {
     expect(byUsers.jobs).toEqual([['a', 'b']]);
   });
 
-  it('never puts more than maxChecks checks in one job, nor splits one events job over two', async () => {
+  it('never puts more than maxChecks checks in one job, nor splits one stream entry over two', async () => {
     const { jobs, batcher } = recording({ lingerMs: 5, maxChecks: 3 });
     await Promise.all([
       batcher.add([check('a'), check('b')]),
@@ -64,7 +64,7 @@ describe('createCheckBatcher', () => {
     ]);
   });
 
-  it('with lingerMs 0, gives each events job a fallback job of its own', async () => {
+  it('with lingerMs 0, gives each stream entry a fallback job of its own', async () => {
     const { jobs, batcher } = recording({ lingerMs: 0 });
     await Promise.all([batcher.add([check('a'), check('b')]), batcher.add([check('c')])]);
     expect(jobs).toEqual([['a', 'b'], ['c']]);

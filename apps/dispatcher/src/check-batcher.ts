@@ -1,15 +1,15 @@
 import type { CheckedItem } from './fallback-jobs.js';
 
 export interface CheckBatcherOptions {
-  /** How long checks wait for others once one is pending; 0 = none: each events job's checks go alone. */
+  /** How long checks wait for others once one is pending; 0 = none: each stream entry's checks go alone. */
   lingerMs: number;
-  /** Events jobs waiting at which the batch goes at once (they hold worker slots meanwhile). */
+  /** Stream entries waiting at which the batch goes at once (each waits to be acknowledged meanwhile). */
   maxWaiters: number;
   /** Users at which the batch goes at once, so one fallback job stays a bounded amount of work. */
   maxUsers: number;
   /**
    * Checks one fallback job may hold (the fallback job schema's bound); the checks of one
-   * events job never exceed it, and are never split over two fallback jobs.
+   * stream entry never exceed it, and are never split over two fallback jobs.
    */
   maxChecks: number;
   /** Adds one fallback job carrying `checked`. */
@@ -17,7 +17,7 @@ export interface CheckBatcherOptions {
 }
 
 export interface CheckBatcher {
-  /** Queues the ack checks of one events job; resolves once a fallback job holding them is in Redis. */
+  /** Queues the ack checks of one stream entry; resolves once a fallback job holding them is in Redis. */
   add(checked: readonly CheckedItem[]): Promise<void>;
   /** Sends what is pending and waits for every add in flight. */
   drain(): Promise<void>;
@@ -30,19 +30,20 @@ interface Pending {
 }
 
 /**
- * Group commit of the ack checks of the events jobs a dispatcher delivers at about the
- * same time: one delayed fallback job per batch instead of one per events job. A delayed
- * BullMQ job costs Redis about as much to add, and as much again to run, as the events
- * job itself; the check is due only after the ack timeout (30 s), so waiting a few
- * milliseconds for company costs nothing. An events job completes only once its checks
- * are in Redis (its `add` resolves), so a dispatcher that dies in between loses nothing:
- * the events job runs again and queues them again.
+ * Group commit of the ack checks of the stream entries a dispatcher delivers at about the
+ * same time: one delayed fallback job per batch instead of one per entry. A delayed BullMQ
+ * job costs Redis several times what delivering an entry does; the check is due only after
+ * the ack timeout (30 s), so waiting a few milliseconds for company costs nothing. An entry
+ * is acknowledged only once its checks are in Redis (its `add` resolves), so a dispatcher
+ * that dies in between loses nothing: the entry is claimed, delivered again and queues them
+ * again.
  *
- * The id of a batch of one (event, part) is that pair's `fallbackJobId`, so a
- * retried events job whose check goes out alone adds nothing twice. A batch of several
- * has an id derived from all its pairs, so an add can only be ignored as a duplicate of
- * a job with exactly the same checks; a retried events job whose checks land in another
- * batch checks those users twice, and the fallback-sent marks keep that to one email.
+ * The id of a batch of one (event, part) is that pair's `fallbackJobId`, so an entry
+ * delivered again whose check goes out alone adds nothing twice while the first job is kept.
+ * A batch of several has an id derived from all its pairs, so an add can only be ignored as
+ * a duplicate of a job with exactly the same checks; an entry delivered again whose checks
+ * land in another batch checks those users twice, and the fallback-sent marks keep that to
+ * one email.
  */
 export function createCheckBatcher(options: CheckBatcherOptions): CheckBatcher {
   let pending: Pending | undefined;

@@ -10,7 +10,7 @@ function escapeIdPart(value: string): string {
 /**
  * The id of the one fallback job of (event, slice of a split `toUsers`):
  * `fbp-{eventId}|{part}`, the event id escaped. BullMQ ignores an add whose id already
- * exists, so a retried events job schedules no second fallback job for the same slice
+ * exists, so a stream entry delivered again schedules no second fallback job for the same slice
  * while the first is queued or among the completed jobs kept (after that, a second check
  * finds its users settled). The event id is escaped and followed by a character it
  * cannot contain raw, so two different pairs never share an id. The `fbp-` prefix keeps these ids apart
@@ -57,7 +57,7 @@ export interface FallbackJobSettings {
  */
 const RETENTION = { removeOnComplete: { age: 3_600, count: 1_000 } } as const satisfies JobsOptions;
 
-/** One event (or slice) of an events job whose users get the ack check. */
+/** One event (or slice) of a stream entry whose users get the ack check. */
 export interface CheckedItem {
   item: EventItem;
   fallback: FallbackPolicy;
@@ -66,10 +66,10 @@ export interface CheckedItem {
 
 /**
  * One delayed fallback job for the ack checks of a batch of events (those of one or more
- * events jobs, see `createCheckBatcher`): one `checks` entry per (event, part).
- * A lone check's id is its (eventId, part)'s `fallbackJobId`, which only the events job
- * recorded for that pair delivers, so a retry of it adds nothing twice while the job is
- * kept; a batch's id is `batchJobId` of its pairs.
+ * stream entries, see `createCheckBatcher`): one `checks` entry per (event, part).
+ * A lone check's id is its (eventId, part)'s `fallbackJobId`, which only the entry that
+ * sequenced that pair delivers, so a second delivery of it adds nothing twice while the job
+ * is kept; a batch's id is `batchJobId` of its pairs.
  */
 export function toFallbackJob(
   checked: readonly CheckedItem[],

@@ -91,7 +91,7 @@ async function forEachBounded<T>(items: readonly T[], limit: number, task: (item
 
 /**
  * Runs the fallback checks of one job, one after another: those of the events of the
- * events jobs a dispatcher delivered within its check linger, each for the users of one
+ * stream entries a dispatcher delivered within its check linger, each for the users of one
  * event (or slice) that had to ack it, with each user's seq. For each user:
  *
  * - some device acked a seq at or above the event's → nothing (the ack stays, so no mark);

@@ -23,8 +23,8 @@ export interface MarkTtlSettings {
 
 /**
  * Time allowed for what no setting bounds: the runs of the job themselves (a job may hold
- * thousands of users, sent 8 at a time), a fallback queue that is behind, an events job
- * retried after a failed attempt, clocks that differ between processes. Too short costs at
+ * thousands of users, sent 8 at a time), a fallback queue that is behind, clocks that
+ * differ between processes. Too short costs at
  * worst a second email for a pair checked again that late; each minute more keeps a
  * minute more of marks.
  */

@@ -38,8 +38,8 @@ export interface FallbackWorkerOptions {
    */
   lockMs?: number;
   /**
-   * The dispatchers' events job lock (`HERALD_DISPATCHER_LOCK_MS`, read from the same
-   * variable): an events job of a dispatcher that died is run again up to 1.5× this later and
+   * The dispatchers' lock (`HERALD_DISPATCHER_LOCK_MS`, read from the same variable): a
+   * stream entry of a dispatcher that died is delivered again up to 1.5× this later and
    * may add its fallback checks again, so the `fallback-sent` marks must outlast that
    * (`fallbackMarkTtlMs`). The worker cannot read the dispatchers' setting: above theirs,
    * marks are only kept longer; below, a repeated check can come after its mark expired

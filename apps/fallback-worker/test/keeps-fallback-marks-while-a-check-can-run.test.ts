@@ -58,7 +58,7 @@ describe('fallback-sent marks', () => {
     expect(pttl).toBeGreaterThan(MARK_TTL_MS - 3_000);
 
     // The completed job is removed, as the retention does once 1,000 newer ones completed,
-    // and the same check is added again, as by an events job run again after its dispatcher
+    // and the same check is added again, as by a stream entry delivered again after its dispatcher
     // died: the mark settles the user, and no second email goes out.
     const jobId = fallbackJobId(id, 0);
     const first = await waitFor(async () => {

@@ -70,7 +70,7 @@ export type FallbackCheck = z.infer<typeof FallbackCheck>;
 /**
  * Data of a delayed job on the fallback queue: the ack checks of the events with a fallback
  * policy of the stream entries one dispatcher delivered within its check linger (one or more,
- * at most `EVENTS_PER_JOB`). One delayed job for many events jobs, not per event or user: a
+ * at most `EVENTS_PER_JOB`). One delayed job for many stream entries, not per event or user: a
  * delayed add is a BullMQ script that costs Redis several times what delivering the event does.
  */
 export const FallbackJobData = z.object({

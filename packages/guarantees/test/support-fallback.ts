@@ -152,7 +152,7 @@ export async function unfinishedJobs(queue: Queue): Promise<number> {
 
 /**
  * The ack checks (one per event, or slice of one) in the fallback jobs in `states`: a job
- * holds the checks of every events job the dispatcher delivered within its check linger.
+ * holds the checks of every stream entry the dispatcher delivered within its check linger.
  */
 export async function checksIn(
   queue: Queue,
