@@ -21,11 +21,11 @@ export default [
   project('packages/core'),
   project('packages/publisher'),
   project('packages/local-redis'),
-  project('apps/socket-node', 60_000),
-  project('apps/publish-api'),
-  project('apps/dispatcher', 120_000),
-  project('apps/fallback-worker', 60_000),
-  project('apps/local-stack', 120_000),
+  project('packages/socket-node', 60_000),
+  project('packages/publish-api'),
+  project('packages/dispatcher', 120_000),
+  project('packages/fallback-worker', 60_000),
+  project('packages/local-stack', 120_000),
   project('packages/client', 120_000),
   project('packages/guarantees', 180_000),
   // The delivery guarantees again, on a private Redis Cluster (3 masters + 3 replicas) that the
@@ -38,9 +38,9 @@ export default [
       root: '.',
       include: [
         'packages/guarantees/test/**/*.test.ts',
-        'apps/dispatcher/test/delivers-to-every-device.test.ts',
-        'apps/dispatcher/test/never-leaks-events-across-users.test.ts',
-        'apps/dispatcher/test/keeps-publish-order-with-two-dispatchers.test.ts',
+        'packages/dispatcher/test/delivers-to-every-device.test.ts',
+        'packages/dispatcher/test/never-leaks-events-across-users.test.ts',
+        'packages/dispatcher/test/keeps-publish-order-with-two-dispatchers.test.ts',
       ],
       exclude: [
         // These start a private redis-server of their own (they stop it, restart it, or set

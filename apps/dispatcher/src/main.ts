@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_ACK_TIMEOUT_MS } from '@herald/contracts';
 import { commonEnv, createLogger, envInt, exitOnSignal, loadConfigOrExit } from '@herald/core';
-import { startDispatcher } from './start-dispatcher.js';
+import { startDispatcher } from '@herald/dispatcher';
 
 const env = loadConfigOrExit(
   z.object({

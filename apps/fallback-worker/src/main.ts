@@ -7,7 +7,7 @@ import {
   exitOnSignal,
   loadConfigOrExit,
 } from '@herald/core';
-import { startFallbackWorker } from './start-fallback-worker.js';
+import { startFallbackWorker } from '@herald/fallback-worker';
 
 const env = loadConfigOrExit(
   z.object({

@@ -1,8 +1,6 @@
 import { HeraldErrorCode, isHeraldError } from '@herald/contracts';
 import { createLogger, exitOnSignal, loadConfigOrExit } from '@herald/core';
-import { printBanner } from './banner.js';
-import { localStackEnv } from './config.js';
-import { startLocalStack } from './local-stack.js';
+import { localStackEnv, printBanner, startLocalStack } from '@herald/local-stack';
 
 const env = loadConfigOrExit(localStackEnv);
 const logger = createLogger({ name: 'herald-local', level: env.HERALD_LOG_LEVEL });

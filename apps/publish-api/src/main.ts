@@ -10,7 +10,7 @@ import {
 } from '@herald/core';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '@herald/contracts';
 import { createPublisher } from '@herald/publisher';
-import { startPublishApi } from './server.js';
+import { startPublishApi } from '@herald/publish-api';
 
 const config = loadConfigOrExit(
   z.object({

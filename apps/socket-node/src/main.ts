@@ -1,6 +1,5 @@
 import { createLogger, exitOnSignal, loadConfigOrExit } from '@herald/core';
-import { SocketNodeEnv, socketNodeOptionsFromEnv } from './config.js';
-import { startSocketNode } from './socket-node.js';
+import { SocketNodeEnv, socketNodeOptionsFromEnv, startSocketNode } from '@herald/socket-node';
 
 const env = loadConfigOrExit(SocketNodeEnv);
 const logger = createLogger({ name: 'socket-node', level: env.HERALD_LOG_LEVEL });

@@ -7,4 +7,5 @@ export type { DevCredentials, DevCredentialsOptions } from './dev-credentials.js
 export { createDemoPageHandler, renderDemoPage } from './demo-page.js';
 export type { DemoPageOptions } from './demo-page.js';
 export { formatBanner, printBanner } from './banner.js';
+export { localStackEnv } from './config.js';
 export type { BannerInfo } from './banner.js';
