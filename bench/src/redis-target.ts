@@ -9,8 +9,8 @@
  * private 3-master Redis Cluster on loopback (`startRedisCluster`), reached by every process
  * through `REDIS_URL=redis-cluster://…`, as Herald's apps read it.
  */
-import { createRedis, isCluster, type Redis, type RedisClient } from '@herald/core';
-import { resolveRedis, startRedisCluster } from '@herald/local-redis';
+import { createKeys, createRedis, isCluster, type Redis, type RedisClient } from '@herald/core';
+import { keySlot, resolveRedis, startRedisCluster } from '@herald/local-redis';
 
 export type RedisTargetKind = 'single' | 'cluster';
 export const REDIS_TARGET_KINDS: readonly RedisTargetKind[] = ['single', 'cluster'];
@@ -72,7 +72,10 @@ export async function masterNodes(redis: RedisClient): Promise<Redis[]> {
   if (!isCluster(redis)) return [redis];
   if (redis.status !== 'ready') {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('the Redis Cluster was not ready within 10 s')), 10_000);
+      const timer = setTimeout(
+        () => reject(new Error('the Redis Cluster was not ready within 10 s')),
+        10_000,
+      );
       redis.once('ready', () => {
         clearTimeout(timer);
         resolve();
@@ -123,7 +126,9 @@ export async function redisCpuMicros(redis: RedisClient): Promise<number> {
 /** `used_memory` of `INFO memory`, summed over the masters, in bytes. */
 export async function redisUsedMemory(redis: RedisClient): Promise<number> {
   const sizes = await Promise.all(
-    (await masterNodes(redis)).map(async (node) => Number((await readInfo(node, 'memory')).get('used_memory') ?? 0)),
+    (await masterNodes(redis)).map(async (node) =>
+      Number((await readInfo(node, 'memory')).get('used_memory') ?? 0),
+    ),
   );
   return sizes.reduce((a, b) => a + b, 0);
 }
@@ -159,4 +164,28 @@ export async function redisServers(
       };
     }),
   );
+}
+
+/**
+ * Where the run's hash tags landed on a cluster, by master `host:port`: the partitions whose
+ * tag (`{bench-x:7}`) its slots hold, and whether it holds the prefix's own tag (`{bench-x}`:
+ * the fallback queue, the naive queue, client events). A master's share of the load follows
+ * its partitions, so this is what explains a spread. Null on one Redis.
+ */
+export async function partitionsPerMaster(
+  redis: RedisClient,
+  prefix: string,
+): Promise<Record<string, { partitions: number[]; prefixTag: boolean }> | null> {
+  if (!isCluster(redis)) return null;
+  await masterNodes(redis);
+  const keys = createKeys(prefix);
+  // `slots[slot]` lists the nodes serving it, the master first (ioredis's slot map).
+  const ownerOf = (key: string) => redis.slots[keySlot(key)]?.[0] ?? 'unknown';
+  const out: Record<string, { partitions: number[]; prefixTag: boolean }> = {};
+  const entry = (node: string) => (out[node] ??= { partitions: [], prefixTag: false });
+  for (const node of await masterNodes(redis)) entry(nodeName(node));
+  for (const partition of keys.partitionNumbers)
+    entry(ownerOf(keys.stream(partition))).partitions.push(partition);
+  entry(ownerOf(keys.partitionsRecord)).prefixTag = true;
+  return out;
 }

@@ -235,12 +235,26 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
     }
     const withMasters = r.throughput.paths.flatMap((p) => p.steps.filter((s) => s.redisCpuPerMaster));
     if (withMasters.length > 0) {
-      const masters = [...new Set(withMasters.flatMap((s) => (s.redisCpuPerMaster ?? []).map((m) => m.node)))];
+      const masters = [
+        ...new Set(withMasters.flatMap((s) => (s.redisCpuPerMaster ?? []).map((m) => m.node))),
+      ];
       out.push(
         'Redis CPU per master on the cluster (`INFO cpu` of each master, from before each trial until its events ' +
-          'were delivered; µs per published event / % of one core; medians of the trials), and each step\'s ' +
+          "were delivered; µs per published event / % of one core; medians of the trials), and each step's " +
           'spread, max |master − mean| ÷ mean:',
       );
+      const placement = r.config.redis.partitionsPerMaster;
+      if (placement) {
+        out.push('');
+        out.push(
+          `Partitions per master: ${Object.entries(placement)
+            .map(
+              ([node, p]) =>
+                `${node} ${p.partitions.length}${p.prefixTag ? " and the prefix's own tag" : ''}`,
+            )
+            .join('; ')}.`,
+        );
+      }
       out.push('');
       out.push(
         table(
@@ -248,7 +262,8 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
           withMasters.map((s) => {
             const rows = s.redisCpuPerMaster ?? [];
             const mean = rows.reduce((n, m) => n + m.usPerEvent, 0) / Math.max(1, rows.length);
-            const spread = mean > 0 ? Math.max(...rows.map((m) => Math.abs(m.usPerEvent - mean))) / mean : null;
+            const spread =
+              mean > 0 ? Math.max(...rows.map((m) => Math.abs(m.usPerEvent - mean))) / mean : null;
             return [
               s.path,
               `${fmt(s.targetRate, 0)}${s.kind === 'search' ? ' (search)' : ''}`,

@@ -42,6 +42,8 @@ export interface BenchResults extends HeadlineFigures {
       /** `--redis cluster`: each master's `host:port` (absent on one Redis). */
       masters?: string[];
       replicasPerMaster?: number;
+      /** `--redis cluster`: the partitions each master holds, and which holds the prefix's own tag. */
+      partitionsPerMaster?: Record<string, { partitions: number[]; prefixTag: boolean }>;
     };
     /** Socket-node limit variables raised for the bench (all load comes from 127.0.0.1). */
     limitsRaised: Record<string, string>;

@@ -8,6 +8,7 @@ import { DEFAULT_ACK_DELAY_MS } from '@herald/client';
 import {
   masterNodes,
   openRedis,
+  partitionsPerMaster,
   redisEnv,
   redisServers,
   resolveRedisTarget,
@@ -200,6 +201,17 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
           ? `a private Redis Cluster, ${info.servers.length} masters without replicas: ${info.servers.map((s) => s.node).join(', ')}`
           : 'a private redis-server';
     stamp(`redis ${info.version} (${where}), prefix ${prefix}`);
+    const placement = await partitionsPerMaster(redis, prefix);
+    if (placement) {
+      stamp(
+        `partitions per master: ${Object.entries(placement)
+          .map(
+            ([node, p]) =>
+              `${node} ${p.partitions.length} (${p.partitions.join(',')})${p.prefixTag ? ` + ${prefix}` : ''}`,
+          )
+          .join('; ')}`,
+      );
+    }
     sampler.track('orchestrator', process.pid);
     for (const server of info.servers) {
       if (!server.pid) continue;
@@ -282,7 +294,13 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
         redis: {
           source: resolved.source,
           version: info.version,
-          ...(resolved.kind === 'cluster' ? { masters: info.servers.map((s) => s.node), replicasPerMaster: 0 } : {}),
+          ...(placement
+            ? {
+                masters: info.servers.map((s) => s.node),
+                replicasPerMaster: 0,
+                partitionsPerMaster: placement,
+              }
+            : {}),
         },
         limitsRaised: stack.limits,
         dispatcherConcurrency: stack.concurrency,

@@ -8,11 +8,7 @@ import { collect, trackPhase, waitForReceipts } from './receipts.js';
 import type { BenchPath } from './stack.js';
 import { round, summarize, type LatencySummary } from './stats.js';
 import { addTally, emptyTally, type FallbackTally } from './fallback-audit.js';
-import {
-  redisCommandStats,
-  redisCpuMicrosPerMaster,
-  type CommandStats,
-} from './redis-target.js';
+import { redisCommandStats, redisCpuMicrosPerMaster, type CommandStats } from './redis-target.js';
 import { DISPATCHERS_GROUP, createKeys, readStreamBacklog } from '@herald/core';
 
 /** Trials each step runs by default; the step reports their median (see `aggregateTrials`). */
@@ -220,7 +216,9 @@ export function aggregateTrials(trials: readonly TrialResult[]): StepResult {
     mean: med((t) => t.latency.mean),
   };
   const fallbacks = trials.map((t) => t.fallback).filter((f): f is FallbackTally => f !== undefined);
-  const masterNames = [...new Set(trials.flatMap((t) => (t.redisCpuPerMaster ?? []).map((m) => m.node)))].sort();
+  const masterNames = [
+    ...new Set(trials.flatMap((t) => (t.redisCpuPerMaster ?? []).map((m) => m.node))),
+  ].sort();
   const redisCpuPerMaster = masterNames.map((node) => {
     const rows = trials.flatMap((t) => (t.redisCpuPerMaster ?? []).filter((m) => m.node === node));
     return {
@@ -295,10 +293,7 @@ async function runTrial(
   const cpuAfter = await redisCpuMicrosPerMaster(ctx.redis);
   const cpuWindowUs = (performance.now() - cpuBeforeAt) * 1_000;
   const masters = [...cpuAfter].map(([node, us]) => ({ node, us: us - (cpuBefore.get(node) ?? us) }));
-  const redisCpuUsPerEvent = round(
-    masters.reduce((n, m) => n + m.us, 0) / Math.max(1, run.published),
-    1,
-  );
+  const redisCpuUsPerEvent = round(masters.reduce((n, m) => n + m.us, 0) / Math.max(1, run.published), 1);
   const redisCpuPerMaster: MasterCpu[] = masters
     .map((m) => ({
       node: m.node,
