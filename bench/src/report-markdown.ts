@@ -248,6 +248,7 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
         out.push('');
         out.push(
           `Partitions per master: ${Object.entries(placement)
+            .sort(([a], [b]) => a.localeCompare(b))
             .map(
               ([node, p]) =>
                 `${node} ${p.partitions.length}${p.prefixTag ? " and the prefix's own tag" : ''}`,
@@ -269,7 +270,7 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
               `${fmt(s.targetRate, 0)}${s.kind === 'search' ? ' (search)' : ''}`,
               ...masters.map((node) => {
                 const m = rows.find((x) => x.node === node);
-                return m ? `${fmt(m.usPerEvent, 1)} / ${fmt(m.cpuPct, 0)}%` : '';
+                return m ? `${fmt(m.usPerEvent, 1)} / ${fmt(m.cpuPct, 1)}%` : '';
               }),
               spread === null ? 'n/a' : `±${fmt(spread * 100, 0)}%`,
             ];

@@ -250,7 +250,7 @@ export function judgeTargets(outcome: BenchOutcome): TargetResult[] {
         (spread.step.redisCpuPerMaster ?? [])
           .map((m) => `${m.node} ${m.usPerEvent} µs/event (${m.cpuPct}% of a core)`)
           .join(', ')
-      : 'not measured (pnpm bench --redis cluster)',
+      : "not measured (Herald's throughput steps on pnpm bench --redis cluster)",
     met: spread ? spread.spread <= T.clusterMasterCpuSpread : null,
     reference: null,
   });
