@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { PATHS, type BenchPath } from './stack.js';
 import { TRIALS_PER_STEP } from './scenario-throughput.js';
+import { REDIS_TARGET_KINDS, type RedisTargetKind } from './redis-target.js';
 
 export const SCENARIOS = ['throughput', 'fanout', 'memory', 'reconnect', 'soak'] as const;
 /** What `pnpm bench` runs without `--scenario`: the soak is asked for by name (it takes 10 minutes). */
@@ -54,6 +55,11 @@ export interface BenchOptions {
   searchSteps: number | undefined;
   /** Length of each trial of scenario 1 (fixed and search) instead of the scale's. */
   stepMs: number | undefined;
+  /**
+   * Which Redis: `single` (`REDIS_URL`, else a private redis-server) or `cluster` (a private
+   * 3-master Redis Cluster without replicas; Redis CPU is also reported per master). @default 'single'
+   */
+  redis: RedisTargetKind;
   /** Only re-render latest.md / latest.svg (and the README block) from this run's JSON. */
   render: string | undefined;
 }
@@ -62,7 +68,7 @@ export const USAGE = `pnpm bench [--quick] [--scenario throughput,fanout,memory,
            [--paths ceiling,naive,herald] [--no-profile] [--no-heap-snapshot] [--ceiling-plain]
            [--concurrency N] [--trials N] [--rates R1,R2] [--search-steps N] [--step-ms N]
            [--ack-timeout-ms N] [--ack-delay-ms N] [--herald-no-fallback] [--soak-minutes N]
-           [--trace-stages FILE] [--out DIR] [--max-minutes N]
+           [--trace-stages FILE] [--redis single|cluster] [--out DIR] [--max-minutes N]
        pnpm bench --render bench/results/<timestamp>.json
 
   --quick         small scales (200 users, short steps): a smoke run in about a minute
@@ -88,6 +94,9 @@ export const USAGE = `pnpm bench [--quick] [--scenario throughput,fanout,memory,
   --trace-stages  write to FILE, every second, how Herald's publish→PUBLISH time splits into
                   publisher, queue pickup and dispatcher (and a timeline per fan-out); a
                   diagnostic process that costs CPU, not for the committed results
+  --redis         single (default: REDIS_URL, else a private redis-server) or cluster: a private
+                  3-master Redis Cluster on loopback, no replicas (REDIS_URL ignored); Redis CPU
+                  is then reported per master too
   --out           results directory (default: bench/results, or bench/results/quick with --quick)
   --max-minutes   abort the run after this long (default 40, or the soak's length + 20)
   --render FILE   measure nothing: re-render latest.md and latest.svg beside a run's JSON
@@ -133,6 +142,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       'soak-minutes': { type: 'string' },
       'herald-no-fallback': { type: 'boolean', default: false },
       'trace-stages': { type: 'string' },
+      redis: { type: 'string', default: 'single' },
       out: { type: 'string' },
       'max-minutes': { type: 'string' },
       render: { type: 'string' },
@@ -177,8 +187,15 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   const defaultMax = scenarios.includes('soak') ? Math.ceil(soakMinutes) + 20 : 40;
   const maxMinutes = values['max-minutes'] === undefined ? defaultMax : Number(values['max-minutes']);
   if (!(maxMinutes > 0 && maxMinutes <= 180)) throw new Error('--max-minutes must be a number from 1 to 180');
+  const redis = values.redis as RedisTargetKind;
+  if (!REDIS_TARGET_KINDS.includes(redis))
+    throw new Error(`--redis must be one of ${REDIS_TARGET_KINDS.join(', ')}`);
+  // The tracer reads the streams and the channel with one plain connection.
+  if (redis === 'cluster' && values['trace-stages'] !== undefined)
+    throw new Error('--trace-stages runs on one Redis only, not with --redis cluster');
   return {
     quick: values.quick,
+    redis,
     scenarios,
     trials,
     ackTimeoutMs,

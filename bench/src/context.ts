@@ -1,4 +1,4 @@
-import type { Redis } from '@herald/core';
+import type { RedisClient } from '@herald/core';
 import type { ChildRegistry } from './children.js';
 import type { ProcSampler } from './proc-sampler.js';
 import type { Stack } from './stack.js';
@@ -86,8 +86,8 @@ export interface BenchContext {
   registry: ChildRegistry;
   sampler: ProcSampler;
   scale: Scale;
-  /** The orchestrator's own connection (queue counts, presence). */
-  redis: Redis;
+  /** The orchestrator's own connection (queue counts, presence): a `Cluster` on `--redis cluster`. */
+  redis: RedisClient;
   prefix: string;
   jwtSecret: string;
   /** `ackDelayMs` of the devices' SDK clients (undefined: the SDK's default). */

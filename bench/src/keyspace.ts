@@ -4,7 +4,8 @@
  * group's size is estimated from `MEMORY USAGE` of a sample of its keys. The soak takes
  * one at its start and one at its end, so a growth is named by the keys that grew.
  */
-import type { Redis } from '@herald/core';
+import type { Redis, RedisClient } from '@herald/core';
+import { masterNodes } from './redis-target.js';
 
 export interface KeyGroup {
   pattern: string;
@@ -15,7 +16,7 @@ export interface KeyGroup {
 
 /** Keys sampled per group for `MEMORY USAGE`. */
 const SAMPLE = 20;
-/** SCAN calls at most (1,000 keys each): the summary must stay bounded on a large Redis. */
+/** SCAN calls at most (1,000 keys each), over all masters: the summary must stay bounded on a large Redis. */
 const MAX_SCANS = 2_000;
 
 /**
@@ -43,25 +44,29 @@ export function keyPattern(key: string, prefix: string): string {
 }
 
 /** The keys under `prefix`, grouped by pattern, largest first. */
-export async function keyspaceSummary(redis: Redis, prefix: string): Promise<KeyGroup[]> {
-  const groups = new Map<string, { keys: number; sample: string[] }>();
-  let cursor = '0';
-  for (let i = 0; i < MAX_SCANS; i++) {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', runKeysGlob(prefix), 'COUNT', 1_000);
-    for (const key of keys) {
-      const pattern = keyPattern(key, prefix);
-      const group = groups.get(pattern) ?? { keys: 0, sample: [] };
-      group.keys += 1;
-      if (group.sample.length < SAMPLE) group.sample.push(key);
-      groups.set(pattern, group);
+export async function keyspaceSummary(redis: RedisClient, prefix: string): Promise<KeyGroup[]> {
+  // A group's sample is measured on the master its keys were scanned on (SCAN and MEMORY USAGE per master).
+  const groups = new Map<string, { keys: number; sample: Array<{ node: Redis; key: string }> }>();
+  let scans = 0;
+  for (const node of await masterNodes(redis)) {
+    let cursor = '0';
+    while (scans++ < MAX_SCANS) {
+      const [next, keys] = await node.scan(cursor, 'MATCH', runKeysGlob(prefix), 'COUNT', 1_000);
+      for (const key of keys) {
+        const pattern = keyPattern(key, prefix);
+        const group = groups.get(pattern) ?? { keys: 0, sample: [] };
+        group.keys += 1;
+        if (group.sample.length < SAMPLE) group.sample.push({ node, key });
+        groups.set(pattern, group);
+      }
+      cursor = next;
+      if (cursor === '0') break;
     }
-    cursor = next;
-    if (cursor === '0') break;
   }
   const out: KeyGroup[] = [];
   for (const [pattern, group] of groups) {
     const sizes = await Promise.all(
-      group.sample.map(async (key) => Number((await redis.memory('USAGE', key)) ?? 0)),
+      group.sample.map(async ({ node, key }) => Number((await node.memory('USAGE', key)) ?? 0)),
     );
     const mean = sizes.reduce((a, b) => a + b, 0) / Math.max(1, sizes.length);
     out.push({ pattern, keys: group.keys, bytes: Math.round(mean * group.keys) });

@@ -53,7 +53,8 @@ try {
   print(
     `ratioToCeiling ${results.ratioToCeiling ?? 'n/a'}, latencyBoundRatio ${results.latencyBoundRatio ?? 'n/a'}, ` +
       `p99RatioAt2000 ${results.p99RatioAt2000 ?? 'n/a'}, p99RatioAt500 ${results.p99RatioAt500 ?? 'n/a'}, ` +
-      `fanoutP99Ratio ${results.fanoutP99Ratio ?? 'n/a'}, soakRedisGrowthMbPerMin ${results.soakRedisGrowthMbPerMin ?? 'n/a'}; ` +
+      `fanoutP99Ratio ${results.fanoutP99Ratio ?? 'n/a'}, soakRedisGrowthMbPerMin ${results.soakRedisGrowthMbPerMin ?? 'n/a'}, ` +
+      `clusterMasterCpuSpread ${results.clusterMasterCpuSpread ?? 'n/a'}; ` +
       `redisUsPerEvent ${JSON.stringify(results.redisUsPerEvent)}`,
   );
   for (const t of results.targets) {

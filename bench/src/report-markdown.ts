@@ -77,6 +77,9 @@ export function headlineLine(r: BenchResults): string {
     `p99RatioAt500 **${v(r.p99RatioAt500)}** (≤ ${HOT_PATH_TARGETS.p99RatioAt500}), ` +
     `fanoutP99Ratio **${v(r.fanoutP99Ratio)}** (≤ ${HOT_PATH_TARGETS.fanoutP99Ratio}), ` +
     `soakRedisGrowthMbPerMin **${v(r.soakRedisGrowthMbPerMin)}** (≤ ${HOT_PATH_TARGETS.soakRedisGrowthMbPerMin})` +
+    (r.clusterMasterCpuSpread == null
+      ? ''
+      : `, clusterMasterCpuSpread **${v(r.clusterMasterCpuSpread)}** (≤ ${HOT_PATH_TARGETS.clusterMasterCpuSpread})`) +
     (redis ? `; Redis CPU µs per event at 2,000/s (INFO cpu): ${redis}` : '')
   );
 }
@@ -90,7 +93,13 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
   out.push(
     `\`${r.command}\` on ${r.startedAt} took ${r.durationS} s (${r.scale} scale), commit ${m.gitCommit}. ` +
       `${m.cores} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, Redis ${r.config.redis.version} ` +
-      `(${r.config.redis.source === 'env' ? 'REDIS_URL' : 'private redis-server, noeviction, no persistence'}).`,
+      `(${
+        r.config.redis.source === 'env'
+          ? 'REDIS_URL'
+          : r.config.redis.source === 'cluster'
+            ? `private Redis Cluster of ${r.config.redis.masters?.length ?? 'n/a'} masters without replicas, no persistence`
+            : 'private redis-server, noeviction, no persistence'
+      }).`,
   );
   out.push('');
   out.push(
@@ -220,6 +229,52 @@ export function renderMarkdown(r: BenchResults, svgName: string): string {
               .map((c) => `${c.command} ${fmt(c.callsPerEvent, 2)} / ${fmt(c.usecPerEvent, 1)}`)
               .join('; '),
           ]),
+        ),
+      );
+      out.push('');
+    }
+    const withMasters = r.throughput.paths.flatMap((p) => p.steps.filter((s) => s.redisCpuPerMaster));
+    if (withMasters.length > 0) {
+      const masters = [
+        ...new Set(withMasters.flatMap((s) => (s.redisCpuPerMaster ?? []).map((m) => m.node))),
+      ];
+      out.push(
+        'Redis CPU per master on the cluster (`INFO cpu` of each master, from before each trial until its events ' +
+          "were delivered; µs per published event / % of one core; medians of the trials), and each step's " +
+          'spread, max |master − mean| ÷ mean:',
+      );
+      const placement = r.config.redis.partitionsPerMaster;
+      if (placement) {
+        out.push('');
+        out.push(
+          `Partitions per master: ${Object.entries(placement)
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(
+              ([node, p]) =>
+                `${node} ${p.partitions.length}${p.prefixTag ? " and the prefix's own tag" : ''}`,
+            )
+            .join('; ')}.`,
+        );
+      }
+      out.push('');
+      out.push(
+        table(
+          ['path', 'offered/s', ...masters, 'spread'],
+          withMasters.map((s) => {
+            const rows = s.redisCpuPerMaster ?? [];
+            const mean = rows.reduce((n, m) => n + m.usPerEvent, 0) / Math.max(1, rows.length);
+            const spread =
+              mean > 0 ? Math.max(...rows.map((m) => Math.abs(m.usPerEvent - mean))) / mean : null;
+            return [
+              s.path,
+              `${fmt(s.targetRate, 0)}${s.kind === 'search' ? ' (search)' : ''}`,
+              ...masters.map((node) => {
+                const m = rows.find((x) => x.node === node);
+                return m ? `${fmt(m.usPerEvent, 1)} / ${fmt(m.cpuPct, 1)}%` : '';
+              }),
+              spread === null ? 'n/a' : `±${fmt(spread * 100, 0)}%`,
+            ];
+          }),
         ),
       );
       out.push('');

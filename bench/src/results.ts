@@ -36,7 +36,15 @@ export interface BenchResults extends HeadlineFigures {
     socketNodes: number;
     users: number;
     loadProcesses: number;
-    redis: { source: string; version: string };
+    redis: {
+      source: string;
+      version: string;
+      /** `--redis cluster`: each master's `host:port` (absent on one Redis). */
+      masters?: string[];
+      replicasPerMaster?: number;
+      /** `--redis cluster`: the partitions each master holds, and which holds the prefix's own tag. */
+      partitionsPerMaster?: Record<string, { partitions: number[]; prefixTag: boolean }>;
+    };
     /** Socket-node limit variables raised for the bench (all load comes from 127.0.0.1). */
     limitsRaised: Record<string, string>;
     /** Older runs: a string such as `default (32)`. */

@@ -3,9 +3,17 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { closeRedis, type Redis } from '@herald/core';
+import { closeRedis, type RedisClient } from '@herald/core';
 import { DEFAULT_ACK_DELAY_MS } from '@herald/client';
-import { openRedis, redisEnv, resolveRedisTarget, type RedisTarget } from './redis-target.js';
+import {
+  masterNodes,
+  openRedis,
+  partitionsPerMaster,
+  redisEnv,
+  redisServers,
+  resolveRedisTarget,
+  type RedisTarget,
+} from './redis-target.js';
 import { ChildRegistry, REPO_ROOT } from './children.js';
 import { DEFAULT_SCENARIOS, type BenchOptions, type ScenarioName } from './cli-options.js';
 import { ACK_SLACK_MS, FallbackAudit } from './fallback-audit.js';
@@ -36,28 +44,38 @@ function gitCommit(): string {
   }
 }
 
-/** The Redis server's pid when it runs on this machine, so its CPU and RSS are sampled too. */
-async function redisInfo(redis: Redis): Promise<{ version: string; pid: number | null }> {
-  const info = await redis.info('server');
-  const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
-  const pid = Number(/process_id:(\d+)/.exec(info)?.[1] ?? 0);
-  let local = false;
-  try {
-    local = pid > 0 && readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('redis');
-  } catch {
-    local = false;
-  }
-  return { version, pid: local ? pid : null };
+/** Each master's version and name, and its pid when it runs on this machine, so its CPU and RSS are sampled too. */
+async function redisInfo(
+  redis: RedisClient,
+): Promise<{ version: string; servers: Array<{ node: string; pid: number | null }> }> {
+  const servers = await redisServers(redis);
+  const local = (pid: number) => {
+    try {
+      return pid > 0 && readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('redis');
+    } catch {
+      return false;
+    }
+  };
+  return {
+    version: servers[0]?.version ?? 'unknown',
+    servers: servers.map((s) => ({ node: s.node, pid: local(s.pid) ? s.pid : null })),
+  };
 }
 
-/** Removes the run's keys (partitions' included) from a Redis the bench did not start (REDIS_URL), in bounded batches. */
-async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  for (let i = 0; i < 10_000; i++) {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', runKeysGlob(prefix), 'COUNT', 1_000);
-    if (keys.length > 0) await redis.unlink(...keys);
-    cursor = next;
-    if (cursor === '0') return;
+/**
+ * Removes the run's keys (partitions' included) from a Redis the bench did not start (REDIS_URL), in
+ * bounded batches, master by master. One key per UNLINK: on a cluster the keys of one batch may
+ * lie in different slots.
+ */
+async function deletePrefix(redis: RedisClient, prefix: string): Promise<void> {
+  for (const node of await masterNodes(redis)) {
+    let cursor = '0';
+    for (let i = 0; i < 10_000; i++) {
+      const [next, keys] = await node.scan(cursor, 'MATCH', runKeysGlob(prefix), 'COUNT', 1_000);
+      if (keys.length > 0) await Promise.all(keys.map((key) => node.unlink(key)));
+      cursor = next;
+      if (cursor === '0') break;
+    }
   }
 }
 
@@ -162,7 +180,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const needsNodes = needsOnline || has('soak');
 
   let resolved: RedisTarget | undefined;
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   const prefix = `{bench-${randomBytes(4).toString('hex')}}`;
   const jwtSecret = randomBytes(32).toString('hex');
   const deadline = setTimeout(() => {
@@ -173,14 +191,32 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   deadline.unref();
 
   try {
-    resolved = await resolveRedisTarget();
+    resolved = await resolveRedisTarget(options.redis);
     redis = openRedis(resolved);
     const info = await redisInfo(redis);
-    stamp(
-      `redis ${info.version} (${resolved.source === 'env' ? 'REDIS_URL' : 'a private redis-server'}), prefix ${prefix}`,
-    );
+    const where =
+      resolved.source === 'env'
+        ? 'REDIS_URL'
+        : resolved.source === 'cluster'
+          ? `a private Redis Cluster, ${info.servers.length} masters without replicas: ${info.servers.map((s) => s.node).join(', ')}`
+          : 'a private redis-server';
+    stamp(`redis ${info.version} (${where}), prefix ${prefix}`);
+    const placement = await partitionsPerMaster(redis, prefix);
+    if (placement) {
+      stamp(
+        `partitions per master: ${Object.entries(placement)
+          .map(
+            ([node, p]) =>
+              `${node} ${p.partitions.length} (${p.partitions.join(',')})${p.prefixTag ? ` + ${prefix}` : ''}`,
+          )
+          .join('; ')}`,
+      );
+    }
     sampler.track('orchestrator', process.pid);
-    if (info.pid) sampler.track('redis-server', info.pid);
+    for (const server of info.servers) {
+      if (!server.pid) continue;
+      sampler.track(resolved.kind === 'cluster' ? `redis-master ${server.node}` : 'redis-server', server.pid);
+    }
     sampler.start();
 
     const stack = new Stack({
@@ -255,7 +291,17 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
         socketNodes: 2,
         users: scale.users,
         loadProcesses: 2,
-        redis: { source: resolved.source, version: info.version },
+        redis: {
+          source: resolved.source,
+          version: info.version,
+          ...(placement
+            ? {
+                masters: info.servers.map((s) => s.node),
+                replicasPerMaster: 0,
+                partitionsPerMaster: placement,
+              }
+            : {}),
+        },
         limitsRaised: stack.limits,
         dispatcherConcurrency: stack.concurrency,
         naiveConcurrency: stack.concurrency,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { aggregateTrials, meetsLatencyBound, type TrialResult } from './scenario-throughput.js';
+import { aggregateTrials, describePath, meetsLatencyBound, type TrialResult } from './scenario-throughput.js';
+import { clusterSpreadStep } from './targets.js';
 
 function trial(overrides: Partial<TrialResult> & { p99: number }): TrialResult {
   const { p99, ...rest } = overrides;
@@ -75,5 +76,66 @@ describe('aggregateTrials', () => {
     expect(lossy.sustained).toBe(false);
     expect(lossy.lost).toBe(1);
     expect(meetsLatencyBound(lossy)).toBe(false);
+  });
+
+  it("takes each master's median CPU on its own (a cluster run)", () => {
+    const masters = (a: number, b: number) => [
+      { node: 'm1', usPerEvent: a, cpuPct: a / 10 },
+      { node: 'm2', usPerEvent: b, cpuPct: b / 10 },
+    ];
+    const step = aggregateTrials([
+      trial({ p99: 20, redisCpuPerMaster: masters(30, 10) }),
+      trial({ p99: 20, redisCpuPerMaster: masters(40, 30) }),
+      trial({ p99: 20, redisCpuPerMaster: masters(20, 20) }),
+    ]);
+    expect(step.redisCpuPerMaster).toEqual(masters(30, 20));
+    expect(aggregateTrials([trial({ p99: 20 })]).redisCpuPerMaster).toBeUndefined();
+  });
+});
+
+describe('clusterSpreadStep', () => {
+  const perMaster = (...us: number[]) => us.map((u, i) => ({ node: `m${i}`, usPerEvent: u, cpuPct: u }));
+  const step = (targetRate: number, sustained: boolean, us: number[]) =>
+    aggregateTrials([
+      trial({
+        p99: 20,
+        targetRate,
+        deliveredPerS: targetRate,
+        sustained,
+        notSustainedBecause: sustained ? [] : ['p99 600 ms'],
+        redisCpuPerMaster: perMaster(...us),
+      }),
+    ]);
+
+  it("is max |master − mean| ÷ mean at Herald's highest sustained step", () => {
+    const throughput = {
+      paths: [
+        describePath('herald', [
+          step(2_000, true, [10, 10, 10]),
+          step(4_000, true, [30, 20, 10]),
+          step(6_000, false, [90, 10, 10]),
+        ]),
+      ],
+      sustainedDefinition: '',
+      trialsPerStep: 1,
+    };
+    const found = clusterSpreadStep(throughput);
+    expect(found?.spread).toBe(0.5);
+    expect(found?.at).toContain('4,000/s');
+  });
+
+  it('falls back to the 2,000/s step when none was sustained, and is null on one Redis', () => {
+    const none = {
+      paths: [describePath('herald', [step(2_000, false, [12, 6, 12])])],
+      sustainedDefinition: '',
+      trialsPerStep: 1,
+    };
+    expect(clusterSpreadStep(none)?.spread).toBe(0.4);
+    const single = {
+      paths: [describePath('herald', [aggregateTrials([trial({ p99: 20 })])])],
+      sustainedDefinition: '',
+      trialsPerStep: 1,
+    };
+    expect(clusterSpreadStep(single)).toBeNull();
   });
 });

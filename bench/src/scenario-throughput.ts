@@ -8,7 +8,7 @@ import { collect, trackPhase, waitForReceipts } from './receipts.js';
 import type { BenchPath } from './stack.js';
 import { round, summarize, type LatencySummary } from './stats.js';
 import { addTally, emptyTally, type FallbackTally } from './fallback-audit.js';
-import { redisCpuMicros } from './redis-target.js';
+import { redisCommandStats, redisCpuMicrosPerMaster, type CommandStats } from './redis-target.js';
 import { DISPATCHERS_GROUP, createKeys, readStreamBacklog } from '@herald/core';
 
 /** Trials each step runs by default; the step reports their median (see `aggregateTrials`). */
@@ -94,6 +94,11 @@ export interface TrialResult {
    * came due (as they would in production).
    */
   redisCpuUsPerEvent: number;
+  /**
+   * `--redis cluster`: each master's share of `redisCpuUsPerEvent` (µs per published event) and
+   * its CPU over the same interval as % of one core, in `host:port` order. Absent on one Redis.
+   */
+  redisCpuPerMaster?: MasterCpu[];
   sustained: boolean;
   /** Why the step is not sustained (empty when it is). */
   notSustainedBecause: string[];
@@ -101,6 +106,14 @@ export interface TrialResult {
   machine: MachineUsage;
   /** Herald: what the email fallback did for this trial's events (filled once their checks ran). */
   fallback?: FallbackTally;
+}
+
+/** One master's Redis CPU during a trial (or the median of a step's trials). */
+export interface MasterCpu {
+  node: string;
+  usPerEvent: number;
+  /** CPU over the interval from before the trial until its events were delivered, % of one core. */
+  cpuPct: number;
 }
 
 /**
@@ -144,6 +157,9 @@ export async function runStep(
     ctx.log(
       `  ${path.padEnd(7)} ${String(rate).padStart(6)}/s median of ${trials}: delivered ${step.deliveredPerS}/s ` +
         `p50 ${step.latency.p50} p99 ${step.latency.p99} ms lost ${step.lost} redis cpu ${step.redisCpuUsPerEvent} µs/event ` +
+        (step.redisCpuPerMaster
+          ? `(per master ${step.redisCpuPerMaster.map((m) => `${m.usPerEvent} µs ${m.cpuPct}%`).join(' / ')}) `
+          : '') +
         (kind === 'profile'
           ? ''
           : step.sustained
@@ -200,6 +216,17 @@ export function aggregateTrials(trials: readonly TrialResult[]): StepResult {
     mean: med((t) => t.latency.mean),
   };
   const fallbacks = trials.map((t) => t.fallback).filter((f): f is FallbackTally => f !== undefined);
+  const masterNames = [
+    ...new Set(trials.flatMap((t) => (t.redisCpuPerMaster ?? []).map((m) => m.node))),
+  ].sort();
+  const redisCpuPerMaster = masterNames.map((node) => {
+    const rows = trials.flatMap((t) => (t.redisCpuPerMaster ?? []).filter((m) => m.node === node));
+    return {
+      node,
+      usPerEvent: medianOf(rows.map((m) => m.usPerEvent)) ?? 0,
+      cpuPct: medianOf(rows.map((m) => m.cpuPct)) ?? 0,
+    };
+  });
   return {
     path: first.path,
     phase: trials.map((t) => t.phase).join(','),
@@ -227,6 +254,7 @@ export function aggregateTrials(trials: readonly TrialResult[]): StepResult {
     redisCommands: middle.redisCommands,
     redisUsecPerEvent: med((t) => t.redisUsecPerEvent) ?? 0,
     redisCpuUsPerEvent: med((t) => t.redisCpuUsPerEvent) ?? 0,
+    ...(redisCpuPerMaster.length > 0 ? { redisCpuPerMaster } : {}),
     sustained: why.length === 0,
     notSustainedBecause: why,
     processes,
@@ -247,8 +275,9 @@ async function runTrial(
 ): Promise<TrialResult> {
   const phase = `${path}-${rate}-${++stepCounter}`;
   await trackPhase(ctx, phase);
-  const statsBefore = await redisCommandStats(ctx);
-  const cpuBefore = await redisCpuMicros(ctx.redis);
+  const statsBefore = await redisCommandStats(ctx.redis);
+  const cpuBefore = await redisCpuMicrosPerMaster(ctx.redis);
+  const cpuBeforeAt = performance.now();
   ctx.sampler.sampleNow();
   const run = await ctx.stack
     .publisher(path)
@@ -260,11 +289,18 @@ async function runTrial(
   const usage = ctx.sampler.usage(Math.floor(run.startedAt), Math.ceil(run.endedAt) + 1);
   await waitForReceipts(ctx, phase, run.published, { stallMs: 2_000, maxMs: 30_000 });
   // After delivery, so the commands of every published event are counted (and a few of the bench's own).
-  const redisCommands = perEvent(statsBefore, await redisCommandStats(ctx), run.published);
-  const redisCpuUsPerEvent = round(
-    ((await redisCpuMicros(ctx.redis)) - cpuBefore) / Math.max(1, run.published),
-    1,
-  );
+  const redisCommands = perEvent(statsBefore, await redisCommandStats(ctx.redis), run.published);
+  const cpuAfter = await redisCpuMicrosPerMaster(ctx.redis);
+  const cpuWindowUs = (performance.now() - cpuBeforeAt) * 1_000;
+  const masters = [...cpuAfter].map(([node, us]) => ({ node, us: us - (cpuBefore.get(node) ?? us) }));
+  const redisCpuUsPerEvent = round(masters.reduce((n, m) => n + m.us, 0) / Math.max(1, run.published), 1);
+  const redisCpuPerMaster: MasterCpu[] = masters
+    .map((m) => ({
+      node: m.node,
+      usPerEvent: round(m.us / Math.max(1, run.published), 1),
+      cpuPct: round((m.us / Math.max(1, cpuWindowUs)) * 100, 1),
+    }))
+    .sort((a, b) => a.node.localeCompare(b.node));
   const receipts = await collect(ctx, phase);
   if (path === 'herald') ctx.audit.register(phase, run.published, receipts, run.endedAt);
   const seconds = (run.endedAt - run.startedAt) / 1000;
@@ -334,6 +370,7 @@ async function runTrial(
     redisCommands: redisCommands.top,
     redisUsecPerEvent: redisCommands.totalUsec,
     redisCpuUsPerEvent,
+    ...(redisCpuPerMaster.length > 1 ? { redisCpuPerMaster } : {}),
     sustained: why.length === 0,
     notSustainedBecause: why,
     processes: usage.processes,
@@ -343,7 +380,11 @@ async function runTrial(
     `  ${path.padEnd(7)} ${String(rate).padStart(6)}/s ${label ? `trial ${label} ` : ''}offered ${String(result.offeredPerS).padStart(6)}/s ` +
       `delivered ${String(result.deliveredPerS).padStart(6)}/s p50 ${latency.p50} p99 ${latency.p99} max ${latency.max} ms ` +
       `lost ${lost} dup ${receipts.duplicates} queued ${queuedAtEnd} redis ${result.redisUsecPerEvent} µs/event ` +
-      `(cpu ${redisCpuUsPerEvent}) ` +
+      `(cpu ${redisCpuUsPerEvent}${
+        redisCpuPerMaster.length > 1
+          ? `; per master ${redisCpuPerMaster.map((m) => `${m.usPerEvent} µs ${m.cpuPct}%`).join(' / ')}`
+          : ''
+      }) ` +
       `load cpu ${result.loadCpuPct}%${path === 'herald' ? ` acks/event ${result.acksPerEvent}` : ''} ` +
       // A profile step is slowed by the profiler and judges nothing: say so, not "NOT sustained".
       (kind === 'profile'
@@ -360,18 +401,6 @@ export interface RedisCommandCost {
   command: string;
   callsPerEvent: number;
   usecPerEvent: number;
-}
-
-type CommandStats = Map<string, { calls: number; usec: number }>;
-
-/** Redis's per-command call counts and time since start (`INFO commandstats`). */
-async function redisCommandStats(ctx: BenchContext): Promise<CommandStats> {
-  const stats: CommandStats = new Map();
-  const text = await ctx.redis.info('commandstats');
-  for (const match of text.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
-    stats.set(match[1] as string, { calls: Number(match[2]), usec: Number(match[3]) });
-  }
-  return stats;
 }
 
 /** What Redis spent per published event between two readings, by command. */

@@ -1,7 +1,12 @@
 import type { FanOutResult } from './scenario-fan-out.js';
 import type { IdleMemoryResult } from './scenario-idle-memory.js';
 import type { ReconnectResult } from './scenario-reconnect.js';
-import { LATENCY_BOUND_P99_MS, meetsLatencyBound, type ThroughputResult } from './scenario-throughput.js';
+import {
+  LATENCY_BOUND_P99_MS,
+  meetsLatencyBound,
+  type StepResult,
+  type ThroughputResult,
+} from './scenario-throughput.js';
 import type { SoakResult } from './scenario-soak.js';
 import type { BenchPath } from './stack.js';
 import { round } from './stats.js';
@@ -15,6 +20,7 @@ export interface TargetResult {
     | 'p99-ratio-500'
     | 'fan-out-p99-ratio'
     | 'soak-redis-growth'
+    | 'cluster-master-cpu-spread'
     | 'latency-2000'
     | 'fan-out'
     | 'idle-heap'
@@ -44,6 +50,7 @@ export const HOT_PATH_TARGETS = {
   p99RatioAt500: 1.5,
   fanoutP99Ratio: 1.5,
   soakRedisGrowthMbPerMin: 1,
+  clusterMasterCpuSpread: 0.35,
 } as const;
 
 /** The top-level figures of a run (the results JSON and the headline of every report). */
@@ -61,6 +68,33 @@ export interface HeadlineFigures {
   redisUsPerEvent: Partial<Record<BenchPath, number | null>>;
   /** Slope of Redis `used_memory` during the soak once the inboxes were full, MiB per minute. */
   soakRedisGrowthMbPerMin: number | null;
+  /**
+   * `--redis cluster`: max |master − mean| ÷ mean of the masters' Redis CPU at Herald's highest
+   * sustained step (at its 2,000/s step when none was sustained); null on one Redis.
+   */
+  clusterMasterCpuSpread: number | null;
+}
+
+/** The step `clusterMasterCpuSpread` is taken at, and its masters' CPU (null on one Redis). */
+export function clusterSpreadStep(
+  throughput: ThroughputResult | undefined,
+): { step: StepResult; at: string; spread: number } | null {
+  const herald = pathOf(throughput, 'herald');
+  const perMaster = (s: StepResult) => (s.redisCpuPerMaster?.length ?? 0) > 1;
+  const sustained = (herald?.steps ?? [])
+    .filter((s) => s.sustained && perMaster(s))
+    .sort((a, b) => b.deliveredPerS - a.deliveredPerS)[0];
+  const fixed = fixedStep(throughput, 'herald', 2_000);
+  const step = sustained ?? (fixed && perMaster(fixed) ? fixed : undefined);
+  if (!step?.redisCpuPerMaster) return null;
+  const cpu = step.redisCpuPerMaster.map((m) => m.usPerEvent);
+  const mean = cpu.reduce((a, b) => a + b, 0) / cpu.length;
+  if (mean <= 0) return null;
+  const spread = round(Math.max(...cpu.map((c) => Math.abs(c - mean))) / mean, 3);
+  const at = sustained
+    ? `Herald's highest sustained step (${step.targetRate.toLocaleString('en-US')}/s offered)`
+    : "Herald's 2,000/s step (no step sustained)";
+  return { step, at, spread };
 }
 
 const ratio = (a: number | null | undefined, b: number | null | undefined, digits = 3): number | null =>
@@ -105,6 +139,7 @@ export function headlineFigures(outcome: BenchOutcome): HeadlineFigures {
     fanoutP99Ratio: ratio(fan('herald'), fan('ceiling'), 2),
     redisUsPerEvent,
     soakRedisGrowthMbPerMin: soak?.redisGrowthMbPerMin ?? null,
+    clusterMasterCpuSpread: clusterSpreadStep(throughput)?.spread ?? null,
   };
 }
 
@@ -202,6 +237,22 @@ export function judgeTargets(outcome: BenchOutcome): TargetResult[] {
         soak.emails.unexpected === 0
       : null,
     reference: soak ? `${soak.minutes} min at ${soak.ratePerS}/s` : null,
+  });
+
+  const spread = clusterSpreadStep(throughput);
+  const pct = Math.round(T.clusterMasterCpuSpread * 100);
+  targets.push({
+    id: 'cluster-master-cpu-spread',
+    source: 'hot path',
+    target: `Redis CPU per master on the cluster run: every master within ±${pct}% of the mean (clusterMasterCpuSpread ≤ ${T.clusterMasterCpuSpread})`,
+    measured: spread
+      ? `${spread.spread} at ${spread.at}: ` +
+        (spread.step.redisCpuPerMaster ?? [])
+          .map((m) => `${m.node} ${m.usPerEvent} µs/event (${m.cpuPct}% of a core)`)
+          .join(', ')
+      : "not measured (Herald's throughput steps on pnpm bench --redis cluster)",
+    met: spread ? spread.spread <= T.clusterMasterCpuSpread : null,
+    reference: null,
   });
 
   const at = (path: string) =>
