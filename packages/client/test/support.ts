@@ -3,6 +3,7 @@ import type { Defer } from '@herald/testing';
 import { inject } from 'vitest';
 import { InboxEntry, type DeliveryMeta, type GapPayload } from '@herald/contracts';
 import {
+  appendEntry,
   closeRedis,
   createKeys,
   createRedis,
@@ -15,7 +16,15 @@ import {
 import { startDispatcher, type Dispatcher } from '@herald/dispatcher';
 import { createPublisher, type Publisher, type PublisherOptions } from '@herald/publisher';
 import { startSocketNode, type SocketNode, type SocketNodeOptions } from '@herald/socket-node';
-import { TEST_JWT_SECRET, mintToken, uniquePrefix, waitFor } from '@herald/testing';
+import {
+  TEST_JWT_SECRET,
+  connectDevice,
+  mintToken,
+  uniquePrefix,
+  uniqueUser,
+  waitFor,
+  type Device,
+} from '@herald/testing';
 import {
   createHeraldClient,
   type ClientErrorReport,
@@ -207,4 +216,64 @@ export async function deliverFromInbox(stack: Stack, userId: string, seqs: numbe
       .emit(entry.event, entry.payload, { id: entry.id, seq: entry.seq, ts: entry.ts });
   }
   await stack.emitter.send();
+}
+
+/** One socket node, a user with an SDK client and a plain device on it, for the resync tests. */
+export interface ResyncScene {
+  redis: RedisClient;
+  keys: RedisKeys;
+  user: string;
+  sdk: Recorded;
+  /** A plain socket.io client of the same user: what the node sends it (`herald:resync`) is visible. */
+  plain: Device;
+  /**
+   * Sequences `count` events for the user straight into the inbox and the stream, with no
+   * dispatcher to emit them: as if they were emitted while the node could not hear them.
+   */
+  appendUnheard: (count: number) => Promise<void>;
+}
+
+export async function startResyncScene(defer: Defer, redisUrl: string, label: string): Promise<ResyncScene> {
+  const prefix = uniquePrefix(label);
+  const keys = createKeys(prefix);
+  const redis = createRedis(redisUrl);
+  redis.on('error', () => undefined);
+  defer(() => closeRedis(redis));
+  const node = await startSocketNode({
+    redisUrl,
+    prefix,
+    jwtSecret: TEST_JWT_SECRET,
+    port: 0,
+    host: '127.0.0.1',
+    logger: silentLogger(),
+  });
+  defer(() => node.close());
+  const url = `http://127.0.0.1:${node.port}`;
+  const user = uniqueUser('resync');
+  const sdk = startClient(url, user, defer);
+  await sdk.client.ready;
+  const plain = await connectDevice(url, { token: mintToken(user) });
+  defer(() => plain.close());
+  return {
+    redis,
+    keys,
+    user,
+    sdk,
+    plain,
+    appendUnheard: async (count) => {
+      const items = range(1, count).map((n) => ({
+        eventId: `lost-${n}`,
+        part: 0,
+        userIds: [user],
+        event: 'xp:gained',
+        payload: { amount: n, source: 'resync', totalXp: n },
+        publishedAt: Date.now(),
+        idSupplied: false,
+      }));
+      await appendEntry(redis, keys, keys.partitionOf(user), items, JSON.stringify(items), {
+        inboxMax: 100,
+        inboxTtlS: 600,
+      });
+    },
+  };
 }
