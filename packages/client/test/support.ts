@@ -56,6 +56,26 @@ export interface Stack {
   emitter: ShardedEmitter;
 }
 
+/** A socket node on loopback with the test secret, closed after the test. */
+async function startTestNode(
+  defer: Defer,
+  redisUrl: string,
+  prefix: string,
+  options: Partial<SocketNodeOptions> = {},
+): Promise<SocketNode> {
+  const node = await startSocketNode({
+    redisUrl,
+    prefix,
+    jwtSecret: TEST_JWT_SECRET,
+    port: 0,
+    host: '127.0.0.1',
+    logger: silentLogger(),
+    ...options,
+  });
+  defer(() => node.close());
+  return node;
+}
+
 /** Real socket nodes, a dispatcher and a publisher on a fresh prefix, all closed after the test. */
 export async function startStack(defer: Defer, options: StackOptions = {}): Promise<Stack> {
   const prefix = uniquePrefix('client');
@@ -66,17 +86,7 @@ export async function startStack(defer: Defer, options: StackOptions = {}): Prom
   const keys = createKeys(prefix);
   const nodes: SocketNode[] = [];
   for (let i = 0; i < (options.nodes ?? 1); i++) {
-    const node = await startSocketNode({
-      redisUrl,
-      prefix,
-      jwtSecret: TEST_JWT_SECRET,
-      port: 0,
-      host: '127.0.0.1',
-      logger,
-      ...options.nodeOptions,
-    });
-    defer(() => node.close());
-    nodes.push(node);
+    nodes.push(await startTestNode(defer, redisUrl, prefix, options.nodeOptions));
   }
   let dispatcher: Dispatcher | undefined;
   if (options.dispatcher ?? true) {
@@ -239,15 +249,7 @@ export async function startResyncScene(defer: Defer, redisUrl: string, label: st
   const redis = createRedis(redisUrl);
   redis.on('error', () => undefined);
   defer(() => closeRedis(redis));
-  const node = await startSocketNode({
-    redisUrl,
-    prefix,
-    jwtSecret: TEST_JWT_SECRET,
-    port: 0,
-    host: '127.0.0.1',
-    logger: silentLogger(),
-  });
-  defer(() => node.close());
+  const node = await startTestNode(defer, redisUrl, prefix);
   const url = `http://127.0.0.1:${node.port}`;
   const user = uniqueUser('resync');
   const sdk = startClient(url, user, defer);

@@ -77,6 +77,46 @@ export async function readStreamBacklog(redis: RedisClient, keys: RedisKeys): Pr
   return { ...total, settled: total.caughtUp && total.pending === 0 };
 }
 
+/**
+ * Trims `stream` below what every group has acknowledged, with `XTRIM MINID`: at a group's
+ * oldest pending entry, or else just after what it last read. New entries always get larger
+ * ids, so an entry no group acknowledged is never trimmed. A stream without groups is left
+ * alone: nothing says what was read.
+ */
+export async function trimAcknowledged(redis: RedisClient, stream: string): Promise<void> {
+  const groups = (await redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[][];
+  let minId: string | undefined;
+  for (const info of groups.map(fieldsToObject)) {
+    let keepFrom = idAfter(String((info['last-delivered-id'] as string | undefined) ?? '0-0'));
+    if (Number(info.pending ?? 0) > 0) {
+      const summary = (await redis.xpending(stream, String(info.name))) as [
+        number,
+        string | null,
+        ...unknown[],
+      ];
+      if (summary[1]) keepFrom = summary[1];
+    }
+    if (minId === undefined || compareIds(keepFrom, minId) < 0) minId = keepFrom;
+  }
+  if (minId !== undefined) await redis.xtrim(stream, 'MINID', minId);
+}
+
+/** The id just after `id` (`ms-seq`): XTRIM MINID keeps entries with ids at or above it. */
+function idAfter(id: string): string {
+  const [ms = '0', seq = '0'] = id.split('-');
+  return `${ms}-${BigInt(seq) + 1n}`;
+}
+
+/** Orders two stream ids (`ms-seq`). */
+function compareIds(a: string, b: string): number {
+  const [am = '0', as = '0'] = a.split('-');
+  const [bm = '0', bs = '0'] = b.split('-');
+  const ms = BigInt(am) - BigInt(bm);
+  if (ms !== 0n) return ms < 0n ? -1 : 1;
+  const seq = BigInt(as) - BigInt(bs);
+  return seq === 0n ? 0 : seq < 0n ? -1 : 1;
+}
+
 function fieldsToObject(fields: unknown[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) out[String(fields[i])] = fields[i + 1];

@@ -62,6 +62,7 @@ export {
   ensureDispatcherGroups,
   readStreamBacklog,
   readStreamEntries,
+  trimAcknowledged,
 } from './event-streams.js';
 export type { StoredEntry, StreamBacklog } from './event-streams.js';
 export {

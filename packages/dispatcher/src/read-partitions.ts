@@ -2,6 +2,7 @@ import {
   DISPATCHERS_GROUP,
   ensureDispatcherGroups,
   isCluster,
+  trimAcknowledged,
   type Logger,
   type RedisClient,
   type RedisKeys,
@@ -243,35 +244,9 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
     }
   };
 
-  /** The id just after `id` (`ms-seq`): XTRIM MINID keeps entries with ids at or above it. */
-  const after = (id: string) => {
-    const [ms = '0', seq = '0'] = id.split('-');
-    return `${ms}-${BigInt(seq) + 1n}`;
-  };
-
   /** Trims each stream below what every group acknowledged (never an unacknowledged entry). */
   const trim = async () => {
-    for (const stream of streams) {
-      const groups = (await redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[][];
-      if (groups.length === 0) continue;
-      let minId: string | undefined;
-      for (const fields of groups) {
-        const info = new Map<string, unknown>();
-        for (let i = 0; i + 1 < fields.length; i += 2) info.set(String(fields[i]), fields[i + 1]);
-        let keepFrom = after(String((info.get('last-delivered-id') as string | undefined) ?? '0-0'));
-        if (Number(info.get('pending') ?? 0) > 0) {
-          const summary = (await redis.xpending(stream, String(info.get('name')))) as [
-            number,
-            string | null,
-            string | null,
-            unknown,
-          ];
-          if (summary[1]) keepFrom = summary[1];
-        }
-        if (minId === undefined || compareIds(keepFrom, minId) < 0) minId = keepFrom;
-      }
-      if (minId !== undefined) await redis.xtrim(stream, 'MINID', minId);
-    }
+    for (const stream of streams) await trimAcknowledged(redis, stream);
   };
 
   const every = (ms: number, task: () => Promise<void>, what: string) => {
@@ -314,14 +289,4 @@ export function readPartitions(options: PartitionReaderOptions): PartitionReader
       while (inFlight.size > 0) await Promise.all([...inFlight]);
     },
   };
-}
-
-/** Orders two stream ids (`ms-seq`). */
-function compareIds(a: string, b: string): number {
-  const [am = '0', as = '0'] = a.split('-');
-  const [bm = '0', bs = '0'] = b.split('-');
-  const ms = BigInt(am) - BigInt(bm);
-  if (ms !== 0n) return ms < 0n ? -1 : 1;
-  const seq = BigInt(as) - BigInt(bs);
-  return seq === 0n ? 0 : seq < 0n ? -1 : 1;
 }
