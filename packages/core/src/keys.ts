@@ -152,7 +152,7 @@ export function createKeys(prefix: string, partitions: number = DEFAULT_PARTITIO
  * slot: a call per group is what stays valid there.
  */
 export function groupByPartition<T>(
-  keys: RedisKeys,
+  keys: Pick<RedisKeys, 'partitionOf'>,
   items: Iterable<T>,
   idOf: (item: T) => string,
 ): Map<number, T[]> {

@@ -6,7 +6,7 @@ import {
   type JobTarget,
   type PreparedEvent,
 } from '@herald/contracts';
-import type { RedisKeys } from '@herald/core';
+import { groupByPartition, type RedisKeys } from '@herald/core';
 import { eventFingerprint } from './event-fingerprint.js';
 
 /** An item with what it weighs in an entry: its partition, its user ids and its payload bytes. */
@@ -55,13 +55,7 @@ export interface EntryLimits {
 export function toEventItems(event: PreparedEvent, keys: Pick<RedisKeys, 'partitionOf'>): SizedItem[] {
   const slices: Array<{ target: JobTarget; partition: number; users: number }> = [];
   if (event.target.kind === 'users') {
-    const byPartition = new Map<number, string[]>();
-    for (const userId of event.target.userIds) {
-      const partition = keys.partitionOf(userId);
-      let users = byPartition.get(partition);
-      if (!users) byPartition.set(partition, (users = []));
-      users.push(userId);
-    }
+    const byPartition = groupByPartition(keys, event.target.userIds, (userId) => userId);
     for (const partition of [...byPartition.keys()].sort((a, b) => a - b)) {
       for (const userIds of chunk(byPartition.get(partition) as string[], USERS_PER_SLICE)) {
         slices.push({ target: { kind: 'users', userIds }, partition, users: userIds.length });
